@@ -1,0 +1,4 @@
+/**
+ * Identity store on S3 conditional writes. Placeholder until the adapters-s3 issue: nothing here yet.
+ */
+package dev.latchkey.adapters.s3;

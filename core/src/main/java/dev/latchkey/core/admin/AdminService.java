@@ -1,0 +1,203 @@
+package dev.latchkey.core.admin;
+
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.ApiKey;
+import dev.latchkey.core.key.ApiKeyGenerator;
+import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.UserQuery;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The admin use cases of the HTTP contract, with every rule of its role table, over an {@link IdentityStore}.
+ *
+ * <p>Arguments arrive already parsed (typed ids), so malformed input was refused before this class. Each method
+ * then checks, in this order, and the first failure answers: the request itself ({@code INVALID_ARGUMENT}, e.g. a
+ * short seed), the caller's permission ({@code PERMISSION_DENIED}), existence ({@code NOT_FOUND}), conflicts
+ * ({@code ALREADY_EXISTS}, {@code FAILED_PRECONDITION}). An admin naming another account is refused whether or
+ * not that account exists. A new key's plaintext is returned only by the call that creates it.
+ */
+public final class AdminService
+{
+    private final IdentityStore store;
+    private final ApiKeyGenerator keyGenerator;
+    private final SecretHasher hasher;
+    private final Clock clock;
+
+    public AdminService(IdentityStore store, ApiKeyGenerator keyGenerator, SecretHasher hasher, Clock clock)
+    {
+        this.store = requireNonNull(store, "store is null");
+        this.keyGenerator = requireNonNull(keyGenerator, "keyGenerator is null");
+        this.hasher = requireNonNull(hasher, "hasher is null");
+        this.clock = requireNonNull(clock, "clock is null");
+    }
+
+    /**
+     * Creates an account with its first admin. Root only.
+     */
+    public CreatedAccount createAccount(Identity caller, AccountId accountId, UserId adminUserId, Optional<String> seed)
+    {
+        seed.ifPresent(ApiKeyGenerator::checkSeed);
+        requireRoot(caller);
+        Instant now = clock.instant();
+        ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, adminUserId);
+        NewUser admin = newUser(new User(accountId, adminUserId, Role.ADMIN, key.keyId(), now), key);
+        store.createAccount(new Account(accountId, now, true), Optional.of(admin));
+        return new CreatedAccount(accountId, adminUserId, key);
+    }
+
+    /**
+     * Creates the account that the server creates empty on first start (as OpenViking does). It needs no admin.
+     * Safe to call from many instances at once: exactly one creates it.
+     *
+     * @return whether this call created it (false when it already existed)
+     */
+    public boolean createDefaultAccount(AccountId accountId)
+    {
+        if (store.findAccount(accountId).isPresent()) {
+            return false;
+        }
+        try {
+            store.createAccount(new Account(accountId, clock.instant(), false), Optional.empty());
+            return true;
+        }
+        catch (LatchkeyException e) {
+            if (e.code() == ErrorCode.ALREADY_EXISTS) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Every account, sorted by id. Root only.
+     */
+    public List<AccountSummary> listAccounts(Identity caller)
+    {
+        requireRoot(caller);
+        return store.listAccounts();
+    }
+
+    /**
+     * Deletes an account with every user and key in it. Root only.
+     */
+    public void deleteAccount(Identity caller, AccountId accountId)
+    {
+        requireRoot(caller);
+        store.deleteAccount(accountId);
+    }
+
+    /**
+     * Adds a user to an account. Root, or an admin of that account; role {@code root} is never assignable.
+     */
+    public CreatedUser registerUser(Identity caller, AccountId accountId, UserId userId, Role role, Optional<String> seed)
+    {
+        requireNonNull(role, "role is null");
+        seed.ifPresent(ApiKeyGenerator::checkSeed);
+        requireAssignable(role);
+        requireAdministers(caller, accountId);
+        ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, userId);
+        store.addUser(newUser(new User(accountId, userId, role, key.keyId(), clock.instant()), key));
+        return new CreatedUser(accountId, userId, key);
+    }
+
+    /**
+     * A page of an account's users. Root, or an admin of that account.
+     */
+    public UserPage listUsers(Identity caller, AccountId accountId, UserQuery query)
+    {
+        requireAdministers(caller, accountId);
+        return store.listUsers(accountId, query);
+    }
+
+    /**
+     * Removes a user and its key. Root, or an admin of that account (an admin may remove itself, unless it is the
+     * account's last admin).
+     */
+    public void removeUser(Identity caller, AccountId accountId, UserId userId)
+    {
+        requireAdministers(caller, accountId);
+        store.removeUser(accountId, userId);
+    }
+
+    /**
+     * Sets a user's role. Root, or an admin of that account; role {@code root} is never assignable; the last admin
+     * of an account cannot be demoted.
+     *
+     * @return the user with its new role
+     */
+    public User setRole(Identity caller, AccountId accountId, UserId userId, Role role)
+    {
+        requireNonNull(role, "role is null");
+        requireAssignable(role);
+        requireAdministers(caller, accountId);
+        return store.setRole(accountId, userId, role).withRole(role);
+    }
+
+    /**
+     * Gives a user a new key; the old one stops working. With the seed that produced the current key, returns that
+     * same key and changes nothing. Root, or an admin of that account.
+     */
+    public ApiKey regenerateKey(Identity caller, AccountId accountId, UserId userId, Optional<String> seed)
+    {
+        seed.ifPresent(ApiKeyGenerator::checkSeed);
+        requireAdministers(caller, accountId);
+        User user = store.findUser(accountId, userId)
+                .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + accountId));
+        ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, userId);
+        if (key.keyId().equals(user.keyId()) && isCurrent(key)) {
+            return key;
+        }
+        store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), clock.instant());
+        return key;
+    }
+
+    private boolean isCurrent(ApiKey key)
+    {
+        Optional<KeyRecord> current = store.findKey(key.keyId());
+        return current.isPresent() && hasher.matches(key, current.get().secretHash());
+    }
+
+    private NewUser newUser(User user, ApiKey key)
+    {
+        return new NewUser(user, hasher.hash(key.secret()));
+    }
+
+    private static void requireRoot(Identity caller)
+    {
+        if (!caller.isRoot()) {
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, "only the root key may manage accounts");
+        }
+    }
+
+    private static void requireAdministers(Identity caller, AccountId accountId)
+    {
+        if (!caller.administers(accountId)) {
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, "only root or an admin of the account may manage its users");
+        }
+    }
+
+    private static void requireAssignable(Role role)
+    {
+        if (role == Role.ROOT) {
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, "role root cannot be given to an account user");
+        }
+    }
+}

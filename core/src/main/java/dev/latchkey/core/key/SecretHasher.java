@@ -1,0 +1,70 @@
+package dev.latchkey.core.key;
+
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Hashes key secrets for storage and checks presented secrets against stored hashes in constant time.
+ * Without a pepper the hash is SHA-256 of the secret's ASCII bytes; with a pepper (a server secret, kept out of
+ * the store) it is HMAC-SHA256 keyed by the pepper, so a stolen store alone does not allow an offline check of
+ * guessed secrets. Changing the pepper invalidates every key. Thread safe.
+ */
+public final class SecretHasher
+{
+    private static final String HMAC = "HmacSHA256";
+
+    private final Optional<SecretKeySpec> pepper;
+
+    private SecretHasher(Optional<SecretKeySpec> pepper)
+    {
+        this.pepper = requireNonNull(pepper, "pepper is null");
+    }
+
+    public static SecretHasher sha256()
+    {
+        return new SecretHasher(Optional.empty());
+    }
+
+    /**
+     * @param pepper the server secret; must not be empty
+     */
+    public static SecretHasher hmacSha256(String pepper)
+    {
+        requireNonNull(pepper, "pepper is null");
+        if (pepper.isEmpty()) {
+            throw new IllegalArgumentException("pepper is empty");
+        }
+        return new SecretHasher(Optional.of(new SecretKeySpec(pepper.getBytes(StandardCharsets.UTF_8), HMAC)));
+    }
+
+    public SecretHash hash(String secret)
+    {
+        byte[] input = secret.getBytes(StandardCharsets.US_ASCII);
+        try {
+            if (pepper.isPresent()) {
+                Mac mac = Mac.getInstance(HMAC);
+                mac.init(pepper.get());
+                return SecretHash.ofBytes(mac.doFinal(input));
+            }
+            return SecretHash.ofBytes(MessageDigest.getInstance("SHA-256").digest(input));
+        }
+        catch (GeneralSecurityException e) {
+            throw new IllegalStateException("SHA-256 and HmacSHA256 are required of every Java platform", e);
+        }
+    }
+
+    /**
+     * Whether the key's secret hashes to the stored hash. Constant time in the secret and the hash.
+     */
+    public boolean matches(ApiKey key, SecretHash stored)
+    {
+        return hash(key.secret()).matches(stored);
+    }
+}

@@ -1,0 +1,145 @@
+package dev.latchkey.core.store;
+
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.key.SecretHash;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The shared store of accounts, users and key hashes: the single source of truth for every Latchkey instance.
+ *
+ * <h2>Contract, for every implementation</h2>
+ * <ul>
+ *   <li><b>Failures are typed.</b> Every method throws only {@link dev.latchkey.core.error.LatchkeyException}
+ *       (apart from {@code NullPointerException} and {@code IllegalArgumentException} for arguments that break a
+ *       method's stated preconditions).
+ *       {@code UNAVAILABLE} means the store could not be reached or did not answer within the adapter's timeout;
+ *       for a mutation it means the outcome is unknown (the write may or may not have happened, never half). No
+ *       adapter type (I/O, SQL or SDK exception) escapes.</li>
+ *   <li><b>Mutations are atomic and conditional.</b> Each one either happens entirely, with exactly one change
+ *       appended to the feed, or not at all. Concurrent conflicting mutations, from any number of threads or
+ *       processes, resolve to exactly one winner; losers get {@code NOT_FOUND}, {@code ALREADY_EXISTS} or
+ *       {@code FAILED_PRECONDITION}, never a silent overwrite.</li>
+ *   <li><b>Read your writes.</b> Once a mutation returns, every read through any handle on the same store
+ *       (any process) reflects it.</li>
+ *   <li><b>No key outlives its account.</b> Once {@link #deleteAccount} returns (or once its decision is made,
+ *       if the writer crashed half-way), {@link #findKey} is empty for every key of that account, including a
+ *       user added concurrently with the deletion.</li>
+ *   <li><b>No hidden caching.</b> An adapter never caches store metadata (stats, listings) across calls.</li>
+ * </ul>
+ */
+public interface IdentityStore
+{
+    /**
+     * The live key with this id: a constant number of small reads, never proportional to the size of the store.
+     *
+     * @return empty when no live key has this id (never issued, replaced, its user removed, or its account deleted)
+     */
+    Optional<KeyRecord> findKey(KeyId keyId);
+
+    /**
+     * @return empty when the account does not exist (or is being deleted)
+     */
+    Optional<Account> findAccount(AccountId accountId);
+
+    /**
+     * Every account with its user count, sorted by account id.
+     */
+    List<AccountSummary> listAccounts();
+
+    /**
+     * @return empty when the account or the user does not exist
+     */
+    Optional<User> findUser(AccountId accountId, UserId userId);
+
+    /**
+     * A page of the account's users, sorted by user id (ordinal string order).
+     *
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account does not exist
+     */
+    UserPage listUsers(AccountId accountId, UserQuery query);
+
+    /**
+     * Creates an account, with its first admin when one is given (atomically: both or neither).
+     *
+     * @param firstAdmin the first user, whose role must be {@link Role#ADMIN}; empty for an account created empty
+     *         (the {@code default} account)
+     * @throws dev.latchkey.core.error.LatchkeyException ALREADY_EXISTS when the account exists, or the admin's key
+     *         id is already in use
+     */
+    void createAccount(Account account, Optional<NewUser> firstAdmin);
+
+    /**
+     * Adds a user, with its first key, to an existing account.
+     *
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account does not exist (including an
+     *         account deleted concurrently: the user is then never visible); ALREADY_EXISTS when the user exists
+     *         or the key id is already in use
+     */
+    void addUser(NewUser newUser);
+
+    /**
+     * Replaces a user's key: the old key stops resolving and the new one resolves, at the same instant. The new key
+     * id may equal the current one (the same seeded key, re-hashed after a pepper change).
+     *
+     * @param issuedAt when the new key was issued
+     * @return the user as it was before (with the old key id)
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
+     *         ALREADY_EXISTS when the new key id is already in use
+     */
+    User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt);
+
+    /**
+     * Sets a user's role; its key resolves to the new role from then on. Setting the role it already has changes
+     * nothing and appends no change.
+     *
+     * @param role {@link Role#ADMIN} or {@link Role#USER}
+     * @return the user as it was before
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
+     *         FAILED_PRECONDITION when this would demote the last admin of an account that
+     *         {@linkplain Account#adminRequired() requires one} (decided atomically with the write)
+     */
+    User setRole(AccountId accountId, UserId userId, Role role);
+
+    /**
+     * Removes a user and its key.
+     *
+     * @return the removed user
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
+     *         FAILED_PRECONDITION when this would remove the last admin of an account that
+     *         {@linkplain Account#adminRequired() requires one} (decided atomically with the write)
+     */
+    User removeUser(AccountId accountId, UserId userId);
+
+    /**
+     * Deletes an account with all of its users and keys.
+     *
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account does not exist
+     */
+    void deleteAccount(AccountId accountId);
+
+    /**
+     * The changes committed after {@code position}, oldest first, at most {@code limit} of them. Never skips a
+     * committed change: a change that commits after this call returned gets a position greater than
+     * {@link FeedBatch.Changes#next()}, even when writers commit out of order. When nothing changed this costs the
+     * store a constant amount of work, whatever the number of accounts, users and keys.
+     *
+     * @return {@link FeedBatch.Reset} when {@code position} was compacted away
+     */
+    FeedBatch changesAfter(FeedPosition position, int limit);
+
+    /**
+     * The position of the newest committed change ({@link FeedPosition#START} when there is none): where a new
+     * reader that has just loaded nothing starts following the feed.
+     */
+    FeedPosition headPosition();
+}

@@ -1,0 +1,292 @@
+package dev.latchkey.core.store.memory;
+
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.UserQuery;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The reference implementation of {@link IdentityStore}, held in one process's memory: for tests, and for Java
+ * teams that embed core with a single instance. Every method is atomic under one lock.
+ */
+public final class InMemoryIdentityStore
+        implements IdentityStore
+{
+    private final Clock clock;
+    private final Map<AccountId, AccountState> accounts = new TreeMap<>();
+    private final Map<KeyId, KeyRecord> keys = new HashMap<>();
+    private final List<Change> feed = new ArrayList<>();
+    private long head;
+    private long compactedThrough;
+
+    public InMemoryIdentityStore(Clock clock)
+    {
+        this.clock = requireNonNull(clock, "clock is null");
+    }
+
+    @Override
+    public synchronized Optional<KeyRecord> findKey(KeyId keyId)
+    {
+        return Optional.ofNullable(keys.get(requireNonNull(keyId, "keyId is null")));
+    }
+
+    @Override
+    public synchronized Optional<Account> findAccount(AccountId accountId)
+    {
+        return Optional.ofNullable(accounts.get(requireNonNull(accountId, "accountId is null"))).map(AccountState::account);
+    }
+
+    @Override
+    public synchronized List<AccountSummary> listAccounts()
+    {
+        return accounts.values().stream()
+                .map(state -> new AccountSummary(state.account().id(), state.account().createdAt(), state.users().size()))
+                .toList();
+    }
+
+    @Override
+    public synchronized Optional<User> findUser(AccountId accountId, UserId userId)
+    {
+        requireNonNull(userId, "userId is null");
+        return Optional.ofNullable(accounts.get(requireNonNull(accountId, "accountId is null")))
+                .map(state -> state.users().get(userId));
+    }
+
+    @Override
+    public synchronized UserPage listUsers(AccountId accountId, UserQuery query)
+    {
+        requireNonNull(query, "query is null");
+        AccountState state = existing(accountId);
+        List<User> page = new ArrayList<>();
+        boolean more = false;
+        for (User user : state.users().values()) {
+            if (!query.matches(user.id(), user.role())) {
+                continue;
+            }
+            if (page.size() == query.limit()) {
+                more = true;
+                break;
+            }
+            page.add(user);
+        }
+        return new UserPage(page, more ? Optional.of(page.get(page.size() - 1).id()) : Optional.empty());
+    }
+
+    @Override
+    public synchronized void createAccount(Account account, Optional<NewUser> firstAdmin)
+    {
+        requireNonNull(account, "account is null");
+        requireNonNull(firstAdmin, "firstAdmin is null");
+        firstAdmin.ifPresent(admin -> checkNewUser(admin, account.id(), true));
+        if (accounts.containsKey(account.id())) {
+            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "account " + account.id() + " already exists");
+        }
+        firstAdmin.ifPresent(admin -> checkKeyIdFree(admin.user().keyId()));
+        AccountState state = new AccountState(account, new TreeMap<>());
+        accounts.put(account.id(), state);
+        firstAdmin.ifPresent(admin -> putUser(state, admin));
+        append(ChangeType.ACCOUNT_CREATED, account.id(),
+                firstAdmin.map(admin -> admin.user().id()),
+                firstAdmin.map(admin -> List.of(admin.user().keyId())).orElse(List.of()));
+    }
+
+    @Override
+    public synchronized void addUser(NewUser newUser)
+    {
+        requireNonNull(newUser, "newUser is null");
+        User user = newUser.user();
+        AccountState state = existing(user.accountId());
+        checkNewUser(newUser, user.accountId(), false);
+        if (state.users().containsKey(user.id())) {
+            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id() + " already exists in account " + user.accountId());
+        }
+        checkKeyIdFree(user.keyId());
+        putUser(state, newUser);
+        append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(user.keyId()));
+    }
+
+    @Override
+    public synchronized User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    {
+        requireNonNull(newKeyId, "newKeyId is null");
+        requireNonNull(newSecretHash, "newSecretHash is null");
+        requireNonNull(issuedAt, "issuedAt is null");
+        AccountState state = existing(accountId);
+        User before = existingUser(state, userId);
+        if (!newKeyId.equals(before.keyId())) {
+            checkKeyIdFree(newKeyId);
+        }
+        User after = before.withKey(newKeyId);
+        state.users().put(userId, after);
+        keys.remove(before.keyId());
+        keys.put(newKeyId, new KeyRecord(newKeyId, newSecretHash, accountId, userId, after.role(), issuedAt));
+        append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), List.of(before.keyId(), newKeyId));
+        return before;
+    }
+
+    @Override
+    public synchronized User setRole(AccountId accountId, UserId userId, Role role)
+    {
+        requireNonNull(role, "role is null");
+        AccountState state = existing(accountId);
+        User before = existingUser(state, userId);
+        if (before.role() == role) {
+            return before;
+        }
+        User after = before.withRole(role);
+        if (before.role() == Role.ADMIN) {
+            checkNotLastAdmin(state, before, "demote");
+        }
+        state.users().put(userId, after);
+        KeyRecord key = keys.get(before.keyId());
+        keys.put(key.keyId(), new KeyRecord(key.keyId(), key.secretHash(), accountId, userId, role, key.createdAt()));
+        append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), List.of(before.keyId()));
+        return before;
+    }
+
+    @Override
+    public synchronized User removeUser(AccountId accountId, UserId userId)
+    {
+        AccountState state = existing(accountId);
+        User before = existingUser(state, userId);
+        if (before.role() == Role.ADMIN) {
+            checkNotLastAdmin(state, before, "remove");
+        }
+        state.users().remove(userId);
+        keys.remove(before.keyId());
+        append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), List.of(before.keyId()));
+        return before;
+    }
+
+    @Override
+    public synchronized void deleteAccount(AccountId accountId)
+    {
+        AccountState state = existing(accountId);
+        state.users().values().forEach(user -> keys.remove(user.keyId()));
+        accounts.remove(accountId);
+        append(ChangeType.ACCOUNT_DELETED, accountId, Optional.empty(), List.of());
+    }
+
+    @Override
+    public synchronized FeedBatch changesAfter(FeedPosition position, int limit)
+    {
+        requireNonNull(position, "position is null");
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive");
+        }
+        if (position.value() < compactedThrough) {
+            return new FeedBatch.Reset(FeedPosition.of(head));
+        }
+        int from = (int) (position.value() - compactedThrough);
+        List<Change> changes = feed.subList(Math.min(from, feed.size()), Math.min(from + limit, feed.size()));
+        FeedPosition next = changes.isEmpty() ? position : changes.get(changes.size() - 1).position();
+        return new FeedBatch.Changes(changes, next);
+    }
+
+    @Override
+    public synchronized FeedPosition headPosition()
+    {
+        return FeedPosition.of(head);
+    }
+
+    /**
+     * Forgets the changes up to and including {@code position}, as a store compacts its feed. A reader behind it
+     * then gets {@link FeedBatch.Reset}.
+     */
+    public synchronized void compactThrough(FeedPosition position)
+    {
+        long through = Math.min(position.value(), head);
+        while (compactedThrough < through) {
+            feed.remove(0);
+            compactedThrough++;
+        }
+    }
+
+    private AccountState existing(AccountId accountId)
+    {
+        AccountState state = accounts.get(requireNonNull(accountId, "accountId is null"));
+        if (state == null) {
+            throw new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
+        }
+        return state;
+    }
+
+    private static User existingUser(AccountState state, UserId userId)
+    {
+        User user = state.users().get(requireNonNull(userId, "userId is null"));
+        if (user == null) {
+            throw new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + state.account().id());
+        }
+        return user;
+    }
+
+    private static void checkNewUser(NewUser newUser, AccountId accountId, boolean mustBeAdmin)
+    {
+        if (!newUser.user().accountId().equals(accountId)) {
+            throw new IllegalArgumentException("user belongs to another account");
+        }
+        if (mustBeAdmin && newUser.user().role() != Role.ADMIN) {
+            throw new IllegalArgumentException("the first user of an account must be an admin");
+        }
+    }
+
+    private void checkKeyIdFree(KeyId keyId)
+    {
+        if (keys.containsKey(keyId)) {
+            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "key id is already in use");
+        }
+    }
+
+    private static void checkNotLastAdmin(AccountState state, User admin, String action)
+    {
+        if (!state.account().adminRequired()) {
+            return;
+        }
+        boolean otherAdmin = state.users().values().stream()
+                .anyMatch(user -> user.role() == Role.ADMIN && !user.id().equals(admin.id()));
+        if (!otherAdmin) {
+            throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
+                    "cannot " + action + " " + admin.id() + ": it is the last admin of account " + admin.accountId());
+        }
+    }
+
+    private void putUser(AccountState state, NewUser newUser)
+    {
+        state.users().put(newUser.user().id(), newUser.user());
+        keys.put(newUser.user().keyId(), newUser.keyRecord());
+    }
+
+    private void append(ChangeType type, AccountId accountId, Optional<UserId> userId, List<KeyId> keyIds)
+    {
+        head++;
+        feed.add(new Change(FeedPosition.of(head), type, accountId, userId, keyIds, clock.instant()));
+    }
+
+    private record AccountState(Account account, Map<UserId, User> users) {}
+}
