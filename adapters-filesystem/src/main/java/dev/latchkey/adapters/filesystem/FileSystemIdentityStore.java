@@ -1,0 +1,584 @@
+package dev.latchkey.adapters.filesystem;
+
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.UserQuery;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The identity store in a directory shared by many processes, on one host or over NFS: the embedded default.
+ *
+ * <h2>Layout</h2>
+ * <pre>
+ * store.lock                              the write lock (an OS file lock)
+ * accounts/&lt;account&gt;/account.json         the account, its counts, and the write in progress on it
+ * accounts/&lt;account&gt;/users/&lt;user&gt;.json    a user: role, key id
+ * keys/&lt;xx&gt;/&lt;keyId&gt;.json                   a live key: hash of its secret, account, user, role
+ * feed/&lt;position&gt;.json, feed/head, feed/floor   the change feed (see {@link FileFeed})
+ * tmp/                                    temporary files of atomic writes
+ * </pre>
+ * Names encode case-sensitive ids so that they stay distinct on case-folding filesystems ({@link FileNames}).
+ *
+ * <h2>Consistency</h2>
+ * Writes are serialized by one lock across all processes, so every check-then-write is atomic. A write that touches
+ * several files first records its decision in the account file ({@link AccountFile}), atomically; lookups honour
+ * that record, and whoever next finds it unfinished rolls it forward. So a writer killed at any instant leaves no
+ * torn file and no key that should not work. Reads take no lock: a key lookup reads the key file and its account
+ * file, two small files whatever the size of the store.
+ */
+public final class FileSystemIdentityStore
+        implements IdentityStore
+{
+    private static final String JSON = ".json";
+    private static final Duration STALE_TEMPORARY_FILE_AGE = Duration.ofHours(1);
+
+    private final Path accountsDirectory;
+    private final Path keysDirectory;
+    private final StoreFiles files;
+    private final FileFeed feed;
+    private final StoreLock lock;
+    private final Clock clock;
+    private final int feedRetention;
+    private final int compactionInterval;
+
+    private FileSystemIdentityStore(Path root, FileSystemStoreOptions options, Clock clock, StoreFiles.MutationHook beforeMutation)
+            throws IOException
+    {
+        this.files = new StoreFiles(root, beforeMutation);
+        this.accountsDirectory = root.resolve("accounts");
+        this.keysDirectory = root.resolve("keys");
+        files.createDirectories(accountsDirectory);
+        files.createDirectories(keysDirectory);
+        this.feed = new FileFeed(root.resolve("feed"), files);
+        this.lock = new StoreLock(root.resolve("store.lock"), options.lockTimeout());
+        this.clock = clock;
+        this.feedRetention = options.feedRetention();
+        this.compactionInterval = options.compactionInterval();
+        files.removeStaleTemporaryFiles(clock.instant(), STALE_TEMPORARY_FILE_AGE);
+    }
+
+    /**
+     * Opens the store in a directory, creating it (mode 0700) when absent.
+     *
+     * @throws LatchkeyException UNAVAILABLE when the directory cannot be created or read
+     */
+    public static FileSystemIdentityStore open(Path directory, FileSystemStoreOptions options, Clock clock)
+    {
+        return open(directory, options, clock, StoreFiles.MutationHook.NONE);
+    }
+
+    public static FileSystemIdentityStore open(Path directory, Clock clock)
+    {
+        return open(directory, FileSystemStoreOptions.defaults(), clock);
+    }
+
+    static FileSystemIdentityStore open(Path directory, FileSystemStoreOptions options, Clock clock, StoreFiles.MutationHook beforeMutation)
+    {
+        requireNonNull(directory, "directory is null");
+        requireNonNull(options, "options is null");
+        requireNonNull(clock, "clock is null");
+        try {
+            return new FileSystemIdentityStore(directory, options, clock, beforeMutation);
+        }
+        catch (IOException e) {
+            throw unavailable(e);
+        }
+    }
+
+    @Override
+    public Optional<KeyRecord> findKey(KeyId keyId)
+    {
+        requireNonNull(keyId, "keyId is null");
+        return read(() -> liveKey(keyId));
+    }
+
+    @Override
+    public Optional<Account> findAccount(AccountId accountId)
+    {
+        requireNonNull(accountId, "accountId is null");
+        return settledAccount(accountId).map(FileSystemIdentityStore::toAccount);
+    }
+
+    @Override
+    public List<AccountSummary> listAccounts()
+    {
+        List<AccountSummary> accounts = new ArrayList<>();
+        for (String name : read(() -> files.list(accountsDirectory))) {
+            settledAccount(AccountId.of(FileNames.decode(name)))
+                    .ifPresent(account -> accounts.add(new AccountSummary(AccountId.of(account.accountId()), Instant.parse(account.createdAt()), account.userCount())));
+        }
+        accounts.sort(Comparator.comparing(AccountSummary::id));
+        return accounts;
+    }
+
+    @Override
+    public Optional<User> findUser(AccountId accountId, UserId userId)
+    {
+        requireNonNull(userId, "userId is null");
+        if (settledAccount(accountId).isEmpty()) {
+            return Optional.empty();
+        }
+        return read(() -> files.read(userFile(accountId, userId), UserFile.class)).map(FileSystemIdentityStore::toUser);
+    }
+
+    @Override
+    public UserPage listUsers(AccountId accountId, UserQuery query)
+    {
+        requireNonNull(query, "query is null");
+        if (settledAccount(accountId).isEmpty()) {
+            throw accountNotFound(accountId);
+        }
+        List<UserId> candidates = new ArrayList<>();
+        for (String name : read(() -> files.list(usersDirectory(accountId)))) {
+            if (name.endsWith(JSON)) {
+                UserId userId = UserId.of(FileNames.decode(name.substring(0, name.length() - JSON.length())));
+                if (query.after().map(after -> userId.compareTo(after) > 0).orElse(true)) {
+                    candidates.add(userId);
+                }
+            }
+        }
+        candidates.sort(Comparator.naturalOrder());
+        List<User> page = new ArrayList<>();
+        for (UserId userId : candidates) {
+            Optional<UserFile> user = read(() -> files.read(userFile(accountId, userId), UserFile.class));
+            if (user.isEmpty() || !query.matches(userId, Role.valueOf(user.get().role()))) {
+                continue;
+            }
+            if (page.size() == query.limit()) {
+                return new UserPage(page, Optional.of(page.get(page.size() - 1).id()));
+            }
+            page.add(toUser(user.get()));
+        }
+        return new UserPage(page, Optional.empty());
+    }
+
+    @Override
+    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    {
+        requireNonNull(account, "account is null");
+        requireNonNull(firstAdmin, "firstAdmin is null");
+        firstAdmin.ifPresent(admin -> {
+            if (!admin.user().accountId().equals(account.id()) || admin.user().role() != Role.ADMIN) {
+                throw new IllegalArgumentException("the first user must be an admin of the new account");
+            }
+        });
+        lock.call(() -> {
+            recover(account.id());
+            if (files.read(accountFile(account.id()), AccountFile.class).isPresent()) {
+                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "account " + account.id() + " already exists");
+            }
+            String incarnation = UUID.randomUUID().toString();
+            PendingOperation operation;
+            if (firstAdmin.isPresent()) {
+                User admin = firstAdmin.get().user();
+                requireKeyIdFree(admin.keyId());
+                operation = pending(ChangeType.ACCOUNT_CREATED, admin.id(), List.of(admin.keyId()), toFile(admin), toFile(firstAdmin.get(), incarnation), null);
+            }
+            else {
+                operation = pending(ChangeType.ACCOUNT_CREATED, null, List.of(), null, null, null);
+            }
+            int users = firstAdmin.isPresent() ? 1 : 0;
+            AccountFile created = new AccountFile(account.id().value(), account.createdAt().toString(), account.adminRequired(), incarnation, users, users, false, operation);
+            decideAndFinish(created);
+            return null;
+        });
+    }
+
+    @Override
+    public void addUser(NewUser newUser)
+    {
+        requireNonNull(newUser, "newUser is null");
+        User user = newUser.user();
+        lock.call(() -> {
+            AccountFile account = lockedAccount(user.accountId());
+            if (files.read(userFile(user.accountId(), user.id()), UserFile.class).isPresent()) {
+                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id() + " already exists in account " + user.accountId());
+            }
+            requireKeyIdFree(user.keyId());
+            PendingOperation operation = pending(ChangeType.USER_ADDED, user.id(), List.of(user.keyId()), toFile(user), toFile(newUser, account.incarnation()), null);
+            int admins = account.adminCount() + (user.role() == Role.ADMIN ? 1 : 0);
+            decideAndFinish(account.withPending(account.userCount() + 1, admins, operation));
+            return null;
+        });
+    }
+
+    @Override
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    {
+        requireNonNull(newKeyId, "newKeyId is null");
+        requireNonNull(newSecretHash, "newSecretHash is null");
+        requireNonNull(issuedAt, "issuedAt is null");
+        return lock.call(() -> {
+            AccountFile account = lockedAccount(accountId);
+            UserFile before = lockedUser(accountId, userId);
+            KeyId oldKeyId = KeyId.of(before.keyId());
+            if (!newKeyId.equals(oldKeyId)) {
+                requireKeyIdFree(newKeyId);
+            }
+            UserFile after = new UserFile(before.accountId(), before.userId(), before.role(), newKeyId.value(), before.createdAt());
+            KeyFile newKey = new KeyFile(newKeyId.value(), newSecretHash.toHex(), accountId.value(), account.incarnation(), userId.value(), before.role(), issuedAt.toString());
+            PendingOperation operation = pending(ChangeType.KEY_REPLACED, userId, List.of(oldKeyId, newKeyId), after, newKey, oldKeyId.value());
+            decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
+            return toUser(before);
+        });
+    }
+
+    @Override
+    public User setRole(AccountId accountId, UserId userId, Role role)
+    {
+        requireNonNull(role, "role is null");
+        if (role == Role.ROOT) {
+            throw new IllegalArgumentException("an account user cannot have role ROOT");
+        }
+        return lock.call(() -> {
+            AccountFile account = lockedAccount(accountId);
+            UserFile before = lockedUser(accountId, userId);
+            Role current = Role.valueOf(before.role());
+            if (current == role) {
+                return toUser(before);
+            }
+            if (current == Role.ADMIN) {
+                requireNotLastAdmin(account, userId, "demote");
+            }
+            KeyFile key = files.read(keyFile(KeyId.of(before.keyId())), KeyFile.class)
+                    .orElseThrow(() -> new IOException("the key file of a user is missing"));
+            UserFile after = new UserFile(before.accountId(), before.userId(), role.name(), before.keyId(), before.createdAt());
+            PendingOperation operation = pending(ChangeType.ROLE_CHANGED, userId, List.of(KeyId.of(before.keyId())), after, key.withRole(role.name()), null);
+            int admins = account.adminCount() + (role == Role.ADMIN ? 1 : -1);
+            decideAndFinish(account.withPending(account.userCount(), admins, operation));
+            return toUser(before);
+        });
+    }
+
+    @Override
+    public User removeUser(AccountId accountId, UserId userId)
+    {
+        return lock.call(() -> {
+            AccountFile account = lockedAccount(accountId);
+            UserFile before = lockedUser(accountId, userId);
+            boolean admin = Role.valueOf(before.role()) == Role.ADMIN;
+            if (admin) {
+                requireNotLastAdmin(account, userId, "remove");
+            }
+            PendingOperation operation = pending(ChangeType.USER_REMOVED, userId, List.of(KeyId.of(before.keyId())), null, null, before.keyId());
+            decideAndFinish(account.withPending(account.userCount() - 1, account.adminCount() - (admin ? 1 : 0), operation));
+            return toUser(before);
+        });
+    }
+
+    @Override
+    public void deleteAccount(AccountId accountId)
+    {
+        lock.call(() -> {
+            AccountFile account = lockedAccount(accountId);
+            AccountFile deleting = account.deletingWith(pending(ChangeType.ACCOUNT_DELETED, null, List.of(), null, null, null));
+            files.write(accountFile(accountId), deleting);
+            finishDeletion(deleting, true);
+            return null;
+        });
+    }
+
+    @Override
+    public FeedBatch changesAfter(FeedPosition position, int limit)
+    {
+        requireNonNull(position, "position is null");
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive");
+        }
+        return read(() -> feed.changesAfter(position, limit));
+    }
+
+    @Override
+    public FeedPosition headPosition()
+    {
+        return read(feed::head);
+    }
+
+    /**
+     * Forgets the feed entries up to and including {@code position} now, instead of waiting for automatic
+     * compaction (which keeps the newest {@link FileSystemStoreOptions#feedRetention()} entries).
+     */
+    public void compactThrough(FeedPosition position)
+    {
+        requireNonNull(position, "position is null");
+        lock.call(() -> {
+            feed.compactThrough(position.value());
+            return null;
+        });
+    }
+
+    // --- reads
+
+    private Optional<KeyRecord> liveKey(KeyId keyId)
+            throws IOException
+    {
+        Optional<KeyFile> found = files.read(keyFile(keyId), KeyFile.class);
+        if (found.isEmpty()) {
+            return Optional.empty();
+        }
+        KeyFile key = found.get();
+        AccountId accountId = AccountId.of(key.accountId());
+        Optional<AccountFile> account = files.read(accountFile(accountId), AccountFile.class);
+        if (account.isEmpty() || account.get().deleting() || !account.get().incarnation().equals(key.accountIncarnation())) {
+            return Optional.empty();
+        }
+        String role = key.role();
+        PendingOperation pending = account.get().pending();
+        if (pending != null && key.userId().equals(pending.userId())) {
+            // a decided write to this user is being finished: it, not the key file, says what holds
+            if (pending.user() == null || !pending.user().keyId().equals(key.keyId())) {
+                return Optional.empty();
+            }
+            role = pending.user().role();
+        }
+        return Optional.of(new KeyRecord(keyId, SecretHash.ofHex(key.secretHash()), accountId, UserId.of(key.userId()), Role.valueOf(role), Instant.parse(key.createdAt())));
+    }
+
+    /**
+     * The account's file once no write is unfinished on it; empty when it does not exist or is being deleted.
+     */
+    private Optional<AccountFile> settledAccount(AccountId accountId)
+    {
+        requireNonNull(accountId, "accountId is null");
+        Optional<AccountFile> account = read(() -> files.read(accountFile(accountId), AccountFile.class));
+        if (account.isEmpty() || account.get().hasNothingPending()) {
+            return account;
+        }
+        return lock.call(() -> {
+            recover(accountId);
+            return files.read(accountFile(accountId), AccountFile.class);
+        });
+    }
+
+    // --- writes (all under the lock)
+
+    private AccountFile lockedAccount(AccountId accountId)
+            throws IOException
+    {
+        recover(requireNonNull(accountId, "accountId is null"));
+        return files.read(accountFile(accountId), AccountFile.class).orElseThrow(() -> accountNotFound(accountId));
+    }
+
+    private UserFile lockedUser(AccountId accountId, UserId userId)
+            throws IOException
+    {
+        requireNonNull(userId, "userId is null");
+        return files.read(userFile(accountId, userId), UserFile.class)
+                .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + accountId));
+    }
+
+    private void requireKeyIdFree(KeyId keyId)
+            throws IOException
+    {
+        if (liveKey(keyId).isPresent()) {
+            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "key id is already in use");
+        }
+    }
+
+    private static void requireNotLastAdmin(AccountFile account, UserId userId, String action)
+    {
+        if (account.adminRequired() && account.adminCount() <= 1) {
+            throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
+                    "cannot " + action + " " + userId + ": it is the last admin of account " + account.accountId());
+        }
+    }
+
+    private PendingOperation pending(ChangeType type, UserId userId, List<KeyId> changeKeyIds, UserFile user, KeyFile newKey, String removedKeyId)
+            throws IOException
+    {
+        return new PendingOperation(
+                UUID.randomUUID().toString(),
+                feed.head().value(),
+                type.name(),
+                userId == null ? null : userId.value(),
+                changeKeyIds.stream().map(KeyId::value).toList(),
+                user,
+                newKey,
+                removedKeyId);
+    }
+
+    /**
+     * Records the decision (the account file with its pending write), then finishes it.
+     */
+    private void decideAndFinish(AccountFile decided)
+            throws IOException
+    {
+        files.write(accountFile(AccountId.of(decided.accountId())), decided);
+        finish(decided, true);
+    }
+
+    /**
+     * Rolls forward whatever a previous writer decided on this account and did not finish.
+     */
+    private void recover(AccountId accountId)
+            throws IOException
+    {
+        Optional<AccountFile> account = files.read(accountFile(accountId), AccountFile.class);
+        if (account.isEmpty() || account.get().hasNothingPending()) {
+            return;
+        }
+        if (account.get().deleting()) {
+            finishDeletion(account.get(), false);
+        }
+        else {
+            finish(account.get(), false);
+        }
+    }
+
+    private void finish(AccountFile account, boolean fresh)
+            throws IOException
+    {
+        PendingOperation operation = account.pending();
+        AccountId accountId = AccountId.of(account.accountId());
+        if (operation.newKey() != null) {
+            files.write(keyFile(KeyId.of(operation.newKey().keyId())), operation.newKey());
+        }
+        if (operation.removedKeyId() != null && (operation.newKey() == null || !operation.removedKeyId().equals(operation.newKey().keyId()))) {
+            files.delete(keyFile(KeyId.of(operation.removedKeyId())));
+        }
+        if (operation.userId() != null) {
+            Path user = userFile(accountId, UserId.of(operation.userId()));
+            if (operation.user() != null) {
+                files.write(user, operation.user());
+            }
+            else {
+                files.delete(user);
+            }
+        }
+        appendChange(account.accountId(), operation, fresh);
+        files.write(accountFile(accountId), account.settled());
+    }
+
+    private void finishDeletion(AccountFile account, boolean fresh)
+            throws IOException
+    {
+        AccountId accountId = AccountId.of(account.accountId());
+        Path users = usersDirectory(accountId);
+        for (String name : files.list(users)) {
+            Path user = users.resolve(name);
+            Optional<UserFile> found = files.read(user, UserFile.class);
+            if (found.isPresent()) {
+                files.delete(keyFile(KeyId.of(found.get().keyId())));
+            }
+            files.delete(user);
+        }
+        files.deleteDirectory(users);
+        appendChange(account.accountId(), account.pending(), fresh);
+        files.delete(accountFile(accountId));
+        files.deleteDirectory(accountDirectory(accountId));
+    }
+
+    private void appendChange(String accountId, PendingOperation operation, boolean fresh)
+            throws IOException
+    {
+        if (!fresh && feed.contains(operation.operationId(), operation.feedFrom())) {
+            return;
+        }
+        long position = feed.append(operation.operationId(), operation.changeType(), accountId, operation.userId(), operation.changeKeyIds(), clock.instant());
+        if (position % compactionInterval == 0 && position > feedRetention) {
+            feed.compactThrough(position - feedRetention);
+        }
+    }
+
+    // --- paths and conversions
+
+    private Path accountDirectory(AccountId accountId)
+    {
+        return accountsDirectory.resolve(FileNames.encode(accountId.value()));
+    }
+
+    private Path accountFile(AccountId accountId)
+    {
+        return accountDirectory(accountId).resolve("account.json");
+    }
+
+    private Path usersDirectory(AccountId accountId)
+    {
+        return accountDirectory(accountId).resolve("users");
+    }
+
+    private Path userFile(AccountId accountId, UserId userId)
+    {
+        return usersDirectory(accountId).resolve(FileNames.encode(userId.value()) + JSON);
+    }
+
+    private Path keyFile(KeyId keyId)
+    {
+        String name = FileNames.encode(keyId.value());
+        return keysDirectory.resolve(name.substring(0, 2)).resolve(name + JSON);
+    }
+
+    private static Account toAccount(AccountFile account)
+    {
+        return new Account(AccountId.of(account.accountId()), Instant.parse(account.createdAt()), account.adminRequired());
+    }
+
+    private static User toUser(UserFile user)
+    {
+        return new User(AccountId.of(user.accountId()), UserId.of(user.userId()), Role.valueOf(user.role()), KeyId.of(user.keyId()), Instant.parse(user.createdAt()));
+    }
+
+    private static UserFile toFile(User user)
+    {
+        return new UserFile(user.accountId().value(), user.id().value(), user.role().name(), user.keyId().value(), user.createdAt().toString());
+    }
+
+    private static KeyFile toFile(NewUser newUser, String incarnation)
+    {
+        KeyRecord key = newUser.keyRecord();
+        return new KeyFile(key.keyId().value(), key.secretHash().toHex(), key.accountId().value(), incarnation, key.userId().value(), key.role().name(), key.createdAt().toString());
+    }
+
+    private static LatchkeyException accountNotFound(AccountId accountId)
+    {
+        return new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
+    }
+
+    private interface Read<T>
+    {
+        T run()
+                throws IOException;
+    }
+
+    private static <T> T read(Read<T> read)
+    {
+        try {
+            return read.run();
+        }
+        catch (IOException e) {
+            throw unavailable(e);
+        }
+    }
+
+    private static LatchkeyException unavailable(IOException e)
+    {
+        return new LatchkeyException(ErrorCode.UNAVAILABLE, "filesystem store unavailable", e);
+    }
+}

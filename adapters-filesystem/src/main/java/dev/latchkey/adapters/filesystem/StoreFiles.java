@@ -1,0 +1,205 @@
+package dev.latchkey.adapters.filesystem;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Reads and writes the store's JSON files so that no reader ever sees a torn file: a write goes to a temporary
+ * file in the same filesystem, is forced to disk, renamed atomically over its target, and the directory is forced
+ * too. Files are created 0600 and directories 0700 where the filesystem has POSIX permissions.
+ */
+final class StoreFiles
+{
+    private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> DIRECTORY_MODE = PosixFilePermissions.fromString("rwx------");
+
+    private final ObjectMapper mapper = JsonMapper.builder()
+            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .build();
+    private final Path temporaryDirectory;
+    private final boolean posix;
+    private final MutationHook beforeMutation;
+
+    /**
+     * Called before every write or delete of a store file; tests use it to stop a writer at a chosen step, as a
+     * crash would.
+     */
+    interface MutationHook
+    {
+        MutationHook NONE = file -> {};
+
+        void beforeMutation(Path file)
+                throws IOException;
+    }
+
+    StoreFiles(Path root, MutationHook beforeMutation)
+            throws IOException
+    {
+        this.beforeMutation = requireNonNull(beforeMutation, "beforeMutation is null");
+        this.temporaryDirectory = requireNonNull(root, "root is null").resolve("tmp");
+        this.posix = root.getFileSystem().supportedFileAttributeViews().contains("posix");
+        createDirectories(root);
+        createDirectories(temporaryDirectory);
+    }
+
+    <T> Optional<T> read(Path file, Class<T> type)
+            throws IOException
+    {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        }
+        catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(mapper.readValue(bytes, type));
+        }
+        catch (JacksonException e) {
+            throw new IOException("corrupt store file " + file.getFileName(), e);
+        }
+    }
+
+    void write(Path file, Object value)
+            throws IOException
+    {
+        beforeMutation.beforeMutation(file);
+        byte[] bytes = mapper.writeValueAsBytes(value);
+        createDirectories(file.getParent());
+        Path temporary = temporaryDirectory.resolve(UUID.randomUUID() + ".tmp");
+        try (FileChannel channel = FileChannel.open(temporary, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), fileAttributes(FILE_MODE))) {
+            channel.write(ByteBuffer.wrap(bytes));
+            channel.force(true);
+        }
+        try {
+            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+        finally {
+            Files.deleteIfExists(temporary);
+        }
+        forceDirectory(file.getParent());
+    }
+
+    void delete(Path file)
+            throws IOException
+    {
+        beforeMutation.beforeMutation(file);
+        if (Files.deleteIfExists(file)) {
+            forceDirectory(file.getParent());
+        }
+    }
+
+    /**
+     * Deletes an empty directory; does nothing when it is absent.
+     */
+    void deleteDirectory(Path directory)
+            throws IOException
+    {
+        beforeMutation.beforeMutation(directory);
+        try {
+            Files.deleteIfExists(directory);
+        }
+        catch (DirectoryNotEmptyException e) {
+            throw new IOException("directory not empty: " + directory.getFileName(), e);
+        }
+    }
+
+    /**
+     * The names of the entries of a directory, or none when it does not exist.
+     */
+    List<String> list(Path directory)
+            throws IOException
+    {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+            entries.forEach(entry -> names.add(entry.getFileName().toString()));
+        }
+        catch (NoSuchFileException e) {
+            return List.of();
+        }
+        return names;
+    }
+
+    void createDirectories(Path directory)
+            throws IOException
+    {
+        if (Files.isDirectory(directory)) {
+            return;
+        }
+        createDirectories(directory.getParent());
+        try {
+            Files.createDirectory(directory, fileAttributes(DIRECTORY_MODE));
+        }
+        catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(directory)) {
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Removes temporary files that a killed writer left behind (older than the given age, so a live writer's file
+     * is never touched).
+     */
+    void removeStaleTemporaryFiles(Instant now, Duration age)
+    {
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(temporaryDirectory)) {
+            for (Path entry : entries) {
+                if (Files.getLastModifiedTime(entry).toInstant().plus(age).isBefore(now)) {
+                    Files.deleteIfExists(entry);
+                }
+            }
+        }
+        catch (IOException | UncheckedIOException e) {
+            // best effort: stale temporary files are harmless
+        }
+    }
+
+    private FileAttribute<?>[] fileAttributes(Set<PosixFilePermission> mode)
+    {
+        return posix ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(mode)} : new FileAttribute<?>[0];
+    }
+
+    private static void forceDirectory(Path directory)
+    {
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
+            channel.force(true);
+        }
+        catch (IOException e) {
+            // some platforms cannot open or force a directory; the rename is still atomic there
+        }
+    }
+}
