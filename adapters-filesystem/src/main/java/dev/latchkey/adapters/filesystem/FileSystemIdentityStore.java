@@ -204,6 +204,9 @@ public final class FileSystemIdentityStore
             else {
                 operation = pending(ChangeType.ACCOUNT_CREATED, null, List.of(), null, null, null);
             }
+            if (firstAdmin.isPresent()) {
+                stage(operation);
+            }
             int users = firstAdmin.isPresent() ? 1 : 0;
             AccountFile created = new AccountFile(account.id().value(), account.createdAt().toString(), account.adminRequired(), incarnation, users, users, false, operation);
             decideAndFinish(created);
@@ -223,6 +226,7 @@ public final class FileSystemIdentityStore
             }
             requireKeyIdFree(user.keyId());
             PendingOperation operation = pending(ChangeType.USER_ADDED, user.id(), List.of(user.keyId()), toFile(user), toFile(newUser, account.incarnation()), null);
+            stage(operation);
             int admins = account.adminCount() + (user.role() == Role.ADMIN ? 1 : 0);
             decideAndFinish(account.withPending(account.userCount() + 1, admins, operation));
             return null;
@@ -243,8 +247,11 @@ public final class FileSystemIdentityStore
                 requireKeyIdFree(newKeyId);
             }
             UserFile after = new UserFile(before.accountId(), before.userId(), before.role(), newKeyId.value(), before.createdAt());
-            KeyFile newKey = new KeyFile(newKeyId.value(), newSecretHash.toHex(), accountId.value(), account.incarnation(), userId.value(), before.role(), issuedAt.toString());
+            KeyFile newKey = new KeyFile(newKeyId.value(), newSecretHash.toHex(), accountId.value(), account.incarnation(), userId.value(), before.role(), issuedAt.toString(), null);
             PendingOperation operation = pending(ChangeType.KEY_REPLACED, userId, List.of(oldKeyId, newKeyId), after, newKey, oldKeyId.value());
+            if (!newKeyId.equals(oldKeyId)) {
+                stage(operation);
+            }
             decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
             return toUser(before);
         });
@@ -349,16 +356,22 @@ public final class FileSystemIdentityStore
         if (account.isEmpty() || account.get().deleting() || !account.get().incarnation().equals(key.accountIncarnation())) {
             return Optional.empty();
         }
-        String role = key.role();
         PendingOperation pending = account.get().pending();
+        KeyFile effective = key;
         if (pending != null && key.userId().equals(pending.userId())) {
             // a decided write to this user is being finished: it, not the key file, says what holds
             if (pending.user() == null || !pending.user().keyId().equals(key.keyId())) {
                 return Optional.empty();
             }
-            role = pending.user().role();
+            boolean rewritten = pending.newKey() != null && pending.newKey().keyId().equals(key.keyId());
+            effective = rewritten ? pending.newKey() : key.withRole(pending.user().role());
         }
-        return Optional.of(new KeyRecord(keyId, SecretHash.ofHex(key.secretHash()), accountId, UserId.of(key.userId()), Role.valueOf(role), Instant.parse(key.createdAt())));
+        else if (key.stagedBy() != null) {
+            // written ahead of a write that was never decided
+            return Optional.empty();
+        }
+        return Optional.of(new KeyRecord(keyId, SecretHash.ofHex(effective.secretHash()), accountId, UserId.of(effective.userId()),
+                Role.valueOf(effective.role()), Instant.parse(effective.createdAt())));
     }
 
     /**
@@ -422,6 +435,16 @@ public final class FileSystemIdentityStore
                 user,
                 newKey,
                 removedKeyId);
+    }
+
+    /**
+     * Writes the key that a write is about to issue ahead of its decision, marked as staged by it, so that lookups
+     * find the key the moment the decision is recorded, and never before.
+     */
+    private void stage(PendingOperation operation)
+            throws IOException
+    {
+        files.write(keyFile(KeyId.of(operation.newKey().keyId())), operation.newKey().stagedBy(operation.operationId()));
     }
 
     /**
@@ -553,7 +576,7 @@ public final class FileSystemIdentityStore
     private static KeyFile toFile(NewUser newUser, String incarnation)
     {
         KeyRecord key = newUser.keyRecord();
-        return new KeyFile(key.keyId().value(), key.secretHash().toHex(), key.accountId().value(), incarnation, key.userId().value(), key.role().name(), key.createdAt().toString());
+        return new KeyFile(key.keyId().value(), key.secretHash().toHex(), key.accountId().value(), incarnation, key.userId().value(), key.role().name(), key.createdAt().toString(), null);
     }
 
     private static LatchkeyException accountNotFound(AccountId accountId)
