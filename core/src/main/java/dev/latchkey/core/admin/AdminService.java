@@ -13,6 +13,7 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserPage;
@@ -40,13 +41,26 @@ public final class AdminService
     private final ApiKeyGenerator keyGenerator;
     private final SecretHasher hasher;
     private final Clock clock;
+    private final LocalWriteListener listener;
 
-    public AdminService(IdentityStore store, ApiKeyGenerator keyGenerator, SecretHasher hasher, Clock clock)
+    /**
+     * @param listener told of every acknowledged write before the call returns (the local cache)
+     */
+    public AdminService(IdentityStore store, ApiKeyGenerator keyGenerator, SecretHasher hasher, Clock clock, LocalWriteListener listener)
     {
         this.store = requireNonNull(store, "store is null");
         this.keyGenerator = requireNonNull(keyGenerator, "keyGenerator is null");
         this.hasher = requireNonNull(hasher, "hasher is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.listener = requireNonNull(listener, "listener is null");
+    }
+
+    /**
+     * An admin service with no local cache to keep in step.
+     */
+    public AdminService(IdentityStore store, ApiKeyGenerator keyGenerator, SecretHasher hasher, Clock clock)
+    {
+        this(store, keyGenerator, hasher, clock, LocalWriteListener.NONE);
     }
 
     /**
@@ -60,6 +74,7 @@ public final class AdminService
         ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, adminUserId);
         NewUser admin = newUser(new User(accountId, adminUserId, Role.ADMIN, key.keyId(), now), key);
         store.createAccount(new Account(accountId, now, true), Optional.of(admin));
+        listener.written(ChangeType.ACCOUNT_CREATED, accountId, List.of(key.keyId()));
         return new CreatedAccount(accountId, adminUserId, key);
     }
 
@@ -76,6 +91,7 @@ public final class AdminService
         }
         try {
             store.createAccount(new Account(accountId, clock.instant(), false), Optional.empty());
+            listener.written(ChangeType.ACCOUNT_CREATED, accountId, List.of());
             return true;
         }
         catch (LatchkeyException e) {
@@ -102,6 +118,7 @@ public final class AdminService
     {
         requireRoot(caller);
         store.deleteAccount(accountId);
+        listener.written(ChangeType.ACCOUNT_DELETED, accountId, List.of());
     }
 
     /**
@@ -115,6 +132,7 @@ public final class AdminService
         requireAdministers(caller, accountId);
         ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, userId);
         store.addUser(newUser(new User(accountId, userId, role, key.keyId(), clock.instant()), key));
+        listener.written(ChangeType.USER_ADDED, accountId, List.of(key.keyId()));
         return new CreatedUser(accountId, userId, key);
     }
 
@@ -134,7 +152,8 @@ public final class AdminService
     public void removeUser(Identity caller, AccountId accountId, UserId userId)
     {
         requireAdministers(caller, accountId);
-        store.removeUser(accountId, userId);
+        User removed = store.removeUser(accountId, userId);
+        listener.written(ChangeType.USER_REMOVED, accountId, List.of(removed.keyId()));
     }
 
     /**
@@ -148,7 +167,11 @@ public final class AdminService
         requireNonNull(role, "role is null");
         requireAssignable(role);
         requireAdministers(caller, accountId);
-        return store.setRole(accountId, userId, role).withRole(role);
+        User before = store.setRole(accountId, userId, role);
+        if (before.role() != role) {
+            listener.written(ChangeType.ROLE_CHANGED, accountId, List.of(before.keyId()));
+        }
+        return before.withRole(role);
     }
 
     /**
@@ -165,7 +188,8 @@ public final class AdminService
         if (key.keyId().equals(user.keyId()) && isCurrent(key)) {
             return key;
         }
-        store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), clock.instant());
+        User before = store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), clock.instant());
+        listener.written(ChangeType.KEY_REPLACED, accountId, List.of(before.keyId(), key.keyId()));
         return key;
     }
 

@@ -1,5 +1,7 @@
 package dev.latchkey.core.testing;
 
+import com.github.benmanes.caffeine.cache.Ticker;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -9,11 +11,14 @@ import java.time.ZoneOffset;
 import static java.util.Objects.requireNonNull;
 
 /**
- * A clock that moves only when a test advances it. Thread safe.
+ * A clock that moves only when a test advances it: wall time ({@link Clock}) and monotonic time ({@link Ticker})
+ * move together. Thread safe.
  */
 public final class TestingClock
         extends Clock
+        implements Ticker
 {
+    private final Instant start;
     private volatile Instant now;
 
     public TestingClock()
@@ -23,7 +28,8 @@ public final class TestingClock
 
     public TestingClock(Instant start)
     {
-        this.now = requireNonNull(start, "start is null");
+        this.start = requireNonNull(start, "start is null");
+        this.now = start;
     }
 
     public synchronized void advance(Duration duration)
@@ -35,6 +41,12 @@ public final class TestingClock
     public Instant instant()
     {
         return now;
+    }
+
+    @Override
+    public long read()
+    {
+        return Duration.between(start, now).toNanos();
     }
 
     @Override

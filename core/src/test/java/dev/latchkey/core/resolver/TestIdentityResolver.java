@@ -1,0 +1,470 @@
+package dev.latchkey.core.resolver;
+
+import dev.latchkey.core.admin.AdminService;
+import dev.latchkey.core.admin.CreatedAccount;
+import dev.latchkey.core.admin.CreatedUser;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.key.ApiKey;
+import dev.latchkey.core.key.ApiKeyGenerator;
+import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.memory.InMemoryIdentityStore;
+import dev.latchkey.core.testing.RecordingStats;
+import dev.latchkey.core.testing.TestingClock;
+import dev.latchkey.core.testing.TestingIdentityStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The resolver against a real in-memory store wrapped to count, fail and hang on demand, with fake time. "Another
+ * instance" is an admin service with no link to this resolver: only the change feed tells the resolver of its
+ * writes. "This instance" is an admin service that tells the resolver of its writes.
+ */
+class TestIdentityResolver
+{
+    private static final String ROOT_KEY = "root-key-of-at-least-thirty-two-characters";
+    private static final Identity ROOT = Identity.root();
+    private static final AccountId ACME = AccountId.of("acme");
+
+    private final TestingClock clock = new TestingClock();
+    private final InMemoryIdentityStore memory = new InMemoryIdentityStore(clock);
+    private final TestingIdentityStore store = new TestingIdentityStore(memory);
+    private final SecretHasher hasher = SecretHasher.sha256();
+    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
+    private final RecordingStats stats = new RecordingStats();
+    private final ExecutorService lookups = Executors.newFixedThreadPool(4);
+    private final AdminService otherInstance = new AdminService(memory, keys, hasher, clock);
+
+    private IdentityResolver resolver;
+    private AdminService thisInstance;
+
+    @AfterEach
+    void tearDown()
+    {
+        store.releaseLookups();
+        lookups.shutdownNow();
+    }
+
+    private IdentityResolver resolver(ResolverConfig config)
+    {
+        resolver = new IdentityResolver(store, hasher, Optional.of(new RootKey(ROOT_KEY)), config, stats, lookups, clock, clock);
+        thisInstance = new AdminService(store, keys, hasher, clock, resolver);
+        return resolver;
+    }
+
+    private IdentityResolver resolver()
+    {
+        return resolver(ResolverConfig.defaults());
+    }
+
+    @Test
+    void malformedKeysAreRejectedWithoutTouchingTheStore()
+    {
+        resolver();
+        ApiKey valid = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        String wrongCheck = valid.value().substring(0, ApiKey.LENGTH - 1) + (valid.value().endsWith("0") ? "1" : "0");
+        for (String presented : List.of("", "nonsense", "lk_", valid.value() + "x", wrongCheck, valid.value().replace("lk_", "LK_"))) {
+            assertThat(resolver.resolve(presented).outcome()).as(presented).isEqualTo(Outcome.MALFORMED);
+        }
+        assertThat(resolver.resolve(null).outcome()).isEqualTo(Outcome.MALFORMED);
+        assertThat(store.keyLookups()).isZero();
+        assertThat(stats.count(Outcome.MALFORMED)).isEqualTo(7);
+    }
+
+    @Test
+    void theRootKeyResolvesToRootWithoutTouchingTheStore()
+    {
+        resolver();
+        assertThat(resolver.resolve(ROOT_KEY)).isEqualTo(Resolution.authenticated(ROOT));
+        assertThat(resolver.resolve(ROOT_KEY + "x").outcome()).isEqualTo(Outcome.MALFORMED);
+        assertThat(store.keyLookups()).isZero();
+    }
+
+    @Test
+    void aKeyCreatedOnAnotherInstanceResolvesAtItsFirstRequest()
+    {
+        resolver();
+        for (int i = 0; i < 30; i++) {
+            CreatedAccount created = otherInstance.createAccount(ROOT, AccountId.of("account-" + i), UserId.of("admin"), Optional.empty());
+            assertThat(resolver.resolve(created.userKey().value()))
+                    .isEqualTo(Resolution.authenticated(Identity.accountUser(created.accountId(), UserId.of("admin"), Role.ADMIN)));
+        }
+    }
+
+    @Test
+    void aCachedKeyIsServedFromMemory()
+    {
+        resolver();
+        ApiKey key = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        for (int i = 0; i < 10; i++) {
+            assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.OK);
+        }
+        assertThat(store.keyLookups()).isEqualTo(1);
+        assertThat(stats.count("cacheHit")).isEqualTo(9);
+    }
+
+    @Test
+    void aWrongSecretForAKnownKeyIdIsInvalid()
+    {
+        resolver();
+        ApiKey key = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        ApiKey forged = ApiKey.of(key.keyId(), keys.random().secret());
+        assertThat(resolver.resolve(forged.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(forged.value()).outcome()).as("also once cached").isEqualTo(Outcome.INVALID);
+    }
+
+    @Test
+    void aHerdOfRequestsForOneUnknownKeyCostsOneLookup()
+            throws Exception
+    {
+        resolver();
+        String unknown = keys.random().value();
+        store.holdLookups();
+        ExecutorService clients = Executors.newFixedThreadPool(64);
+        try {
+            List<Future<Resolution>> results = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                results.add(clients.submit(() -> resolver.resolve(unknown)));
+            }
+            assertThat(store.awaitBlockedLookup()).isTrue();
+            store.releaseLookups();
+            for (Future<Resolution> result : results) {
+                assertThat(result.get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.INVALID);
+            }
+        }
+        finally {
+            clients.shutdownNow();
+        }
+        assertThat(store.keyLookups()).isEqualTo(1);
+    }
+
+    @Test
+    void anUnknownKeyIsLookedUpAgainOnlyAfterTheNegativePeriod()
+    {
+        resolver();
+        String unknown = keys.random().value();
+        for (int i = 0; i < 5; i++) {
+            assertThat(resolver.resolve(unknown).outcome()).isEqualTo(Outcome.INVALID);
+            clock.advance(Duration.ofMillis(300));
+        }
+        assertThat(store.keyLookups()).isEqualTo(1);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(resolver.resolve(unknown).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(store.keyLookups()).isEqualTo(2);
+        assertThat(stats.count("negativeCacheHit")).isEqualTo(4);
+    }
+
+    @Test
+    void revocationsOnAnotherInstanceApplyAtTheNextFeedRead()
+    {
+        resolver();
+        CreatedAccount acme = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
+        ApiKey carol = otherInstance.registerUser(ROOT, ACME, UserId.of("carol"), Role.ADMIN, Optional.empty()).userKey();
+        CreatedAccount beta = otherInstance.createAccount(ROOT, AccountId.of("beta"), UserId.of("dave"), Optional.empty());
+        resolver.pollFeed();
+        for (ApiKey key : List.of(acme.userKey(), bob, carol, beta.userKey())) {
+            assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.OK);
+        }
+
+        ApiKey bobRegenerated = otherInstance.regenerateKey(ROOT, ACME, UserId.of("bob"), Optional.empty());
+        otherInstance.setRole(ROOT, ACME, UserId.of("carol"), Role.USER);
+        otherInstance.deleteAccount(ROOT, AccountId.of("beta"));
+        assertThat(resolver.resolve(bob.value()).outcome()).as("until the feed is read, the cache serves").isEqualTo(Outcome.OK);
+
+        clock.advance(Duration.ofMillis(250));
+        resolver.pollFeed();
+        assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(bobRegenerated.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(carol.value()).identity()).contains(Identity.accountUser(ACME, UserId.of("carol"), Role.USER));
+        assertThat(resolver.resolve(beta.userKey().value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(stats.propagationDelays().subList(4, 7)).allSatisfy(delay -> assertThat(delay).isEqualTo(Duration.ofMillis(250)));
+
+        otherInstance.removeUser(ROOT, ACME, UserId.of("bob"));
+        resolver.pollFeed();
+        assertThat(resolver.resolve(bobRegenerated.value()).outcome()).isEqualTo(Outcome.INVALID);
+    }
+
+    @Test
+    void deletingAnAccountEvictsEveryCachedKeyOfItAndNoOther()
+    {
+        resolver();
+        ApiKey admin = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        List<ApiKey> users = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            users.add(otherInstance.registerUser(ROOT, ACME, UserId.of("user-" + i), Role.USER, Optional.empty()).userKey());
+        }
+        ApiKey other = otherInstance.createAccount(ROOT, AccountId.of("other"), UserId.of("zed"), Optional.empty()).userKey();
+        resolver.pollFeed();
+        users.forEach(key -> resolver.resolve(key.value()));
+        resolver.resolve(admin.value());
+        resolver.resolve(other.value());
+        int lookupsBefore = store.keyLookups();
+
+        otherInstance.deleteAccount(ROOT, ACME);
+        resolver.pollFeed();
+
+        assertThat(resolver.resolve(admin.value()).outcome()).isEqualTo(Outcome.INVALID);
+        users.forEach(key -> assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.INVALID));
+        assertThat(resolver.resolve(other.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(store.keyLookups() - lookupsBefore).as("the other account's key stayed cached").isEqualTo(21);
+    }
+
+    @Test
+    void writesOnThisInstanceApplyBeforeTheAdminCallReturns()
+    {
+        resolver();
+        ApiKey alice = thisInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        String seed = "a seed of sixteen characters or more";
+        ApiKey probed = ApiKeyGenerator.seeded(seed, ACME, UserId.of("bob"));
+        assertThat(resolver.resolve(probed.value()).outcome()).as("probed before it exists").isEqualTo(Outcome.INVALID);
+        CreatedUser bob = thisInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.of(seed));
+        assertThat(bob.userKey()).isEqualTo(probed);
+        assertThat(resolver.resolve(bob.userKey().value()).outcome()).as("the negative entry was cleared").isEqualTo(Outcome.OK);
+
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        ApiKey regenerated = thisInstance.regenerateKey(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(regenerated.value()).outcome()).isEqualTo(Outcome.OK);
+
+        thisInstance.setRole(ROOT, ACME, UserId.of("bob"), Role.ADMIN);
+        assertThat(resolver.resolve(bob.userKey().value()).identity()).contains(Identity.accountUser(ACME, UserId.of("bob"), Role.ADMIN));
+        thisInstance.removeUser(ROOT, ACME, UserId.of("bob"));
+        assertThat(resolver.resolve(bob.userKey().value()).outcome()).isEqualTo(Outcome.INVALID);
+        thisInstance.deleteAccount(ROOT, ACME);
+        assertThat(resolver.resolve(regenerated.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(stats.count("feedPolled")).as("all without reading the feed after start").isEqualTo(1);
+    }
+
+    @Test
+    void aLookupThatReadTheStoreBeforeARevocationNeverAnswersAfterIt()
+            throws Exception
+    {
+        resolver();
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
+        store.holdLookups();
+        CompletableFuture<Resolution> inFlight = CompletableFuture.supplyAsync(() -> resolver.resolve(bob.value()));
+        assertThat(store.awaitBlockedLookup()).as("the lookup has read bob's key").isTrue();
+
+        otherInstance.removeUser(ROOT, ACME, UserId.of("bob"));
+        resolver.pollFeed();
+        store.releaseLookups();
+
+        assertThat(inFlight.get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.cachedKeys()).isZero();
+    }
+
+    @Test
+    void aLookupThatFoundNothingBeforeACreationDoesNotHideTheNewKey()
+            throws Exception
+    {
+        resolver();
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        String seed = "a seed of sixteen characters or more";
+        ApiKey future = ApiKeyGenerator.seeded(seed, ACME, UserId.of("bob"));
+        store.holdLookups();
+        CompletableFuture<Resolution> inFlight = CompletableFuture.supplyAsync(() -> resolver.resolve(future.value()));
+        assertThat(store.awaitBlockedLookup()).isTrue();
+
+        otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.of(seed));
+        resolver.pollFeed();
+        store.releaseLookups();
+
+        inFlight.get(10, TimeUnit.SECONDS);
+        assertThat(resolver.resolve(future.value()).outcome()).isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void anIdleInstanceReadsOnlyTheFeedOncePerPoll()
+    {
+        resolver();
+        ApiKey key = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        resolver.resolve(key.value());
+        int feedReads = store.feedReads();
+        int keyLookups = store.keyLookups();
+        for (int i = 0; i < 100; i++) {
+            clock.advance(Duration.ofMillis(250));
+            resolver.pollFeed();
+        }
+        assertThat(store.feedReads() - feedReads).isEqualTo(100);
+        assertThat(store.keyLookups()).isEqualTo(keyLookups);
+    }
+
+    @Test
+    void theSchedulerReadsTheFeedEveryPollInterval()
+            throws Exception
+    {
+        resolver(ResolverConfig.defaults().withPollInterval(Duration.ofMillis(20)));
+        ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+        try {
+            int before = store.feedReads();
+            resolver.start(scheduler);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (store.feedReads() - before < 5) {
+                assertThat(System.nanoTime() - deadline).as("five polls within the deadline").isNegative();
+                Thread.onSpinWait();
+            }
+            resolver.close();
+            CountDownLatch drained = new CountDownLatch(1);
+            scheduler.execute(drained::countDown);
+            assertThat(drained.await(10, TimeUnit.SECONDS)).isTrue();
+            int stopped = store.feedReads();
+            scheduler.submit(() -> null).get(10, TimeUnit.SECONDS);
+            assertThat(store.feedReads()).as("no polls after close").isEqualTo(stopped);
+        }
+        finally {
+            scheduler.shutdownNow();
+        }
+    }
+
+    @Test
+    void aFeedResetDropsEveryCachedKey()
+    {
+        resolver();
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        ApiKey unknown = keys.random();
+        resolver.resolve(alice.value());
+        resolver.resolve(unknown.value());
+        assertThat(resolver.cachedKeys()).isEqualTo(1);
+
+        otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty());
+        otherInstance.registerUser(ROOT, ACME, UserId.of("carol"), Role.USER, Optional.empty());
+        memory.compactThrough(memory.headPosition());
+        resolver.pollFeed();
+
+        assertThat(stats.count("feedReset")).isEqualTo(1);
+        assertThat(resolver.cachedKeys()).isZero();
+        int lookups = store.keyLookups();
+        resolver.resolve(alice.value());
+        resolver.resolve(unknown.value());
+        assertThat(store.keyLookups() - lookups).as("both caches were dropped").isEqualTo(2);
+    }
+
+    @Test
+    void duringAnOutageCachedKeysServeUntilMaxStaleAndLookupsAreUnavailable()
+    {
+        resolver(ResolverConfig.defaults().withMaxStale(Duration.ofSeconds(30)));
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+
+        store.setUnavailable(true);
+        clock.advance(Duration.ofMillis(250));
+        resolver.pollFeed();
+        assertThat(stats.count("feedPollFailed")).isEqualTo(1);
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(bob.value()).outcome()).as("a key that needs the store").isEqualTo(Outcome.UNAVAILABLE);
+        assertThat(resolver.resolve(keys.random().value()).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+
+        clock.advance(Duration.ofSeconds(29));
+        resolver.pollFeed();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        clock.advance(Duration.ofSeconds(1));
+        resolver.pollFeed();
+        assertThat(resolver.resolve(alice.value()).outcome()).as("max stale passed").isEqualTo(Outcome.UNAVAILABLE);
+        assertThat(resolver.feedLag()).isEqualTo(Duration.ofMillis(30_250));
+
+        otherInstance.removeUser(ROOT, ACME, UserId.of("bob"));
+        ApiKey carol = otherInstance.registerUser(ROOT, ACME, UserId.of("carol"), Role.USER, Optional.empty()).userKey();
+        store.setUnavailable(false);
+        clock.advance(Duration.ofMillis(250));
+        resolver.pollFeed();
+        assertThat(resolver.feedLag()).isZero();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(carol.value()).outcome()).isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void withMaxStaleZeroTheFirstFailedFeedReadFailsClosed()
+    {
+        resolver(ResolverConfig.defaults().withMaxStale(Duration.ZERO));
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        store.setUnavailable(true);
+        resolver.pollFeed();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+        assertThat(resolver.resolve(ROOT_KEY).outcome()).as("the root key needs no store").isEqualTo(Outcome.OK);
+        store.setUnavailable(false);
+        resolver.pollFeed();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void aLookupThatHangsIsUnavailableAfterTheTimeout()
+            throws Exception
+    {
+        resolver(ResolverConfig.defaults().withLookupTimeout(Duration.ofMillis(100)));
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        store.holdLookups();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+        store.releaseLookups();
+        assertThat(resolver.resolve(alice.value()).outcome()).as("a later lookup succeeds").isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void afterTheSafetyTtlAKeyIsRefreshedInTheBackgroundWhileTheOldEntryServes()
+    {
+        resolver(ResolverConfig.defaults().withCacheTtl(Duration.ofMinutes(10)));
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        otherInstance.registerUser(ROOT, ACME, UserId.of("admin2"), Role.ADMIN, Optional.empty());
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        clock.advance(Duration.ofMinutes(11));
+        store.setUnavailable(true);
+        assertThat(resolver.resolve(alice.value()).outcome()).as("refresh fails, the old entry serves").isEqualTo(Outcome.OK);
+        awaitCount("refreshFailed", 1);
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+
+        store.setUnavailable(false);
+        memory.setRole(ACME, UserId.of("alice"), Role.USER);
+        memory.removeUser(ACME, UserId.of("alice"));
+        clock.advance(Duration.ofMinutes(11));
+        int lookups = store.keyLookups();
+        resolver.resolve(alice.value());
+        awaitLookups(lookups + 1);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (resolver.cachedKeys() != 0) {
+            assertThat(System.nanoTime() - deadline).as("the refresh found the key gone").isNegative();
+            Thread.onSpinWait();
+        }
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.INVALID);
+    }
+
+    private void awaitCount(String event, int count)
+    {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (stats.count(event) < count) {
+            assertThat(System.nanoTime() - deadline).as("waiting for %s", event).isNegative();
+            Thread.onSpinWait();
+        }
+    }
+
+    private void awaitLookups(int count)
+    {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (store.keyLookups() < count) {
+            assertThat(System.nanoTime() - deadline).as("waiting for a lookup").isNegative();
+            Thread.onSpinWait();
+        }
+    }
+}
