@@ -17,7 +17,8 @@ import java.util.function.Predicate;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A {@link StoreWorkload} running in its own JVM, with its output lines collected as they arrive.
+ * A test program ({@link StoreWorkload}, {@link ResolverProcess}) running in its own JVM, with its output lines
+ * collected as they arrive and a way to send it lines.
  */
 final class WorkloadProcess
         implements AutoCloseable
@@ -38,12 +39,17 @@ final class WorkloadProcess
 
     static WorkloadProcess start(Path logFile, String... arguments)
     {
+        return start(StoreWorkload.class, logFile, arguments);
+    }
+
+    static WorkloadProcess start(Class<?> main, Path logFile, String... arguments)
+    {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx128m");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(StoreWorkload.class.getName());
+        command.add(main.getName());
         command.addAll(List.of(arguments));
         try {
             return new WorkloadProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start());
@@ -77,6 +83,31 @@ final class WorkloadProcess
             assertThat(process.isAlive() || lines.stream().filter(matching).count() >= count).as("process exited early: %s", lines).isTrue();
             LockSupport.parkNanos(POLL.toNanos());
         }
+    }
+
+    /**
+     * Sends one line to the process's standard input.
+     */
+    void send(String line)
+    {
+        try {
+            process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Sends a line and waits for the next line of output, which it returns.
+     */
+    String request(String line, Duration timeout)
+    {
+        int before = lines.size();
+        send(line);
+        awaitLines(ignored -> true, before + 1, timeout);
+        return lines.get(before);
     }
 
     /**
