@@ -203,8 +203,9 @@ public final class InMemoryIdentityStore
         if (position.value() < compactedThrough) {
             return new FeedBatch.Reset(FeedPosition.of(head));
         }
-        int from = (int) (position.value() - compactedThrough);
-        List<Change> changes = feed.subList(Math.min(from, feed.size()), Math.min(from + limit, feed.size()));
+        int from = (int) Math.min(position.value() - compactedThrough, feed.size());
+        int to = (int) Math.min((long) from + limit, feed.size());
+        List<Change> changes = feed.subList(from, to);
         FeedPosition next = changes.isEmpty() ? position : changes.get(changes.size() - 1).position();
         return new FeedBatch.Changes(changes, next);
     }
