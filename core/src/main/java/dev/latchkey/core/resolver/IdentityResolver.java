@@ -167,16 +167,17 @@ public final class IdentityResolver
         if (isStale()) {
             return Resolution.rejected(Outcome.UNAVAILABLE);
         }
-        CompletableFuture<KeyRecord> cached = positives.getIfPresent(key.keyId());
-        if (cached != null && cached.isDone()) {
+        CompletableFuture<KeyRecord> lookup = positives.getIfPresent(key.keyId());
+        if (lookup != null && lookup.isDone()) {
             stats.cacheHit();
         }
         else {
             stats.cacheMiss();
+            lookup = lookup != null ? lookup : positives.get(key.keyId());
         }
         Optional<KeyRecord> record;
         try {
-            record = Optional.ofNullable(positives.get(key.keyId()).get(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS));
+            record = Optional.ofNullable(lookup.get(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS));
         }
         catch (ExecutionException | TimeoutException e) {
             return Resolution.rejected(Outcome.UNAVAILABLE);
