@@ -1,0 +1,115 @@
+package dev.latchkey.server;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import com.google.inject.Stage;
+import dev.latchkey.core.admin.AdminService;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.resolver.IdentityResolver;
+import dev.latchkey.core.resolver.RootKey;
+import dev.latchkey.server.config.ConfigException;
+import dev.latchkey.server.config.ServerConfig;
+import dev.latchkey.server.config.Settings;
+import dev.latchkey.server.http.HttpApi;
+import dev.latchkey.server.store.StoreModule;
+import dev.latchkey.server.store.StoreModules;
+import io.javalin.Javalin;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A running Latchkey server: the store, the resolver polling its change feed, and the HTTP API.
+ */
+public final class LatchkeyServer
+        implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(LatchkeyServer.class);
+
+    private final Javalin http;
+    private final IdentityResolver resolver;
+    private final ScheduledExecutorService poller;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private LatchkeyServer(Javalin http, IdentityResolver resolver, ScheduledExecutorService poller)
+    {
+        this.http = requireNonNull(http, "http is null");
+        this.resolver = requireNonNull(resolver, "resolver is null");
+        this.poller = requireNonNull(poller, "poller is null");
+    }
+
+    /**
+     * Starts a server with these settings.
+     *
+     * @throws ConfigException when a setting is missing or malformed (the message names it)
+     */
+    public static LatchkeyServer start(Settings settings)
+    {
+        ServerConfig config = ServerConfig.from(settings);
+        StoreModule store = StoreModules.select(config.storeKind(), settings);
+        String rootKey = config.rootKey()
+                .or(store::generatedRootKey)
+                .orElseThrow(() -> new ConfigException(ServerConfig.ROOT_KEY + " is required with the " + store.kind() + " store"));
+        Injector injector = Guice.createInjector(Stage.PRODUCTION, new ServerModule(config, new RootKey(rootKey), store));
+        LOG.info("store: {} at {}", store.kind(), store.location());
+
+        IdentityResolver resolver = injector.getInstance(IdentityResolver.class);
+        ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "latchkey-feed");
+            thread.setDaemon(true);
+            return thread;
+        });
+        resolver.start(poller);
+        config.defaultAccount().ifPresent(account -> createDefaultAccount(injector.getInstance(AdminService.class), account));
+
+        Javalin http = injector.getInstance(HttpApi.class).create(config.host(), config.port()).start();
+        LOG.info("listening on {}:{}", config.host(), http.port());
+        return new LatchkeyServer(http, resolver, poller);
+    }
+
+    private static void createDefaultAccount(AdminService admin, AccountId account)
+    {
+        try {
+            if (admin.createDefaultAccount(account)) {
+                LOG.info("created the empty account '{}'", account);
+            }
+        }
+        catch (LatchkeyException e) {
+            LOG.warn("could not create the account '{}' now: {}", account, e.getMessage());
+        }
+    }
+
+    public int port()
+    {
+        return http.port();
+    }
+
+    /**
+     * Blocks until {@link #close()}.
+     */
+    public void awaitStop()
+            throws InterruptedException
+    {
+        stopped.await();
+    }
+
+    /**
+     * Stops serving (finishing requests in flight), then stops following the feed.
+     */
+    @Override
+    public void close()
+    {
+        LOG.info("stopping");
+        http.stop();
+        resolver.close();
+        poller.shutdownNow();
+        stopped.countDown();
+        LOG.info("stopped");
+    }
+}

@@ -1,0 +1,230 @@
+package dev.latchkey.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.latchkey.core.admin.AdminService;
+import dev.latchkey.core.admin.CreatedAccount;
+import dev.latchkey.core.admin.CreatedUser;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.ApiKey;
+import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.UserQuery;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static dev.latchkey.server.http.RequestBodies.optional;
+import static dev.latchkey.server.http.RequestBodies.required;
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The admin endpoints of http-api.md, wire-compatible with OpenViking's. Each handler authenticates first (401),
+ * then parses the request (400), then lets {@link AdminService} decide permission, existence and conflicts.
+ */
+final class AdminApi
+{
+    private static final String ACCOUNTS = "/api/v1/admin/accounts";
+    private static final String ACCOUNT = ACCOUNTS + "/{account_id}";
+    private static final String USERS = ACCOUNT + "/users";
+    private static final String USER = USERS + "/{user_id}";
+    private static final String ROLE_FIELD = "role";
+
+    private final AdminService admin;
+    private final Authenticator authenticator;
+    private final RequestBodies bodies;
+    private final Envelope envelope;
+
+    AdminApi(AdminService admin, Authenticator authenticator, RequestBodies bodies, Envelope envelope)
+    {
+        this.admin = requireNonNull(admin, "admin is null");
+        this.authenticator = requireNonNull(authenticator, "authenticator is null");
+        this.bodies = requireNonNull(bodies, "bodies is null");
+        this.envelope = requireNonNull(envelope, "envelope is null");
+    }
+
+    void register(RoutesConfig routes)
+    {
+        routes.post(ACCOUNTS, this::createAccount);
+        routes.get(ACCOUNTS, this::listAccounts);
+        routes.delete(ACCOUNT, this::deleteAccount);
+        routes.post(USERS, this::registerUser);
+        routes.get(USERS, this::listUsers);
+        routes.delete(USER, this::removeUser);
+        routes.put(USER + "/role", this::setRole);
+        routes.post(USER + "/key", this::regenerateKey);
+    }
+
+    private void createAccount(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        JsonNode body = bodies.object(ctx, true).orElseThrow();
+        AccountId accountId = required(body, AccountId.FIELD, AccountId::of);
+        UserId adminUserId = required(body, "admin_user_id", value -> userId("admin_user_id", value));
+        Optional<String> seed = optional(body, "seed", value -> value);
+        CreatedAccount created = admin.createAccount(caller, accountId, adminUserId, seed);
+        envelope.ok(ctx, map(
+                "account_id", created.accountId().value(),
+                "admin_user_id", created.adminUserId().value(),
+                "user_key", created.userKey().value()));
+    }
+
+    private void listAccounts(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        List<Map<String, Object>> accounts = admin.listAccounts(caller).stream()
+                .map(AdminApi::account)
+                .toList();
+        envelope.ok(ctx, accounts);
+    }
+
+    private void deleteAccount(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        admin.deleteAccount(caller, accountId(ctx));
+        envelope.ok(ctx, map("deleted", true));
+    }
+
+    private void registerUser(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        AccountId accountId = accountId(ctx);
+        JsonNode body = bodies.object(ctx, true).orElseThrow();
+        UserId userId = required(body, UserId.FIELD, UserId::of);
+        Role role = optional(body, ROLE_FIELD, value -> Role.fromWireName(value, ROLE_FIELD)).orElse(Role.USER);
+        Optional<String> seed = optional(body, "seed", value -> value);
+        CreatedUser created = admin.registerUser(caller, accountId, userId, role, seed);
+        envelope.ok(ctx, map(
+                "account_id", created.accountId().value(),
+                "user_id", created.userId().value(),
+                "user_key", created.userKey().value()));
+    }
+
+    private void listUsers(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        AccountId accountId = accountId(ctx);
+        UserQuery query = new UserQuery(
+                limit(ctx),
+                Optional.ofNullable(ctx.queryParam("name")).filter(name -> !name.isEmpty()),
+                Optional.ofNullable(ctx.queryParam(ROLE_FIELD)).filter(role -> !role.isEmpty()).map(AdminApi::listedRole),
+                Optional.ofNullable(ctx.queryParam("cursor")).filter(cursor -> !cursor.isEmpty()).map(cursor -> userId("cursor", cursor)));
+        UserPage page = admin.listUsers(caller, accountId, query);
+        envelope.ok(ctx, page.users().stream().map(AdminApi::user).toList());
+    }
+
+    private void removeUser(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        admin.removeUser(caller, accountId(ctx), userId(ctx));
+        envelope.ok(ctx, map("deleted", true));
+    }
+
+    private void setRole(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        AccountId accountId = accountId(ctx);
+        UserId userId = userId(ctx);
+        JsonNode body = bodies.object(ctx, true).orElseThrow();
+        Role role = required(body, ROLE_FIELD, value -> Role.fromWireName(value, ROLE_FIELD));
+        User user = admin.setRole(caller, accountId, userId, role);
+        envelope.ok(ctx, map(
+                "account_id", user.accountId().value(),
+                "user_id", user.id().value(),
+                "role", user.role().wireName()));
+    }
+
+    private void regenerateKey(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        AccountId accountId = accountId(ctx);
+        UserId userId = userId(ctx);
+        Optional<String> seed = bodies.object(ctx, false).flatMap(body -> optional(body, "seed", value -> value));
+        ApiKey key = admin.regenerateKey(caller, accountId, userId, seed);
+        envelope.ok(ctx, map("user_key", key.value()));
+    }
+
+    private static AccountId accountId(Context ctx)
+    {
+        return AccountId.of(ctx.pathParam("account_id"));
+    }
+
+    private static UserId userId(Context ctx)
+    {
+        return UserId.of(ctx.pathParam("user_id"));
+    }
+
+    /**
+     * A user id read from a field other than {@code user_id}: errors name that field.
+     */
+    private static UserId userId(String field, String value)
+    {
+        try {
+            return UserId.of(value);
+        }
+        catch (LatchkeyException e) {
+            throw LatchkeyException.invalidField(field, e.getMessage().replace(UserId.FIELD, field));
+        }
+    }
+
+    private static int limit(Context ctx)
+    {
+        String text = ctx.queryParam("limit");
+        if (text == null || text.isEmpty()) {
+            return UserQuery.DEFAULT_LIMIT;
+        }
+        try {
+            int limit = Integer.parseInt(text);
+            if (limit >= 1 && limit <= UserQuery.MAX_LIMIT) {
+                return limit;
+            }
+        }
+        catch (NumberFormatException e) {
+            // reported below
+        }
+        throw LatchkeyException.invalidField("limit", "limit must be a whole number from 1 to " + UserQuery.MAX_LIMIT);
+    }
+
+    private static Role listedRole(String text)
+    {
+        Role role = Role.fromWireName(text, ROLE_FIELD);
+        if (role == Role.ROOT) {
+            throw LatchkeyException.invalidField(ROLE_FIELD, "role must be one of: admin, user");
+        }
+        return role;
+    }
+
+    private static Map<String, Object> account(AccountSummary account)
+    {
+        return map(
+                "account_id", account.id().value(),
+                "created_at", account.createdAt().toString(),
+                "user_count", account.userCount());
+    }
+
+    private static Map<String, Object> user(User user)
+    {
+        return map(
+                "user_id", user.id().value(),
+                "role", user.role().wireName(),
+                "key_prefix", user.keyId().keyPrefix(),
+                "created_at", user.createdAt().toString());
+    }
+
+    static Map<String, Object> map(Object... keysAndValues)
+    {
+        Map<String, Object> map = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            map.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return map;
+    }
+}

@@ -1,4 +1,0 @@
-/**
- * The standalone server. Placeholder until the app-http issue: nothing here yet.
- */
-package dev.latchkey.server;

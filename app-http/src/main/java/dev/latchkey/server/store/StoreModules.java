@@ -1,0 +1,29 @@
+package dev.latchkey.server.store;
+
+import dev.latchkey.server.config.ConfigException;
+import dev.latchkey.server.config.ServerConfig;
+import dev.latchkey.server.config.Settings;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Picks the store adapter named by {@code LATCHKEY_STORE}.
+ */
+public final class StoreModules
+{
+    public static final String FS_DIR = "LATCHKEY_FS_DIR";
+    private static final List<String> KNOWN = List.of("filesystem", "s3", "jdbc");
+
+    private StoreModules() {}
+
+    public static StoreModule select(String kind, Settings settings)
+    {
+        return switch (kind) {
+            case "filesystem" -> new FileSystemStoreModule(Path.of(settings.string(FS_DIR, "./data")));
+            case "s3", "jdbc" -> throw new ConfigException(ServerConfig.STORE + "=" + kind + ": this version of Latchkey does not include the "
+                    + kind + " store yet; use " + ServerConfig.STORE + "=filesystem");
+            default -> throw new ConfigException(ServerConfig.STORE + " must be one of " + String.join(", ", KNOWN) + ", not '" + kind + "'");
+        };
+    }
+}
