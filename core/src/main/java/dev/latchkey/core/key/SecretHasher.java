@@ -5,7 +5,6 @@ import javax.crypto.spec.SecretKeySpec;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -20,11 +19,12 @@ public final class SecretHasher
 {
     private static final String HMAC = "HmacSHA256";
 
-    private final Optional<SecretKeySpec> pepper;
+    private final Optional<ThreadLocal<Mac>> macs;
 
     private SecretHasher(Optional<SecretKeySpec> pepper)
     {
-        this.pepper = requireNonNull(pepper, "pepper is null");
+        requireNonNull(pepper, "pepper is null");
+        this.macs = pepper.map(key -> ThreadLocal.withInitial(() -> newMac(key)));
     }
 
     public static SecretHasher sha256()
@@ -47,16 +47,21 @@ public final class SecretHasher
     public SecretHash hash(String secret)
     {
         byte[] input = secret.getBytes(StandardCharsets.US_ASCII);
+        if (macs.isPresent()) {
+            return SecretHash.ofBytes(macs.get().get().doFinal(input));
+        }
+        return SecretHash.ofBytes(Sha256.digest(input));
+    }
+
+    private static Mac newMac(SecretKeySpec key)
+    {
         try {
-            if (pepper.isPresent()) {
-                Mac mac = Mac.getInstance(HMAC);
-                mac.init(pepper.get());
-                return SecretHash.ofBytes(mac.doFinal(input));
-            }
-            return SecretHash.ofBytes(MessageDigest.getInstance("SHA-256").digest(input));
+            Mac mac = Mac.getInstance(HMAC);
+            mac.init(key);
+            return mac;
         }
         catch (GeneralSecurityException e) {
-            throw new IllegalStateException("SHA-256 and HmacSHA256 are required of every Java platform", e);
+            throw new IllegalStateException("HmacSHA256 is required of every Java platform", e);
         }
     }
 

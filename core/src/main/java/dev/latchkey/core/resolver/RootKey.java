@@ -1,8 +1,9 @@
 package dev.latchkey.core.resolver;
 
+import dev.latchkey.core.key.Sha256;
+
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 
 import static java.util.Objects.requireNonNull;
 
@@ -32,12 +33,7 @@ public final class RootKey
 
     private static byte[] sha256(String text)
     {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-        }
-        catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required of every Java platform", e);
-        }
+        return Sha256.digest(text.getBytes(StandardCharsets.UTF_8));
     }
 
     @Override
