@@ -1,9 +1,7 @@
 package dev.latchkey.adapters.filesystem;
 
-import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Role;
-import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
@@ -23,7 +21,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,6 +35,7 @@ class TestFileSystemStoreLayout
     private final TestingClock clock = new TestingClock();
     private final SecretHasher hasher = SecretHasher.sha256();
     private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
+    private final StoreFixtures fixtures = new StoreFixtures(clock);
 
     @TempDir
     Path temporaryDirectory;
@@ -139,11 +137,11 @@ class TestFileSystemStoreLayout
 
     private void createAccount(FileSystemIdentityStore store, AccountId account, UserId admin, ApiKey key)
     {
-        store.createAccount(new Account(account, clock.instant(), true), Optional.of(newUser(account, admin, Role.ADMIN, key)));
+        fixtures.createAccount(store, account, admin, key);
     }
 
     private NewUser newUser(AccountId account, UserId user, Role role, ApiKey key)
     {
-        return new NewUser(new User(account, user, role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
+        return fixtures.newUser(account, user, role, key);
     }
 }

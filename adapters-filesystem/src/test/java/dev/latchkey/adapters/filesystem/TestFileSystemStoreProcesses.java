@@ -1,6 +1,5 @@
 package dev.latchkey.adapters.filesystem;
 
-import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.KeyRecord;
@@ -10,7 +9,6 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
-import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,6 +43,7 @@ class TestFileSystemStoreProcesses
     private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
     private final SecretHasher hasher = SecretHasher.sha256();
     private final Clock clock = Clock.systemUTC();
+    private final StoreFixtures fixtures = new StoreFixtures(clock);
 
     @TempDir
     Path temporaryDirectory;
@@ -59,7 +58,7 @@ class TestFileSystemStoreProcesses
         for (int i = 0; i < ROUNDS; i++) {
             AccountId duo = AccountId.of("duo-" + i);
             createAccount(store, duo, UserId.of("a"));
-            store.addUser(newUser(duo, UserId.of("b"), Role.ADMIN, keys.random()));
+            store.addUser(fixtures.newUser(duo, UserId.of("b"), Role.ADMIN, keys.random()));
         }
         long setupWrites = store.headPosition().value();
         Path go = temporaryDirectory.resolve("go");
@@ -196,11 +195,6 @@ class TestFileSystemStoreProcesses
 
     private void createAccount(FileSystemIdentityStore store, AccountId account, UserId admin)
     {
-        store.createAccount(new Account(account, clock.instant(), true), Optional.of(newUser(account, admin, Role.ADMIN, keys.random())));
-    }
-
-    private NewUser newUser(AccountId account, UserId user, Role role, ApiKey key)
-    {
-        return new NewUser(new User(account, user, role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
+        fixtures.createAccount(store, account, admin, keys.random());
     }
 }
