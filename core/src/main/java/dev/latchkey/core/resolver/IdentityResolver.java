@@ -296,8 +296,11 @@ public final class IdentityResolver
             return reset.head();
         }
         FeedBatch.Changes changes = (FeedBatch.Changes) batch;
+        if (!changes.changes().isEmpty()) {
+            changeEpoch.incrementAndGet();
+        }
         for (Change change : changes.changes()) {
-            evict(change.type(), change.accountId(), change.keyIds());
+            evictKeys(change.type(), change.accountId(), change.keyIds());
             stats.changeApplied(Duration.between(change.committedAt(), clock.instant()));
         }
         return changes.next();
@@ -306,6 +309,14 @@ public final class IdentityResolver
     private void evict(ChangeType type, AccountId accountId, List<KeyId> keyIds)
     {
         changeEpoch.incrementAndGet();
+        evictKeys(type, accountId, keyIds);
+    }
+
+    /**
+     * Evicts what a change names. Call only after incrementing the change epoch.
+     */
+    private void evictKeys(ChangeType type, AccountId accountId, List<KeyId> keyIds)
+    {
         positives.synchronous().invalidateAll(keyIds);
         negatives.invalidateAll(keyIds);
         if (type == ChangeType.ACCOUNT_DELETED) {
@@ -323,6 +334,10 @@ public final class IdentityResolver
         }
         for (int attempt = 0; attempt < LOOKUP_ATTEMPTS; attempt++) {
             long epoch = changeEpoch.get();
+            if (negatives.getIfPresent(keyId) != null) {
+                // a lookup that finished after this request checked the negative cache already found it absent
+                return null;
+            }
             stats.storeKeyLookup();
             Optional<KeyRecord> record = store.findKey(keyId);
             if (changeEpoch.get() != epoch) {

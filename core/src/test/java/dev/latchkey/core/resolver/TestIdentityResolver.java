@@ -157,6 +157,37 @@ class TestIdentityResolver
     }
 
     @Test
+    void concurrentRequestsForOneUnknownKeyNeverLookItUpTwiceWithinTheNegativePeriod()
+            throws Exception
+    {
+        resolver();
+        int rounds = 200;
+        int threads = 8;
+        ExecutorService clients = Executors.newFixedThreadPool(threads);
+        try {
+            for (int round = 0; round < rounds; round++) {
+                String unknown = keys.random().value();
+                CountDownLatch start = new CountDownLatch(1);
+                List<Future<Resolution>> results = new ArrayList<>();
+                for (int i = 0; i < threads; i++) {
+                    results.add(clients.submit(() -> {
+                        start.await();
+                        return resolver.resolve(unknown);
+                    }));
+                }
+                start.countDown();
+                for (Future<Resolution> result : results) {
+                    assertThat(result.get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.INVALID);
+                }
+            }
+        }
+        finally {
+            clients.shutdownNow();
+        }
+        assertThat(store.keyLookups()).as("one lookup per unknown key").isEqualTo(rounds);
+    }
+
+    @Test
     void anUnknownKeyIsLookedUpAgainOnlyAfterTheNegativePeriod()
     {
         resolver();
