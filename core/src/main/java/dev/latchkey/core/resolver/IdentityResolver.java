@@ -123,7 +123,9 @@ public final class IdentityResolver
         this.positives = Caffeine.newBuilder()
                 .maximumSize(config.maxKeys())
                 .refreshAfterWrite(config.cacheTtl())
-                .executor(lookupExecutor)
+                // cache maintenance runs on the calling thread (amortized, no thread hand-off per few reads);
+                // store lookups and refreshes run on the lookup executor (see StoreLoader)
+                .executor(Runnable::run)
                 .ticker(ticker)
                 .buildAsync(new StoreLoader());
         this.negatives = Caffeine.newBuilder()
