@@ -6,22 +6,67 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * The public part of an API key: 16 base62 characters, unique across the store, used for one point lookup.
+ * <p>
+ * Held as two numbers (each half of the text in base62) rather than as a string: a cache of a million keys holds a
+ * million key ids, and this form takes 32 bytes of heap and one memory access to compare, where a string takes
+ * 72 bytes and three. {@link #value()} gives the text back.
  */
-public record KeyId(String value)
+public final class KeyId
 {
     public static final int LENGTH = 16;
+    private static final int HALF = LENGTH / 2;
 
-    public KeyId
+    private final long high;
+    private final long low;
+
+    private KeyId(long high, long low)
     {
-        requireNonNull(value, "value is null");
-        if (value.length() != LENGTH || !Base62.isBase62(value)) {
-            throw new IllegalArgumentException("key id must be " + LENGTH + " base62 characters");
-        }
+        this.high = high;
+        this.low = low;
     }
 
+    /**
+     * @throws IllegalArgumentException when the value is not 16 base62 characters
+     */
     public static KeyId of(String value)
     {
-        return new KeyId(value);
+        requireNonNull(value, "value is null");
+        if (value.length() != LENGTH) {
+            throw invalid();
+        }
+        return of(value, 0);
+    }
+
+    /**
+     * The key id written at {@code offset} in {@code text} (16 base62 characters), without copying it out.
+     *
+     * @throws IllegalArgumentException when the text there is not 16 base62 characters
+     */
+    public static KeyId of(CharSequence text, int offset)
+    {
+        requireNonNull(text, "text is null");
+        if (offset < 0 || offset + LENGTH > text.length()) {
+            throw invalid();
+        }
+        long high = Base62.decode(text, offset, offset + HALF);
+        long low = Base62.decode(text, offset + HALF, offset + LENGTH);
+        if (high < 0 || low < 0) {
+            throw invalid();
+        }
+        return new KeyId(high, low);
+    }
+
+    private static IllegalArgumentException invalid()
+    {
+        return new IllegalArgumentException("key id must be " + LENGTH + " base62 characters");
+    }
+
+    /**
+     * The 16 characters of the key id.
+     */
+    public String value()
+    {
+        return Base62.encode(high, HALF) + Base62.encode(low, HALF);
     }
 
     /**
@@ -29,12 +74,24 @@ public record KeyId(String value)
      */
     public String keyPrefix()
     {
-        return "lk_" + value;
+        return "lk_" + value();
+    }
+
+    @Override
+    public boolean equals(Object other)
+    {
+        return other instanceof KeyId that && high == that.high && low == that.low;
+    }
+
+    @Override
+    public int hashCode()
+    {
+        return Long.hashCode(high * 0x9E3779B97F4A7C15L + low);
     }
 
     @Override
     public String toString()
     {
-        return value;
+        return value();
     }
 }

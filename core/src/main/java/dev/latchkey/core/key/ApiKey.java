@@ -24,17 +24,19 @@ public final class ApiKey
     static final int CHECK_LENGTH = 6;
     private static final int CHECKED_LENGTH = LENGTH - CHECK_LENGTH;
     private static final int KEY_ID_START = PREFIX.length();
-    private static final int SECRET_START = KEY_ID_START + KeyId.LENGTH + 1;
+    private static final int SEPARATOR = KEY_ID_START + KeyId.LENGTH;
+    static final int SECRET_START = SEPARATOR + 1;
 
     private final KeyId keyId;
-    private final String secret;
     private final String value;
+    /** The key's characters as ASCII bytes; never exposed, only read by {@link SecretHasher}. */
+    private final byte[] ascii;
 
-    private ApiKey(KeyId keyId, String secret, String value)
+    private ApiKey(KeyId keyId, String value, byte[] ascii)
     {
         this.keyId = keyId;
-        this.secret = secret;
         this.value = value;
+        this.ascii = ascii;
     }
 
     /**
@@ -48,12 +50,14 @@ public final class ApiKey
             throw new IllegalArgumentException("secret must be " + SECRET_LENGTH + " base62 characters");
         }
         String checked = PREFIX + keyId.value() + "_" + secret;
-        return new ApiKey(keyId, secret, checked + checkOf(checked));
+        byte[] checkedBytes = checked.getBytes(StandardCharsets.US_ASCII);
+        String value = checked + Base62.encode(crc32(checkedBytes), CHECK_LENGTH);
+        return new ApiKey(keyId, value, value.getBytes(StandardCharsets.US_ASCII));
     }
 
     /**
      * Parses a presented key. Empty when the text does not have the exact shape or its check characters do not
-     * match; never touches anything but the text.
+     * match; never touches anything but the text. One pass over the characters, one CRC32 over their bytes.
      */
     public static Optional<ApiKey> parse(CharSequence presented)
     {
@@ -61,29 +65,35 @@ public final class ApiKey
             return Optional.empty();
         }
         String text = presented.toString();
-        if (!text.startsWith(PREFIX) || text.charAt(SECRET_START - 1) != '_'
-                || !Base62.isBase62(text.substring(KEY_ID_START, SECRET_START - 1))
-                || !Base62.isBase62(text.substring(SECRET_START))) {
+        if (!text.startsWith(PREFIX) || text.charAt(SEPARATOR) != '_'
+                || !Base62.isBase62(text, KEY_ID_START, SEPARATOR) || !Base62.isBase62(text, SECRET_START, LENGTH)) {
             return Optional.empty();
         }
-        String checked = text.substring(0, CHECKED_LENGTH);
-        byte[] expected = checkOf(checked).getBytes(StandardCharsets.US_ASCII);
-        byte[] actual = text.substring(CHECKED_LENGTH).getBytes(StandardCharsets.US_ASCII);
-        if (!MessageDigest.isEqual(expected, actual)) {
+        // every character is ASCII now, so ISO-8859-1 is a plain copy
+        byte[] ascii = text.getBytes(StandardCharsets.ISO_8859_1);
+        // the check characters are public (derived from the text itself), so comparing them is not secret-dependent
+        if (Base62.decode(text, CHECKED_LENGTH, LENGTH) != crc32(ascii)) {
             return Optional.empty();
         }
-        KeyId keyId = KeyId.of(text.substring(KEY_ID_START, SECRET_START - 1));
-        return Optional.of(new ApiKey(keyId, text.substring(SECRET_START, CHECKED_LENGTH), text));
+        return Optional.of(new ApiKey(KeyId.of(text, KEY_ID_START), text, ascii));
     }
 
     /**
-     * The CRC32 (IEEE) of the text's ASCII bytes, unsigned, as 6 base62 digits.
+     * The CRC32 (IEEE) of the first 52 bytes, unsigned.
+     */
+    private static long crc32(byte[] ascii)
+    {
+        CRC32 crc = new CRC32();
+        crc.update(ascii, 0, CHECKED_LENGTH);
+        return crc.getValue();
+    }
+
+    /**
+     * The check characters of the 52 characters before them: CRC32 (IEEE) of their ASCII bytes, as 6 base62 digits.
      */
     static String checkOf(String checked)
     {
-        CRC32 crc = new CRC32();
-        crc.update(checked.getBytes(StandardCharsets.US_ASCII));
-        return Base62.encode(crc.getValue(), CHECK_LENGTH);
+        return Base62.encode(crc32(checked.getBytes(StandardCharsets.US_ASCII)), CHECK_LENGTH);
     }
 
     public KeyId keyId()
@@ -96,7 +106,15 @@ public final class ApiKey
      */
     public String secret()
     {
-        return secret;
+        return value.substring(SECRET_START, CHECKED_LENGTH);
+    }
+
+    /**
+     * The key's ASCII bytes, not copied: only for {@link SecretHasher} to hash the secret in place. Never modify.
+     */
+    byte[] ascii()
+    {
+        return ascii;
     }
 
     /**
@@ -110,8 +128,7 @@ public final class ApiKey
     @Override
     public boolean equals(Object other)
     {
-        return other instanceof ApiKey that
-                && MessageDigest.isEqual(value.getBytes(StandardCharsets.US_ASCII), that.value.getBytes(StandardCharsets.US_ASCII));
+        return other instanceof ApiKey that && MessageDigest.isEqual(ascii, that.ascii);
     }
 
     @Override

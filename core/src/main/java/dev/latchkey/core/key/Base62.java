@@ -1,5 +1,7 @@
 package dev.latchkey.core.key;
 
+import java.util.Arrays;
+
 /**
  * The base62 alphabet of API keys, {@code 0-9A-Za-z} in that order.
  */
@@ -9,9 +11,32 @@ public final class Base62
 
     private Base62() {}
 
+    /** Digit values of the ASCII characters; -1 for characters that are not base62 digits. */
+    private static final byte[] DIGITS = new byte[128];
+
+    static {
+        Arrays.fill(DIGITS, (byte) -1);
+        for (int i = 0; i < ALPHABET.length(); i++) {
+            DIGITS[ALPHABET.charAt(i)] = (byte) i;
+        }
+    }
+
+    /**
+     * The largest number of digits {@link #decode} accepts: 62^10 still fits in a long.
+     */
+    public static final int MAX_DECODE_DIGITS = 10;
+
     public static boolean isBase62(CharSequence text)
     {
-        for (int i = 0; i < text.length(); i++) {
+        return isBase62(text, 0, text.length());
+    }
+
+    /**
+     * Whether the characters from {@code from} (inclusive) to {@code to} (exclusive) are all base62 digits.
+     */
+    public static boolean isBase62(CharSequence text, int from, int to)
+    {
+        for (int i = from; i < to; i++) {
             if (digit(text.charAt(i)) < 0) {
                 return false;
             }
@@ -24,16 +49,29 @@ public final class Base62
      */
     static int digit(char c)
     {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
+        return c < DIGITS.length ? DIGITS[c] : -1;
+    }
+
+    /**
+     * The number written in base62 (most significant digit first) from {@code from} (inclusive) to {@code to}
+     * (exclusive), or -1 when a character is not a base62 digit.
+     *
+     * @throws IllegalArgumentException when the range holds more than {@link #MAX_DECODE_DIGITS} digits
+     */
+    public static long decode(CharSequence text, int from, int to)
+    {
+        if (to - from > MAX_DECODE_DIGITS) {
+            throw new IllegalArgumentException("at most " + MAX_DECODE_DIGITS + " base62 digits fit in a long");
         }
-        if (c >= 'A' && c <= 'Z') {
-            return c - 'A' + 10;
+        long value = 0;
+        for (int i = from; i < to; i++) {
+            int digit = digit(text.charAt(i));
+            if (digit < 0) {
+                return -1;
+            }
+            value = value * 62 + digit;
         }
-        if (c >= 'a' && c <= 'z') {
-            return c - 'a' + 36;
-        }
-        return -1;
+        return value;
     }
 
     /**

@@ -47,10 +47,25 @@ public final class SecretHasher
     public SecretHash hash(String secret)
     {
         byte[] input = secret.getBytes(StandardCharsets.US_ASCII);
+        return hash(input, 0, input.length);
+    }
+
+    /**
+     * The hash of a key's secret, read in place from the key (no copy of the secret is made).
+     */
+    public SecretHash hash(ApiKey key)
+    {
+        return hash(key.ascii(), ApiKey.SECRET_START, ApiKey.SECRET_LENGTH);
+    }
+
+    private SecretHash hash(byte[] input, int offset, int length)
+    {
         if (macs.isPresent()) {
-            return SecretHash.ofBytes(macs.get().get().doFinal(input));
+            Mac mac = macs.get().get();
+            mac.update(input, offset, length);
+            return SecretHash.ofBytes(mac.doFinal());
         }
-        return SecretHash.ofBytes(Sha256.digest(input));
+        return SecretHash.ofBytes(Sha256.digest(input, offset, length));
     }
 
     private static Mac newMac(SecretKeySpec key)
@@ -70,6 +85,6 @@ public final class SecretHasher
      */
     public boolean matches(ApiKey key, SecretHash stored)
     {
-        return hash(key.secret()).matches(stored);
+        return hash(key).matches(stored);
     }
 }

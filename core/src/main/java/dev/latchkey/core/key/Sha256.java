@@ -23,4 +23,14 @@ public final class Sha256
     {
         return DIGESTS.get().digest(input);
     }
+
+    /**
+     * The digest of {@code length} bytes of {@code input} from {@code offset}.
+     */
+    public static byte[] digest(byte[] input, int offset, int length)
+    {
+        MessageDigest digest = DIGESTS.get();
+        digest.update(input, offset, length);
+        return digest.digest();
+    }
 }

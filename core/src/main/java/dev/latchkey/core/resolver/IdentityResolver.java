@@ -1,9 +1,9 @@
 package dev.latchkey.core.resolver;
 
-import com.github.benmanes.caffeine.cache.AsyncCacheLoader;
-import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.CacheLoader;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.LoadingCache;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.latchkey.core.admin.LocalWriteListener;
 import dev.latchkey.core.domain.AccountId;
@@ -14,6 +14,7 @@ import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.resolver.CachedKey.CachedAccount;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
@@ -26,8 +27,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -46,7 +50,7 @@ import static java.util.Objects.requireNonNull;
  *   <li>A key that is not of the key format, or fails its checksum, is {@link Outcome#MALFORMED}: no store access.</li>
  *   <li>A key id in the <b>negative cache</b> (found absent within the negative TTL) is {@link Outcome#INVALID}.</li>
  *   <li>A key id in the <b>positive cache</b> is verified by hashing the presented secret and comparing in constant
- *       time.</li>
+ *       time. Entries are compact ({@link CachedKey}: about 220 bytes per key in all, see docs/performance.md).</li>
  *   <li>Otherwise one point lookup of the store, shared by every concurrent request for that key id (single
  *       flight), bounded by the lookup timeout. Absent ids go to the negative cache.</li>
  * </ol>
@@ -54,7 +58,9 @@ import static java.util.Objects.requireNonNull;
  * <h2>How the cache stays true</h2>
  * <ul>
  *   <li>{@link #pollFeed()} reads the store's change feed after the last position seen and evicts every key a change
- *       names (and, for a deleted account, every cached key of the account) from both caches. A reset answer drops
+ *       names from both caches. For a deleted account it marks the account's one shared cache object deleted,
+ *       which disowns every cached key of the account at once (a disowned entry is never served; a background
+ *       sweep removes them). A reset answer drops
  *       both caches. {@link #start} runs it every poll interval; {@link #wakeUp()} runs it at once.</li>
  *   <li>Writes made on this instance are applied before the admin call returns ({@link LocalWriteListener}).</li>
  *   <li>A lookup that overlaps the application of any change is repeated, so a lookup that read the store before a
@@ -84,8 +90,12 @@ public final class IdentityResolver
     private final Clock clock;
     private final ResolverStats stats;
     private final Executor lookupExecutor;
-    private final AsyncLoadingCache<KeyId, KeyRecord> positives;
+    private final LoadingCache<KeyId, CachedKey> positives;
     private final Cache<KeyId, Boolean> negatives;
+    /** Point lookups in flight, one per key id (single flight); removed when done or when a change names the key. */
+    private final ConcurrentMap<KeyId, CompletableFuture<CachedKey>> lookups = new ConcurrentHashMap<>();
+    /** The shared account object of every account with cached keys (see {@link CachedKey}). */
+    private final ConcurrentMap<AccountId, CachedAccount> accounts = new ConcurrentHashMap<>();
 
     /** Incremented before every application of a change; a lookup that sees it move is repeated. */
     private final AtomicLong changeEpoch = new AtomicLong();
@@ -124,10 +134,10 @@ public final class IdentityResolver
                 .maximumSize(config.maxKeys())
                 .refreshAfterWrite(config.cacheTtl())
                 // cache maintenance runs on the calling thread (amortized, no thread hand-off per few reads);
-                // store lookups and refreshes run on the lookup executor (see StoreLoader)
+                // store lookups and refreshes run on the lookup executor (see lookUpAsync and StoreLoader)
                 .executor(Runnable::run)
                 .ticker(ticker)
-                .buildAsync(new StoreLoader());
+                .build(new StoreLoader());
         this.negatives = Caffeine.newBuilder()
                 .maximumSize(config.maxNegativeKeys())
                 .expireAfterWrite(config.negativeTtl())
@@ -162,36 +172,38 @@ public final class IdentityResolver
             return Resolution.rejected(Outcome.MALFORMED);
         }
         ApiKey key = parsed.get();
-        if (negatives.getIfPresent(key.keyId()) != null) {
+        KeyId keyId = key.keyId();
+        if (negatives.getIfPresent(keyId) != null) {
             stats.negativeCacheHit();
             return Resolution.rejected(Outcome.INVALID);
         }
         if (isStale()) {
             return Resolution.rejected(Outcome.UNAVAILABLE);
         }
-        CompletableFuture<KeyRecord> lookup = positives.getIfPresent(key.keyId());
-        if (lookup != null && lookup.isDone()) {
+        CachedKey cached = positives.getIfPresent(keyId);
+        if (cached != null && !cached.isDisowned()) {
             stats.cacheHit();
         }
         else {
             stats.cacheMiss();
-            lookup = lookup != null ? lookup : positives.get(key.keyId());
+            if (cached != null) {
+                positives.asMap().remove(keyId, cached);
+            }
+            try {
+                cached = lookUpAsync(keyId).get(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            }
+            catch (ExecutionException | TimeoutException e) {
+                return Resolution.rejected(Outcome.UNAVAILABLE);
+            }
+            catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Resolution.rejected(Outcome.UNAVAILABLE);
+            }
         }
-        Optional<KeyRecord> record;
-        try {
-            record = Optional.ofNullable(lookup.get(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS));
-        }
-        catch (ExecutionException | TimeoutException e) {
-            return Resolution.rejected(Outcome.UNAVAILABLE);
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Resolution.rejected(Outcome.UNAVAILABLE);
-        }
-        if (record.isEmpty() || !hasher.matches(key, record.get().secretHash())) {
+        if (cached == null || !cached.matches(hasher.hash(key))) {
             return Resolution.rejected(Outcome.INVALID);
         }
-        return Resolution.authenticated(record.get().identity());
+        return Resolution.authenticated(cached.identity());
     }
 
     /**
@@ -222,7 +234,7 @@ public final class IdentityResolver
                 stats.feedPollFailed();
                 LOG.log(Level.DEBUG, "reading the change feed failed: {0}", e.getMessage());
                 if (isStale()) {
-                    positives.synchronous().invalidateAll();
+                    positives.invalidateAll();
                 }
             }
         }
@@ -280,7 +292,7 @@ public final class IdentityResolver
      */
     public long cachedKeys()
     {
-        return positives.synchronous().estimatedSize();
+        return positives.estimatedSize();
     }
 
     private boolean isStale()
@@ -292,7 +304,8 @@ public final class IdentityResolver
     {
         if (batch instanceof FeedBatch.Reset reset) {
             changeEpoch.incrementAndGet();
-            positives.synchronous().invalidateAll();
+            lookups.clear();
+            positives.invalidateAll();
             negatives.invalidateAll();
             stats.feedReset();
             return reset.head();
@@ -319,17 +332,84 @@ public final class IdentityResolver
      */
     private void evictKeys(ChangeType type, AccountId accountId, List<KeyId> keyIds)
     {
-        positives.synchronous().invalidateAll(keyIds);
+        // a request arriving from now on must not join a lookup that may have read the store before the change
+        lookups.keySet().removeAll(keyIds);
+        positives.invalidateAll(keyIds);
         negatives.invalidateAll(keyIds);
         if (type == ChangeType.ACCOUNT_DELETED) {
-            positives.synchronous().asMap().values().removeIf(record -> record.accountId().equals(accountId));
+            CachedAccount account = accounts.remove(accountId);
+            if (account != null) {
+                // every cached key of the account is disowned at once; their entries are swept off the request path
+                account.markDeleted();
+                sweep(account);
+            }
         }
+    }
+
+    private void sweep(CachedAccount deleted)
+    {
+        try {
+            lookupExecutor.execute(() -> positives.asMap().values().removeIf(cached -> cached.account() == deleted));
+        }
+        catch (RejectedExecutionException e) {
+            // disowned entries are never served; size eviction or their next use removes them
+            LOG.log(Level.DEBUG, "sweeping a deleted account's keys was rejected: {0}", e.getMessage());
+        }
+    }
+
+    /**
+     * The single-flight point lookup of a key id that missed the cache: every concurrent caller gets the same
+     * future, completed on the lookup executor, with the cached key or null when the store has no such key.
+     */
+    private CompletableFuture<CachedKey> lookUpAsync(KeyId keyId)
+    {
+        CompletableFuture<CachedKey> running = lookups.get(keyId);
+        if (running != null) {
+            return running;
+        }
+        CompletableFuture<CachedKey> started = new CompletableFuture<>();
+        running = lookups.putIfAbsent(keyId, started);
+        if (running != null) {
+            return running;
+        }
+        started.whenComplete((cached, failure) -> lookups.remove(keyId, started));
+        started.orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        try {
+            lookupExecutor.execute(() -> {
+                try {
+                    started.complete(lookUpAndCache(keyId));
+                }
+                catch (RuntimeException e) {
+                    started.completeExceptionally(e);
+                }
+            });
+        }
+        catch (RejectedExecutionException e) {
+            started.completeExceptionally(e);
+        }
+        return started;
+    }
+
+    private CachedKey lookUpAndCache(KeyId keyId)
+    {
+        CachedKey cached = positives.getIfPresent(keyId);
+        if (cached != null && !cached.isDisowned()) {
+            // a lookup that finished after this one was started already cached the key
+            return cached;
+        }
+        Lookup lookup = lookUp(keyId);
+        if (lookup.found() != null) {
+            // installed only if no change was applied since the store was read; under the entry's lock, so a
+            // change applied later (epoch first, eviction second) evicts it
+            positives.asMap().compute(keyId, (id, current) -> changeEpoch.get() == lookup.epoch() ? lookup.found() : current);
+        }
+        return lookup.found();
     }
 
     /**
      * One point lookup, repeated when a change was applied while it ran (its answer may predate the change).
      */
-    private KeyRecord lookUp(KeyId keyId)
+    private Lookup lookUp(KeyId keyId)
     {
         if (position == null) {
             throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the change feed has not been read yet");
@@ -338,42 +418,60 @@ public final class IdentityResolver
             long epoch = changeEpoch.get();
             if (negatives.getIfPresent(keyId) != null) {
                 // a lookup that finished after this request checked the negative cache already found it absent
-                return null;
+                return new Lookup(null, epoch);
             }
             stats.storeKeyLookup();
             Optional<KeyRecord> record = store.findKey(keyId);
+            // the account object is taken before the epoch is checked: a deletion applied after the check marks it
+            CachedKey found = record.map(this::toCached).orElse(null);
             if (changeEpoch.get() != epoch) {
                 continue;
             }
-            if (record.isEmpty()) {
+            if (found == null) {
                 negatives.put(keyId, Boolean.TRUE);
                 if (changeEpoch.get() != epoch) {
                     negatives.invalidate(keyId);
                 }
             }
-            return record.orElse(null);
+            return new Lookup(found, epoch);
         }
         throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the store kept changing under a key lookup");
     }
 
+    private CachedKey toCached(KeyRecord record)
+    {
+        return new CachedKey(record, accounts.computeIfAbsent(record.accountId(), CachedAccount::new));
+    }
+
+    /**
+     * @param found null when the store has no such key
+     * @param epoch the change epoch the answer is current for
+     */
+    private record Lookup(CachedKey found, long epoch) {}
+
+    /**
+     * Background refresh after the safety TTL; misses go through {@link #lookUpAsync} instead. Caffeine discards a
+     * refresh whose entry was evicted or replaced while it ran.
+     */
     private final class StoreLoader
-            implements AsyncCacheLoader<KeyId, KeyRecord>
+            implements CacheLoader<KeyId, CachedKey>
     {
         @Override
-        public CompletableFuture<KeyRecord> asyncLoad(KeyId keyId, Executor executor)
+        public CachedKey load(KeyId keyId)
         {
-            return CompletableFuture.supplyAsync(() -> lookUp(keyId), lookupExecutor)
-                    .orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            return lookUp(keyId).found();
         }
 
         @Override
-        public CompletableFuture<KeyRecord> asyncReload(KeyId keyId, KeyRecord oldValue, Executor executor)
+        public CompletableFuture<CachedKey> asyncReload(KeyId keyId, CachedKey oldValue, Executor executor)
         {
-            return asyncLoad(keyId, executor).whenComplete((record, failure) -> {
-                if (failure != null) {
-                    stats.refreshFailed();
-                }
-            });
+            return CompletableFuture.supplyAsync(() -> load(keyId), lookupExecutor)
+                    .orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS)
+                    .whenComplete((cached, failure) -> {
+                        if (failure != null) {
+                            stats.refreshFailed();
+                        }
+                    });
         }
     }
 }

@@ -96,17 +96,43 @@ public class TestIdentifiers
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"0000000000000000", "zzzzzzzzzzzzzzzz", "0000000zzzzzzzzz", "zzzzzzzz00000000", "x11OoPcpmUHSmK2s", "00000000000000A0"})
+    public void testKeyIdRoundTripsThroughItsCompactForm(String value)
+    {
+        KeyId keyId = KeyId.of(value);
+        assertThat(keyId.value()).isEqualTo(value);
+        assertThat(keyId).isEqualTo(KeyId.of(new String(value))).hasSameHashCodeAs(KeyId.of(new String(value)));
+        assertThat(KeyId.of("lk_" + value + "_rest", 3)).isEqualTo(keyId);
+    }
+
+    @Test
+    public void testKeyIdsDifferingInOneHalfDiffer()
+    {
+        assertThat(KeyId.of("0000000000000001")).isNotEqualTo(KeyId.of("0000000100000000"));
+        assertThat(KeyId.of("0000000000000001")).isNotEqualTo(KeyId.of("0000000000000000"));
+        assertThat(KeyId.of("1000000000000000")).isNotEqualTo(KeyId.of("0000000000000000"));
+    }
+
+    @Test
+    public void testKeyIdAtOffsetChecksBounds()
+    {
+        assertThatThrownBy(() -> KeyId.of("lk_0123456789ABCDE", 3)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> KeyId.of("0123456789ABCDEF", -1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> KeyId.of("lk_0123456789ABCD-F", 3)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {
             "", "0123456789ABCDE", "0123456789ABCDEF0", "0123456789ABCDE_", "0123456789ABCDE-", "0123456789ABCDE ", "0123456789ABCDEé"})
     public void testInvalidKeyId(String value)
     {
-        assertThatThrownBy(() -> new KeyId(value)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> KeyId.of(value)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
     public void testNullKeyId()
     {
-        assertThatThrownBy(() -> new KeyId(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> KeyId.of(null)).isInstanceOf(NullPointerException.class);
     }
 
     @Test

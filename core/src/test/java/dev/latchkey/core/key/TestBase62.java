@@ -97,6 +97,32 @@ public class TestBase62
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    @ParameterizedTest
+    @ValueSource(longs = {0, 1, 61, 62, 3843, 3844, 1033909134L, 0xFFFF_FFFFL, SIX_DIGITS - 1})
+    public void testDecodeAgreesWithTheReferenceDecoding(long value)
+    {
+        String digits = Base62.encode(value, 6);
+        assertThat(Base62.decode(digits, 0, 6)).isEqualTo(decode(digits)).isEqualTo(value);
+        assertThat(Base62.decode("lk_" + digits + "_", 3, 9)).isEqualTo(value);
+    }
+
+    @Test
+    public void testDecodeLimits()
+    {
+        assertThat(Base62.decode("zzzzzzzzzz", 0, Base62.MAX_DECODE_DIGITS)).isEqualTo(decode("zzzzzzzzzz")).isPositive();
+        assertThat(Base62.decode("", 0, 0)).isZero();
+        assertThatThrownBy(() -> Base62.decode("zzzzzzzzzzz", 0, 11)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"00_0", "00-0", "00 0", "00é0", "00\u00ff0", "00\u01000"})
+    public void testDecodeRejectsNonDigits(String text)
+    {
+        assertThat(Base62.decode(text, 0, text.length())).isEqualTo(-1);
+        assertThat(Base62.isBase62(text, 0, text.length())).isFalse();
+        assertThat(Base62.isBase62(text, 0, 2)).isTrue();
+    }
+
     private static void assertOverflow(long value, int width)
     {
         assertThatThrownBy(() -> Base62.encode(value, width))

@@ -75,6 +75,32 @@ public class TestSecretHasher
     }
 
     @Test
+    public void testHashOfKeyIsHashOfItsSecret()
+    {
+        assertThat(SecretHasher.sha256().hash(KEY)).isEqualTo(SecretHash.ofHex(SECRET_SHA256));
+        assertThat(SecretHasher.hmacSha256(PEPPER).hash(KEY)).isEqualTo(SecretHash.ofHex(SECRET_HMAC_SHA256));
+        ApiKey parsed = ApiKey.parse(KEY.value()).orElseThrow();
+        assertThat(SecretHasher.sha256().hash(parsed)).isEqualTo(SecretHash.ofHex(SECRET_SHA256));
+        assertThat(SecretHasher.sha256().hash(OTHER_KEY)).isNotEqualTo(SecretHash.ofHex(SECRET_SHA256));
+    }
+
+    @Test
+    public void testSecretHashWords()
+    {
+        SecretHash hash = SecretHash.ofHex(SECRET_SHA256);
+        assertThat(hash.word(0)).isEqualTo(Long.parseUnsignedLong(SECRET_SHA256.substring(0, 16), 16));
+        assertThat(hash.word(3)).isEqualTo(Long.parseUnsignedLong(SECRET_SHA256.substring(48), 16));
+        assertThat(hash.matches(hash.word(0), hash.word(1), hash.word(2), hash.word(3))).isTrue();
+        // one bit off in any word is a mismatch
+        for (int word = 0; word < SecretHash.WORDS; word++) {
+            long[] words = {hash.word(0), hash.word(1), hash.word(2), hash.word(3)};
+            words[word] ^= 1L << 63;
+            assertThat(hash.matches(words[0], words[1], words[2], words[3])).as("word %d", word).isFalse();
+        }
+        assertThatThrownBy(() -> hash.word(4)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
     public void testEmptyPepperRejected()
     {
         assertThatThrownBy(() -> SecretHasher.hmacSha256("")).isInstanceOf(IllegalArgumentException.class);

@@ -1,0 +1,122 @@
+package dev.latchkey.benchmarks;
+
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.UserQuery;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A store whose key lookups return fresh objects, as every real adapter does (it decodes a file, a row or an
+ * object), so that what a resolver's cache holds is measured alone and not shared with the in-memory store.
+ */
+final class CopyingStore
+        implements IdentityStore
+{
+    private final IdentityStore delegate;
+
+    CopyingStore(IdentityStore delegate)
+    {
+        this.delegate = requireNonNull(delegate, "delegate is null");
+    }
+
+    @Override
+    public Optional<KeyRecord> findKey(KeyId keyId)
+    {
+        return delegate.findKey(keyId).map(record -> new KeyRecord(
+                KeyId.of(new String(record.keyId().value())),
+                SecretHash.ofHex(record.secretHash().toHex()),
+                AccountId.of(new String(record.accountId().value())),
+                UserId.of(new String(record.userId().value())),
+                record.role(),
+                Instant.ofEpochSecond(record.createdAt().getEpochSecond(), record.createdAt().getNano())));
+    }
+
+    @Override
+    public Optional<Account> findAccount(AccountId accountId)
+    {
+        return delegate.findAccount(accountId);
+    }
+
+    @Override
+    public List<AccountSummary> listAccounts()
+    {
+        return delegate.listAccounts();
+    }
+
+    @Override
+    public Optional<User> findUser(AccountId accountId, UserId userId)
+    {
+        return delegate.findUser(accountId, userId);
+    }
+
+    @Override
+    public UserPage listUsers(AccountId accountId, UserQuery query)
+    {
+        return delegate.listUsers(accountId, query);
+    }
+
+    @Override
+    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    {
+        delegate.createAccount(account, firstAdmin);
+    }
+
+    @Override
+    public void addUser(NewUser newUser)
+    {
+        delegate.addUser(newUser);
+    }
+
+    @Override
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    {
+        return delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt);
+    }
+
+    @Override
+    public User setRole(AccountId accountId, UserId userId, Role role)
+    {
+        return delegate.setRole(accountId, userId, role);
+    }
+
+    @Override
+    public User removeUser(AccountId accountId, UserId userId)
+    {
+        return delegate.removeUser(accountId, userId);
+    }
+
+    @Override
+    public void deleteAccount(AccountId accountId)
+    {
+        delegate.deleteAccount(accountId);
+    }
+
+    @Override
+    public FeedBatch changesAfter(FeedPosition position, int limit)
+    {
+        return delegate.changesAfter(position, limit);
+    }
+
+    @Override
+    public FeedPosition headPosition()
+    {
+        return delegate.headPosition();
+    }
+}
