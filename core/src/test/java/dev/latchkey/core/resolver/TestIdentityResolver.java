@@ -10,6 +10,7 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.memory.InMemoryIdentityStore;
 import dev.latchkey.core.testing.RecordingStats;
 import dev.latchkey.core.testing.TestingClock;
@@ -258,6 +259,39 @@ class TestIdentityResolver
         users.forEach(key -> assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.INVALID));
         assertThat(resolver.resolve(other.value()).outcome()).isEqualTo(Outcome.OK);
         assertThat(store.keyLookups() - lookupsBefore).as("the other account's key stayed cached").isEqualTo(21);
+    }
+
+    @Test
+    void aDeletedAccountDisownsCachedKeysTheChangeDoesNotName()
+            throws Exception
+    {
+        resolver();
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
+        ApiKey other = otherInstance.createAccount(ROOT, AccountId.of("other"), UserId.of("zed"), Optional.empty()).userKey();
+        resolver.pollFeed();
+        for (ApiKey key : List.of(alice, bob, other)) {
+            assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.OK);
+        }
+        assertThat(resolver.cachedKeys()).isEqualTo(3);
+
+        // a deletion naming none of the keys (as a store may for an account with very many keys)
+        otherInstance.deleteAccount(ROOT, ACME);
+        resolver.written(ChangeType.ACCOUNT_DELETED, ACME, List.of());
+
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(other.value()).outcome()).isEqualTo(Outcome.OK);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (resolver.cachedKeys() != 1 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(resolver.cachedKeys()).as("the sweep removed the disowned entries").isEqualTo(1);
+
+        // the same account id created again is a new account: its keys are served
+        ApiKey newAlice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        assertThat(resolver.resolve(newAlice.value()).identity()).contains(Identity.accountUser(ACME, UserId.of("alice"), Role.ADMIN));
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.INVALID);
     }
 
     @Test
