@@ -73,6 +73,9 @@ public final class HttpApi
         config.routes.before(ctx -> ctx.attribute(Envelope.START_NANOS, System.nanoTime()));
         adminApi.register(config.routes);
         config.routes.get("/api/v1/auth/verify", this::verify);
+        // without its own HEAD route, Javalin answers HEAD on a GET route with 200 and never runs the handler:
+        // a proxy that forwards the client's method would then let every HEAD through
+        config.routes.head("/api/v1/auth/verify", this::verify);
         config.routes.get("/health", ctx -> envelope.ok(ctx, map("status", "up")));
         config.routes.get("/ready", this::ready);
         config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(registry.scrape()));

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Measures GET /api/v1/auth/verify with a valid key against the cheapest answer an HTTP server can give on this
+# machine: nginx returning a fixed 200. Both get the same load, in alternating rounds (latchkey, nginx, latchkey,
+# nginx, ...), so that whatever else the machine is doing weighs on both alike.
+#
+# Usage:
+#   scripts/load-verify.sh [DURATION]        # DURATION of each round, as wrk takes it: 10s (default), 30s, 1m
+#
+# Environment:
+#   ROUNDS=3        rounds per target
+#   WARMUP=5s       one uncounted run against Latchkey first (JIT, caches, connections); 0 to skip
+#   JAVA_OPTS=...   extra JVM options for the server (default: none, as `java -jar` runs it)
+#
+# Each round is `wrk -t1 -c32 -d<DURATION>` with the key in an X-API-Key header. The script prints, per round,
+# requests/s, wrk's average latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx responses", which counts
+# statuses of 400 and above) and socket errors; then the median requests/s of each target and the ratio
+# latchkey/nginx of the medians.
+#
+# It needs java 17+, wrk, nginx (/usr/sbin/nginx or on the PATH) and curl. It uses app-http/target/latchkey.jar,
+# building it (./mvnw -q -DskipTests package) only if it is missing. It starts the server on a new, empty data
+# directory (the root key is read from the data/root.key that the first start writes), creates an account and a user
+# through the admin API, starts nginx with a generated configuration, and stops both and removes every file it made
+# when it exits, however it exits. Nothing listens on anything but 127.0.0.1.
+#
+# nginx runs with `worker_processes auto` and no access log: it is the ceiling, not a like-for-like contender.
+set -euo pipefail
+
+duration=${1:-10s}
+rounds=${ROUNDS:-3}
+warmup=${WARMUP:-5s}
+threads=1
+connections=32
+
+cd "$(dirname "$0")/.."
+jar=app-http/target/latchkey.jar
+
+for tool in java wrk curl; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "load-verify: $tool is missing (Debian: apt-get install ${tool/java/openjdk-17-jdk-headless})" >&2
+        exit 1
+    fi
+done
+nginx_bin=$(command -v nginx || true)
+if [ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ]; then
+    nginx_bin=/usr/sbin/nginx
+fi
+if [ -z "$nginx_bin" ]; then
+    echo "load-verify: nginx is missing (Debian: apt-get install nginx)" >&2
+    exit 1
+fi
+if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
+    echo "load-verify: ROUNDS must be a positive integer, not '$rounds'" >&2
+    exit 1
+fi
+
+if [ ! -f "$jar" ]; then
+    echo "load-verify: $jar is missing; building it"
+    ./mvnw -q -DskipTests package
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/load-verify.XXXXXX")
+latchkey_pid=
+nginx_pid=
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+        kill -TERM "$nginx_pid" 2>/dev/null || true
+        wait "$nginx_pid" 2>/dev/null || true
+    fi
+    if [ -n "$latchkey_pid" ] && kill -0 "$latchkey_pid" 2>/dev/null; then
+        kill -TERM "$latchkey_pid" 2>/dev/null || true
+        wait "$latchkey_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# fails with the last lines of a log
+die() {
+    echo "load-verify: $1" >&2
+    if [ -n "${2:-}" ] && [ -f "$2" ]; then
+        tail -n 30 "$2" >&2
+    fi
+    exit 1
+}
+
+# --- Latchkey, on a fresh data directory and any free port
+
+(
+    # the server's settings come from here only, not from the caller's environment
+    for variable in $(compgen -e | grep '^LATCHKEY_' || true); do
+        unset "$variable"
+    done
+    export LATCHKEY_HTTP_HOST=127.0.0.1 LATCHKEY_HTTP_PORT=0 LATCHKEY_FS_DIR="$work/data"
+    # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
+    exec java ${JAVA_OPTS:-} -jar "$jar"
+) >"$work/latchkey.log" 2>&1 &
+latchkey_pid=$!
+
+deadline=$((SECONDS + 60))
+latchkey_port=
+while [ -z "$latchkey_port" ]; do
+    kill -0 "$latchkey_pid" 2>/dev/null || die "Latchkey exited while starting" "$work/latchkey.log"
+    [ "$SECONDS" -lt "$deadline" ] || die "Latchkey did not log its port within 60 s" "$work/latchkey.log"
+    latchkey_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$work/latchkey.log" | head -n 1)
+    [ -n "$latchkey_port" ] || sleep 0.1
+done
+latchkey=http://127.0.0.1:$latchkey_port
+until curl -fs -o /dev/null "$latchkey/health"; do
+    [ "$SECONDS" -lt "$deadline" ] || die "Latchkey did not answer /health within 60 s" "$work/latchkey.log"
+    sleep 0.1
+done
+[ -s "$work/data/root.key" ] || die "no $work/data/root.key after the first start" "$work/latchkey.log"
+root_key=$(cat "$work/data/root.key")
+
+# POST a JSON body with the root key; prints result.user_key of the answer
+create() {
+    local answer key
+    answer=$(curl -s -H "X-API-Key: $root_key" -H 'Content-Type: application/json' -d "$2" "$latchkey$1")
+    key=$(printf '%s' "$answer" | sed -n 's/.*"user_key":"\([^"]*\)".*/\1/p')
+    [ -n "$key" ] || die "POST $1 answered: $answer"
+    printf '%s' "$key"
+}
+create /api/v1/admin/accounts '{"account_id":"load","admin_user_id":"load-admin"}' >/dev/null
+user_key=$(create /api/v1/admin/accounts/load/users '{"user_id":"load-user","role":"user"}')
+
+# --- nginx answering a fixed 200, on a port free a moment ago (retried if another process takes it first)
+
+mkdir -p "$work/nginx"
+nginx_user=
+if [ "$(id -u)" -eq 0 ]; then
+    # as root the worker would run as nobody, who may not enter the private temporary directory
+    nginx_user="user root;"
+fi
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    nginx_port=$((20000 + RANDOM % 40000))
+    if (exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null; then
+        continue
+    fi
+    cat >"$work/nginx/nginx.conf" <<EOF
+$nginx_user
+worker_processes auto;
+error_log $work/nginx/error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/client_body_temp;
+    proxy_temp_path $work/nginx/proxy_temp;
+    fastcgi_temp_path $work/nginx/fastcgi_temp;
+    uwsgi_temp_path $work/nginx/uwsgi_temp;
+    scgi_temp_path $work/nginx/scgi_temp;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            default_type application/json;
+            return 200 '{"status":"ok"}';
+        }
+    }
+}
+EOF
+    "$nginx_bin" -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" \
+        -g "daemon off; pid $work/nginx/nginx.pid;" >"$work/nginx/out.log" 2>&1 &
+    nginx_pid=$!
+    deadline=$((SECONDS + 10))
+    while kill -0 "$nginx_pid" 2>/dev/null && [ ! -s "$work/nginx/nginx.pid" ] && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.1
+    done
+    if [ -s "$work/nginx/nginx.pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+        break
+    fi
+    if grep -q 'Address already in use' "$work/nginx/error.log" "$work/nginx/out.log" 2>/dev/null; then
+        wait "$nginx_pid" 2>/dev/null || true
+        nginx_pid=
+        continue
+    fi
+    die "nginx did not start" "$work/nginx/error.log"
+done
+[ -n "$nginx_pid" ] || die "found no free port for nginx in 10 attempts"
+nginx=http://127.0.0.1:$nginx_port
+
+# --- the rounds
+
+path=/api/v1/auth/verify
+for target in "$latchkey" "$nginx"; do
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $user_key" "$target$path")
+    [ "$status" = 200 ] || die "GET $target$path with the user's key answered $status, not 200"
+done
+
+# runs wrk once; prints "requests/s latency non-2xx socket-errors"
+measure() {
+    local output requests latency non2xx socket
+    output=$(wrk -t"$threads" -c"$connections" -d"$2" -H "X-API-Key: $user_key" "$1$path")
+    requests=$(printf '%s\n' "$output" | awk '/^Requests\/sec:/ { print $2 }')
+    latency=$(printf '%s\n' "$output" | awk '$1 == "Latency" { print $2; exit }')
+    non2xx=$(printf '%s\n' "$output" | awk -F': *' '/Non-2xx or 3xx responses/ { print $2 }')
+    socket=$(printf '%s\n' "$output" | sed -n 's/.*Socket errors: *//p')
+    [ -n "$requests" ] || die "wrk printed no Requests/sec:
+$output"
+    printf '%s %s %s %s\n' "$requests" "${latency:--}" "${non2xx:-0}" "${socket:-none}"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "Latchkey $latchkey (pid $latchkey_pid), nginx $nginx (pid $nginx_pid); wrk -t$threads -c$connections -d$duration, $rounds rounds each, alternating"
+if [ "$warmup" != 0 ]; then
+    result=$(measure "$latchkey" "$warmup")
+    read -r requests _ <<<"$result"
+    echo "warm-up   latchkey  $warmup: $requests requests/s (not counted)"
+fi
+printf '%-6s %-9s %12s %10s %8s  %s\n' round target requests/s latency non-2xx "socket errors"
+latchkey_rates=()
+nginx_rates=()
+failed=0
+for round in $(seq 1 "$rounds"); do
+    for name in latchkey nginx; do
+        if [ "$name" = latchkey ]; then target=$latchkey; else target=$nginx; fi
+        result=$(measure "$target" "$duration")
+        read -r requests latency non2xx socket <<<"$result"
+        printf '%-6s %-9s %12s %10s %8s  %s\n' "$round" "$name" "$requests" "$latency" "$non2xx" "$socket"
+        if [ "$name" = latchkey ]; then latchkey_rates+=("$requests"); else nginx_rates+=("$requests"); fi
+        if [ "$non2xx" != 0 ]; then failed=1; fi
+    done
+done
+
+latchkey_median=$(median "${latchkey_rates[@]}")
+nginx_median=$(median "${nginx_rates[@]}")
+ratio=$(awk -v l="$latchkey_median" -v n="$nginx_median" 'BEGIN { printf "%.3f", l / n }')
+echo "median requests/s: latchkey $latchkey_median, nginx $nginx_median; ratio latchkey/nginx $ratio"
+if [ "$failed" != 0 ]; then
+    echo "load-verify: some answers were not 2xx: the figures above do not measure successful verifications" >&2
+    exit 1
+fi
