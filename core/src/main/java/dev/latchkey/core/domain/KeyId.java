@@ -62,6 +62,23 @@ public final class KeyId
     }
 
     /**
+     * The first eight characters as one base62 number (below 62^8): with {@link #low()}, a compact form of the key
+     * id for caches that hold it inline.
+     */
+    public long high()
+    {
+        return high;
+    }
+
+    /**
+     * The last eight characters as one base62 number (below 62^8).
+     */
+    public long low()
+    {
+        return low;
+    }
+
+    /**
      * The 16 characters of the key id.
      */
     public String value()
@@ -85,6 +102,14 @@ public final class KeyId
 
     @Override
     public int hashCode()
+    {
+        return hashCode(high, low);
+    }
+
+    /**
+     * The hash code of the key id with these two parts, for compact forms that must hash alike.
+     */
+    public static int hashCode(long high, long low)
     {
         return Long.hashCode(high * 0x9E3779B97F4A7C15L + low);
     }

@@ -8,30 +8,40 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 import static java.util.Objects.requireNonNull;
 
 /**
  * What the resolver's cache holds per key, in a compact form: a cache of a million keys must fit in about 256
- * bytes per key (see docs/performance.md), and every pointer followed on a cache hit is a likely CPU cache miss.
- * So the secret hash is inlined as four words (no {@link SecretHash} object, no array), the user id is kept as its
- * ASCII bytes (identifiers are ASCII), and the account is a reference to one object shared by every cached key of
- * that account ({@link CachedAccount}), which is also how a deleted account's keys are found: marking that one
- * object deleted disowns them all at once, with no per-key index.
+ * bytes per key (see docs/performance.md), and on a cache hit among a million keys every pointer followed is
+ * likely a CPU cache miss (about 330 ns each on the 2-vCPU machine of docs/performance.md). So one object holds
+ * everything a hit reads: the key id (it is its own cache key, see {@link CacheKey}), the secret hash as four
+ * words, a user id of up to 16 characters as two words (identifiers are ASCII; longer ones in an array), and the
+ * role. The account is a reference to one object shared by every cached key of that account
+ * ({@link CachedAccount}), which is also how a deleted account's keys are found: marking that one object
+ * deleted disowns them all at once, with no per-key index.
  */
 final class CachedKey
+        extends CacheKey
 {
+    private static final int INLINE_USER_ID = 2 * Long.BYTES;
+
     private final long hash0;
     private final long hash1;
     private final long hash2;
     private final long hash3;
+    /** The user id's ASCII bytes, big-endian, zero-padded, when it has at most 16 characters (no id has a NUL). */
+    private final long userId0;
+    private final long userId1;
+    /** The user id's ASCII bytes when it is longer than 16 characters; null otherwise. */
+    private final byte[] longUserId;
     private final CachedAccount account;
-    private final byte[] userId;
     private final Role role;
 
     CachedKey(KeyRecord record, CachedAccount account)
     {
-        requireNonNull(record, "record is null");
+        super(requireNonNull(record, "record is null").keyId());
         this.account = requireNonNull(account, "account is null");
         if (!account.id().equals(record.accountId())) {
             throw new IllegalArgumentException("the cached account is not the key's account");
@@ -41,7 +51,18 @@ final class CachedKey
         this.hash1 = hash.word(1);
         this.hash2 = hash.word(2);
         this.hash3 = hash.word(3);
-        this.userId = record.userId().value().getBytes(StandardCharsets.US_ASCII);
+        byte[] userId = record.userId().value().getBytes(StandardCharsets.US_ASCII);
+        if (userId.length <= INLINE_USER_ID) {
+            byte[] padded = Arrays.copyOf(userId, INLINE_USER_ID);
+            this.userId0 = bigEndianLong(padded, 0);
+            this.userId1 = bigEndianLong(padded, Long.BYTES);
+            this.longUserId = null;
+        }
+        else {
+            this.userId0 = 0;
+            this.userId1 = 0;
+            this.longUserId = userId;
+        }
         this.role = record.role();
     }
 
@@ -66,9 +87,52 @@ final class CachedKey
         return account;
     }
 
+    /**
+     * Whether both hold the same key, user, role, hash and account object: a refresh that finds nothing changed
+     * keeps the cached object.
+     */
+    boolean sameAs(CachedKey other)
+    {
+        return equals(other) && account == other.account && role == other.role && matches(other)
+                && userId0 == other.userId0 && userId1 == other.userId1 && Arrays.equals(longUserId, other.longUserId);
+    }
+
+    private boolean matches(CachedKey other)
+    {
+        return hash0 == other.hash0 && hash1 == other.hash1 && hash2 == other.hash2 && hash3 == other.hash3;
+    }
+
     Identity identity()
     {
-        return Identity.accountUser(account.id(), UserId.of(new String(userId, StandardCharsets.US_ASCII)), role);
+        return Identity.accountUser(account.id(), UserId.of(userId()), role);
+    }
+
+    private String userId()
+    {
+        if (longUserId != null) {
+            return new String(longUserId, StandardCharsets.US_ASCII);
+        }
+        byte[] bytes = new byte[INLINE_USER_ID];
+        int length = 0;
+        for (long word : new long[] {userId0, userId1}) {
+            for (int shift = Long.SIZE - Byte.SIZE; shift >= 0; shift -= Byte.SIZE) {
+                byte b = (byte) (word >>> shift);
+                if (b == 0) {
+                    return new String(bytes, 0, length, StandardCharsets.US_ASCII);
+                }
+                bytes[length++] = b;
+            }
+        }
+        return new String(bytes, 0, length, StandardCharsets.US_ASCII);
+    }
+
+    private static long bigEndianLong(byte[] bytes, int offset)
+    {
+        long value = 0;
+        for (int i = offset; i < offset + Long.BYTES; i++) {
+            value = value << Byte.SIZE | (bytes[i] & 0xFF);
+        }
+        return value;
     }
 
     /**

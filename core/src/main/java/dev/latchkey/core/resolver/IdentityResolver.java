@@ -90,7 +90,7 @@ public final class IdentityResolver
     private final Clock clock;
     private final ResolverStats stats;
     private final Executor lookupExecutor;
-    private final LoadingCache<KeyId, CachedKey> positives;
+    private final LoadingCache<CacheKey, CachedKey> positives;
     private final Cache<KeyId, Boolean> negatives;
     /** Point lookups in flight, one per key id (single flight); removed when done or when a change names the key. */
     private final ConcurrentMap<KeyId, CompletableFuture<CachedKey>> lookups = new ConcurrentHashMap<>();
@@ -180,14 +180,15 @@ public final class IdentityResolver
         if (isStale()) {
             return Resolution.rejected(Outcome.UNAVAILABLE);
         }
-        CachedKey cached = positives.getIfPresent(keyId);
+        CacheKey probe = new CacheKey(keyId);
+        CachedKey cached = positives.getIfPresent(probe);
         if (cached != null && !cached.isDisowned()) {
             stats.cacheHit();
         }
         else {
             stats.cacheMiss();
             if (cached != null) {
-                positives.asMap().remove(keyId, cached);
+                positives.asMap().remove(probe, cached);
             }
             try {
                 cached = lookUpAsync(keyId).get(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS);
@@ -334,7 +335,7 @@ public final class IdentityResolver
     {
         // a request arriving from now on must not join a lookup that may have read the store before the change
         lookups.keySet().removeAll(keyIds);
-        positives.invalidateAll(keyIds);
+        positives.invalidateAll(keyIds.stream().map(CacheKey::new).toList());
         negatives.invalidateAll(keyIds);
         if (type == ChangeType.ACCOUNT_DELETED) {
             CachedAccount account = accounts.remove(accountId);
@@ -392,7 +393,7 @@ public final class IdentityResolver
 
     private CachedKey lookUpAndCache(KeyId keyId)
     {
-        CachedKey cached = positives.getIfPresent(keyId);
+        CachedKey cached = positives.getIfPresent(new CacheKey(keyId));
         if (cached != null && !cached.isDisowned()) {
             // a lookup that finished after this one was started already cached the key
             return cached;
@@ -401,7 +402,8 @@ public final class IdentityResolver
         if (lookup.found() != null) {
             // installed only if no change was applied since the store was read; under the entry's lock, so a
             // change applied later (epoch first, eviction second) evicts it
-            positives.asMap().compute(keyId, (id, current) -> changeEpoch.get() == lookup.epoch() ? lookup.found() : current);
+            // the entry is its own key (see CacheKey)
+            positives.asMap().compute(lookup.found(), (id, current) -> changeEpoch.get() == lookup.epoch() ? lookup.found() : current);
         }
         return lookup.found();
     }
@@ -454,18 +456,24 @@ public final class IdentityResolver
      * refresh whose entry was evicted or replaced while it ran.
      */
     private final class StoreLoader
-            implements CacheLoader<KeyId, CachedKey>
+            implements CacheLoader<CacheKey, CachedKey>
     {
         @Override
-        public CachedKey load(KeyId keyId)
+        public CachedKey load(CacheKey key)
         {
-            return lookUp(keyId).found();
+            return lookUp(key.keyId()).found();
         }
 
+        /**
+         * Keeps the cached object when nothing changed (the usual answer), so the entry stays its own key.
+         */
         @Override
-        public CompletableFuture<CachedKey> asyncReload(KeyId keyId, CachedKey oldValue, Executor executor)
+        public CompletableFuture<CachedKey> asyncReload(CacheKey key, CachedKey oldValue, Executor executor)
         {
-            return CompletableFuture.supplyAsync(() -> load(keyId), lookupExecutor)
+            return CompletableFuture.supplyAsync(() -> {
+                        CachedKey reloaded = load(key);
+                        return reloaded != null && reloaded.sameAs(oldValue) ? oldValue : reloaded;
+                    }, lookupExecutor)
                     .orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS)
                     .whenComplete((cached, failure) -> {
                         if (failure != null) {
