@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.ByteArrayInputStream;
@@ -25,6 +26,7 @@ import java.util.stream.Stream;
 import static dev.latchkey.server.TestingLatchkeyServer.ACCOUNTS;
 import static dev.latchkey.server.TestingLatchkeyServer.ROOT_KEY;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 /**
  * The table of bad inputs: each row is one request that http-api.md says must fail, with the status, the error
@@ -142,6 +144,35 @@ public class TestHttpBadInputs
         assertThat(rows).filteredOn(row -> "admin_user_id".equals(row.field) && row.description.contains("admin_user_id '")).hasSizeGreaterThan(10);
         assertThat(rows).filteredOn(row -> "cursor".equals(row.field)).hasSize((int) inPath);
         assertThat(rows).filteredOn(row -> row.description.contains("in the path")).hasSizeGreaterThanOrEqualTo((int) inPath * 5);
+    }
+
+    /**
+     * Query parameters that are not valid percent-encoding, sent as raw bytes ({@code URI} refuses them).
+     */
+    @ParameterizedTest
+    @MethodSource("undecodableTargets")
+    public void testUndecodableTarget(String target, String field)
+    {
+        String before = state();
+
+        TestingResponse response = client.sendRaw("GET", target, Map.of(TestingHttpClient.API_KEY, ROOT_KEY));
+
+        if (field == null) {
+            response.assertError(400, "INVALID_ARGUMENT");
+        }
+        else {
+            response.assertInvalidField(field);
+        }
+        assertThat(state()).isEqualTo(before);
+    }
+
+    public static Stream<Arguments> undecodableTargets()
+    {
+        return Stream.of(
+                arguments(USERS + "?limit=%zz", "limit"),
+                arguments(USERS + "?role=%zz", "role"),
+                arguments(USERS + "?cursor=%zz", "cursor"),
+                arguments(USERS + "?name=%zz", "name"));
     }
 
     /**
