@@ -147,7 +147,8 @@ public class TestHttpBadInputs
     }
 
     /**
-     * Query parameters that are not valid percent-encoding, sent as raw bytes ({@code URI} refuses them).
+     * Targets that are not valid percent-encoding or UTF-8, sent as raw bytes ({@code URI} refuses them). A bad path
+     * is refused by the HTTP layer before any route, and must still get the error envelope.
      */
     @ParameterizedTest
     @MethodSource("undecodableTargets")
@@ -169,10 +170,31 @@ public class TestHttpBadInputs
     public static Stream<Arguments> undecodableTargets()
     {
         return Stream.of(
+                arguments(ACCOUNTS + "/%zz/users", null),
+                arguments(ACCOUNTS + "/a%2/users", null),
+                arguments(ACCOUNTS + "/%C3%28/users", null),
+                arguments(ACCOUNTS + "/%00/users", null),
                 arguments(USERS + "?limit=%zz", "limit"),
                 arguments(USERS + "?role=%zz", "role"),
                 arguments(USERS + "?cursor=%zz", "cursor"),
                 arguments(USERS + "?name=%zz", "name"));
+    }
+
+    /**
+     * Limits of the HTTP layer itself (not in http-api.md's table): the status says which, the body is the error
+     * envelope.
+     */
+    @Test
+    public void testOversizedRequestHeadAndTarget()
+    {
+        Map<String, String> padded = Map.of(TestingHttpClient.API_KEY, ROOT_KEY, "X-Padding", "p".repeat(MAX_BODY));
+        client.send("GET", VERIFY, padded, BodyPublishers.noBody()).assertError(431, "INVALID_ARGUMENT");
+        client.send("POST", ACCOUNTS, padded, BodyPublishers.ofString("{\"account_id\": \"t1\", \"admin_user_id\": \"a\"}")).assertError(431, "INVALID_ARGUMENT");
+
+        String before = state();
+        client.send("GET", USERS + "?name=" + "n".repeat(MAX_BODY), Map.of(TestingHttpClient.API_KEY, ROOT_KEY), BodyPublishers.noBody()).assertError(414, "INVALID_ARGUMENT");
+        client.send("DELETE", ACCOUNTS + "/" + "a".repeat(MAX_BODY), Map.of(TestingHttpClient.API_KEY, ROOT_KEY), BodyPublishers.noBody()).assertError(414, "INVALID_ARGUMENT");
+        assertThat(state()).isEqualTo(before);
     }
 
     /**
