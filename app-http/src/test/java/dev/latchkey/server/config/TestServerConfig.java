@@ -157,6 +157,7 @@ public class TestServerConfig
                 arguments("007s", Duration.ofSeconds(7)),
                 arguments("1500ms", Duration.ofMillis(1500)),
                 arguments("720h", Duration.ofDays(30)),
+                arguments("2562047h", Duration.ofHours(2562047)),
                 arguments("0", Duration.ZERO));
     }
 
@@ -183,7 +184,8 @@ public class TestServerConfig
             rows.add(arguments(STORE, kind));
         }
         for (String variable : DURATIONS) {
-            for (String duration : List.of("abc", "10", "1d", "1 s", "-1s", "1.5s", "1S", "s", "ms", "1h30m", "PT1S", "99999999999999999999s")) {
+            for (String duration : List.of("abc", "10", "1d", "1 s", "-1s", "1.5s", "1S", "s", "ms", "1h30m", "PT1S", "99999999999999999999s",
+                    "9223372036854775807h", "9223372036854775807m", "3000000h")) {
                 rows.add(arguments(variable, duration));
             }
             if (!variable.equals(MAX_STALE)) {
@@ -324,6 +326,8 @@ public class TestServerConfig
                 arguments(STORE, "jdbc"),
                 arguments(STORE, "memory"),
                 arguments(POLL_INTERVAL, "0"),
+                arguments(POLL_INTERVAL, "3000000h"),
+                arguments(MAX_STALE, "9223372036854775807h"),
                 arguments(CACHE_MAX_KEYS, "none"),
                 arguments(DEFAULT_ACCOUNT, "_default"));
     }
