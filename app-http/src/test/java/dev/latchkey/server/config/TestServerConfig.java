@@ -199,6 +199,7 @@ public class TestServerConfig
         for (String account : List.of("_default", "a b", ".", "..", "a@b@c", "a".repeat(129), "é")) {
             rows.add(arguments(DEFAULT_ACCOUNT, account));
         }
+        rows.add(arguments(FS_DIR, "a\u0000b"));
         return rows.build();
     }
 
@@ -329,7 +330,8 @@ public class TestServerConfig
                 arguments(POLL_INTERVAL, "3000000h"),
                 arguments(MAX_STALE, "9223372036854775807h"),
                 arguments(CACHE_MAX_KEYS, "none"),
-                arguments(DEFAULT_ACCOUNT, "_default"));
+                arguments(DEFAULT_ACCOUNT, "_default"),
+                arguments(FS_DIR, "<file>"));
     }
 
     private static StoreModule parse(Map<String, String> values)
