@@ -331,7 +331,27 @@ public class TestServerConfig
                 arguments(MAX_STALE, "9223372036854775807h"),
                 arguments(CACHE_MAX_KEYS, "none"),
                 arguments(DEFAULT_ACCOUNT, "_default"),
-                arguments(FS_DIR, "<file>"));
+                arguments(FS_DIR, "<file>"),
+                arguments(HTTP_HOST, "no-such-host.invalid"),
+                arguments(HTTP_HOST, "192.0.2.1"));
+    }
+
+    @Test
+    public void testPortInUseFailsStartUpNamingTheVariables(@TempDir Path directory)
+    {
+        Map<String, String> values = new HashMap<>();
+        values.put(HTTP_PORT, "0");
+        values.put(FS_DIR, directory.resolve("first").toString());
+        values.put(ROOT_KEY, A_ROOT_KEY);
+        try (LatchkeyServer first = LatchkeyServer.start(Settings.of(values))) {
+            values.put(HTTP_PORT, String.valueOf(first.port()));
+            values.put(FS_DIR, directory.resolve("second").toString());
+            assertThatThrownBy(() -> LatchkeyServer.start(Settings.of(values)).close())
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessageContaining(HTTP_HOST)
+                    .hasMessageContaining(HTTP_PORT)
+                    .hasMessageContaining("127.0.0.1:" + first.port());
+        }
     }
 
     private static StoreModule parse(Map<String, String> values)
