@@ -9,8 +9,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.net.http.HttpRequest.BodyPublishers;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -87,6 +91,50 @@ public class TestHttpApi
         assertThat(result.get("store").textValue()).isEqualTo("filesystem");
         assertThat(result.get("feed_lag_seconds").isNumber()).isTrue();
         assertThat(result.get("feed_lag_seconds").doubleValue()).isBetween(0.0, 3.0);
+    }
+
+    /**
+     * With the change feed unreadable (its directory replaced by a file) and {@code LATCHKEY_MAX_STALE=0}, account
+     * keys fail closed with 503 (even one in the cache), {@code /ready} answers 503 with its fields in
+     * {@code error.details}, the root key and {@code /health} keep working; once the feed is back, so is everything.
+     */
+    @Test
+    public void testStoreUnreachable(@TempDir Path directory)
+            throws IOException
+    {
+        Map<String, String> settings = Map.of("LATCHKEY_MAX_STALE", "0", "LATCHKEY_POLL_INTERVAL", "10ms", "LATCHKEY_READY_MAX_LAG", "100ms");
+        try (TestingLatchkeyServer failing = TestingLatchkeyServer.start(directory, settings)) {
+            TestingHttpClient http = failing.client();
+            String adminKey = failing.createAccount("acme", "alice");
+            String unknownKey = TestingKeys.wellFormed("NotInAnyCache000", "u".repeat(32));
+            http.get(VERIFY, adminKey).assertOk();
+            Path feed = directory.resolve("feed");
+            Path away = directory.resolve("feed.away");
+            Files.move(feed, away);
+            Files.writeString(feed, "not a directory");
+
+            TestingResponse refused = awaitStatus(() -> http.get(VERIFY, adminKey), 503);
+            refused.assertError(503, "UNAVAILABLE");
+            assertThat(refused.header("X-Latchkey-Role")).isEmpty();
+            http.get(VERIFY, unknownKey).assertError(503, "UNAVAILABLE");
+            http.get(usersPath("acme"), adminKey).assertError(503, "UNAVAILABLE");
+            http.get(VERIFY, "not-a-key").assertError(401, "UNAUTHENTICATED");
+            assertThat(http.get(VERIFY, ROOT_KEY).assertOk().get("role").textValue()).isEqualTo("root");
+            JsonNode details = awaitStatus(() -> http.get("/ready", null), 503).assertErrorDetails(503, "UNAVAILABLE");
+            assertThat(fieldNames(details)).containsExactlyInAnyOrder("store", "feed_lag_seconds");
+            assertThat(details.get("store").textValue()).isEqualTo("filesystem");
+            assertThat(details.get("feed_lag_seconds").doubleValue()).isGreaterThan(0.1);
+            http.get("/health", null).assertOk();
+            String metrics = http.get("/metrics", null).body();
+            assertThat(metric(metrics, "latchkey_auth_total{outcome=\"unavailable\"}")).isGreaterThanOrEqualTo(3);
+            assertThat(metric(metrics, "latchkey_feed_lag_seconds")).isGreaterThan(0.1);
+
+            Files.delete(feed);
+            Files.move(away, feed);
+            assertThat(awaitStatus(() -> http.get(VERIFY, adminKey), 200).assertOk().get("user_id").textValue()).isEqualTo("alice");
+            awaitStatus(() -> http.get("/ready", null), 200).assertOk();
+            http.get(VERIFY, unknownKey).assertError(401, "UNAUTHENTICATED");
+        }
     }
 
     @Test
@@ -532,6 +580,20 @@ public class TestHttpApi
         client.put(userPath(account, "bob") + "/role", adminKey, "{\"role\": \"admin\", \"comment\": null}").assertOk();
         client.post(userPath(account, "bob") + "/key", adminKey, "{\"note\": true}").assertOk();
         assertThat(server.userIds(account)).containsExactly("alice", "bob");
+    }
+
+    /**
+     * Repeats the request until it answers this status (the feed is read in the background), for at most 10 s.
+     */
+    private static TestingResponse awaitStatus(Supplier<TestingResponse> request, int status)
+    {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        TestingResponse response = request.get();
+        while (response.status() != status && System.nanoTime() < deadline) {
+            response = request.get();
+        }
+        assertThat(response.status()).as("status of %s within 10 s", response).isEqualTo(status);
+        return response;
     }
 
     private List<String> names(String account, String query)

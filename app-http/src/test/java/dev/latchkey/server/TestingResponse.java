@@ -71,6 +71,16 @@ public record TestingResponse(String request, int status, HttpHeaders headers, S
     }
 
     /**
+     * Asserts an error envelope with this status and code that has {@code details}, and returns them.
+     */
+    public JsonNode assertErrorDetails(int expectedStatus, String code)
+    {
+        JsonNode details = assertErrorEnvelope(expectedStatus, code).get("details");
+        assertThat(details).as("details of %s", this).isNotNull();
+        return details;
+    }
+
+    /**
      * Asserts a 400 INVALID_ARGUMENT whose {@code details} are exactly {@code {"field": <field>}}.
      */
     public JsonNode assertInvalidField(String field)
