@@ -22,7 +22,7 @@ import static org.assertj.core.api.Assertions.fail;
 public final class TestingLogCapture
         implements AutoCloseable
 {
-    private static final List<String> LOGGERS = List.of(org.slf4j.Logger.ROOT_LOGGER_NAME, "dev.latchkey.access");
+    private static final List<String> LOGGERS = List.of(Logger.ROOT_LOGGER_NAME, "dev.latchkey.access");
 
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Object appended = new Object();
