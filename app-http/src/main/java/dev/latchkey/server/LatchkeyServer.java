@@ -15,9 +15,11 @@ import dev.latchkey.server.http.HttpApi;
 import dev.latchkey.server.store.StoreModule;
 import dev.latchkey.server.store.StoreModules;
 import io.javalin.Javalin;
+import io.javalin.util.JavalinBindException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.channels.UnresolvedAddressException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -68,9 +70,37 @@ public final class LatchkeyServer
         resolver.start(poller);
         config.defaultAccount().ifPresent(account -> createDefaultAccount(injector.getInstance(AdminService.class), account));
 
-        Javalin http = injector.getInstance(HttpApi.class).create(config.host(), config.port()).start();
+        Javalin http = injector.getInstance(HttpApi.class).create(config.host(), config.port());
+        try {
+            http.start();
+        }
+        catch (JavalinBindException e) {
+            http.stop();
+            resolver.close();
+            poller.shutdownNow();
+            throw new ConfigException("cannot listen on " + config.host() + ":" + config.port() + " (" + ServerConfig.HTTP_HOST + ", "
+                    + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
+        }
         LOG.info("listening on {}:{}", config.host(), http.port());
         return new LatchkeyServer(http, resolver, poller);
+    }
+
+    /**
+     * Why the address could not be bound, from the innermost cause that says (Javalin's own message always blames a
+     * port in use, even for a host name that does not resolve).
+     */
+    private static String bindFailure(JavalinBindException e)
+    {
+        String reason = "the address cannot be bound";
+        for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) {
+            if (cause.getMessage() != null) {
+                reason = cause.getMessage();
+            }
+            else if (cause instanceof UnresolvedAddressException) {
+                reason = "the host name does not resolve";
+            }
+        }
+        return reason;
     }
 
     private static void createDefaultAccount(AdminService admin, AccountId account)

@@ -1,5 +1,6 @@
 package dev.latchkey.server;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.github.benmanes.caffeine.cache.Ticker;
@@ -105,7 +106,8 @@ final class ServerModule
     @Singleton
     HttpApi api(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry)
     {
-        ObjectMapper mapper = JsonMapper.builder().build();
+        // a body is one JSON value: anything after it makes the request malformed, not ignored
+        ObjectMapper mapper = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
         return new HttpApi(admin, resolver, registry, mapper, store.kind(), config.readyMaxLag());
     }
 

@@ -121,18 +121,20 @@ public final class Settings
         if (!matcher.matches()) {
             throw new ConfigException(name + " must be a duration such as 250ms, 2s, 10m, 1h or 0, not '" + text + "'");
         }
-        long amount;
         try {
-            amount = Long.parseLong(matcher.group(1));
+            long amount = Long.parseLong(matcher.group(1));
+            Duration duration = switch (matcher.group(2)) {
+                case "ms" -> Duration.ofMillis(amount);
+                case "s" -> Duration.ofSeconds(amount);
+                case "m" -> Duration.ofMinutes(amount);
+                default -> Duration.ofHours(amount);
+            };
+            // schedulers and caches take durations in nanoseconds: anything longer (about 292 years) cannot be used
+            duration.toNanos();
+            return duration;
         }
-        catch (NumberFormatException e) {
+        catch (NumberFormatException | ArithmeticException e) {
             throw new ConfigException(name + " is too large: '" + text + "'");
         }
-        return switch (matcher.group(2)) {
-            case "ms" -> Duration.ofMillis(amount);
-            case "s" -> Duration.ofSeconds(amount);
-            case "m" -> Duration.ofMinutes(amount);
-            default -> Duration.ofHours(amount);
-        };
     }
 }

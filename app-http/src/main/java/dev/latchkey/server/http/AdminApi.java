@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 import static dev.latchkey.server.http.RequestBodies.optional;
 import static dev.latchkey.server.http.RequestBodies.required;
@@ -37,6 +38,7 @@ final class AdminApi
     private static final String USERS = ACCOUNT + "/users";
     private static final String USER = USERS + "/{user_id}";
     private static final String ROLE_FIELD = "role";
+    private static final Pattern BAD_ESCAPE = Pattern.compile("%(?![0-9A-Fa-f]{2})");
 
     private final AdminService admin;
     private final Authenticator authenticator;
@@ -112,6 +114,7 @@ final class AdminApi
     {
         Identity caller = authenticator.authenticate(ctx);
         AccountId accountId = accountId(ctx);
+        requireDecodableQuery(ctx);
         UserQuery query = new UserQuery(
                 limit(ctx),
                 Optional.ofNullable(ctx.queryParam("name")).filter(name -> !name.isEmpty()),
@@ -172,6 +175,24 @@ final class AdminApi
         }
         catch (LatchkeyException e) {
             throw LatchkeyException.invalidField(field, e.getMessage().replace(UserId.FIELD, field));
+        }
+    }
+
+    /**
+     * Javalin silently drops a query value it cannot percent-decode, which would pass for an absent parameter (the
+     * default limit, no filter): refuse it, naming the parameter.
+     */
+    private static void requireDecodableQuery(Context ctx)
+    {
+        String query = ctx.queryString();
+        if (query == null) {
+            return;
+        }
+        for (String parameter : query.split("&")) {
+            if (BAD_ESCAPE.matcher(parameter).find()) {
+                String name = parameter.split("=", 2)[0];
+                throw LatchkeyException.invalidField(name, name + " is not correctly percent-encoded");
+            }
         }
     }
 

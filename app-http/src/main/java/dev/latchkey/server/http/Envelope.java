@@ -37,6 +37,14 @@ final class Envelope
 
     void error(Context ctx, ErrorCode code, String message, Optional<Map<String, Object>> details)
     {
+        write(ctx, HttpErrors.status(code), errorBody(code, message, details, 0));
+    }
+
+    /**
+     * An error envelope, for writers that have no {@link Context} (Jetty's own error answers).
+     */
+    static Map<String, Object> errorBody(ErrorCode code, String message, Optional<Map<String, Object>> details, double seconds)
+    {
         Map<String, Object> error = new LinkedHashMap<>();
         error.put("code", code.name());
         error.put("message", message);
@@ -45,7 +53,8 @@ final class Envelope
         body.put("status", "error");
         body.put("result", null);
         body.put("error", error);
-        write(ctx, HttpErrors.status(code), body);
+        body.put("time", seconds);
+        return body;
     }
 
     /**

@@ -37,6 +37,7 @@ public final class HttpApi
     private final Authenticator authenticator;
     private final IdentityResolver resolver;
     private final PrometheusMeterRegistry registry;
+    private final ObjectMapper mapper;
     private final Envelope envelope;
     private final String storeKind;
     private final Duration readyMaxLag;
@@ -45,6 +46,7 @@ public final class HttpApi
     {
         this.resolver = requireNonNull(resolver, "resolver is null");
         this.registry = requireNonNull(registry, "registry is null");
+        this.mapper = requireNonNull(mapper, "mapper is null");
         this.envelope = new Envelope(mapper);
         this.authenticator = new Authenticator(resolver);
         this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope);
@@ -68,6 +70,7 @@ public final class HttpApi
         config.startup.showOldJavalinVersionWarning = false;
         config.http.prefer405over404 = true;
         config.http.maxRequestSize = RequestBodies.MAX_BYTES;
+        config.jetty.modifyServer(server -> server.setErrorHandler(new EnvelopeErrorHandler(mapper)));
         config.requestLogger.http((ctx, millis) -> ACCESS.info("{} {} {} {}ms", ctx.method(), ctx.path(), ctx.status().getCode(), Math.round(millis)));
 
         config.routes.before(ctx -> ctx.attribute(Envelope.START_NANOS, System.nanoTime()));

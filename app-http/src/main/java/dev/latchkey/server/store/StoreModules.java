@@ -4,6 +4,8 @@ import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
 
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -20,10 +22,26 @@ public final class StoreModules
     public static StoreModule select(String kind, Settings settings)
     {
         return switch (kind) {
-            case "filesystem" -> new FileSystemStoreModule(Path.of(settings.string(FS_DIR, "./data")));
+            case "filesystem" -> new FileSystemStoreModule(fileSystemDirectory(settings));
             case "s3", "jdbc" -> throw new ConfigException(ServerConfig.STORE + "=" + kind + ": this version of Latchkey does not include the "
                     + kind + " store yet; use " + ServerConfig.STORE + "=filesystem");
             default -> throw new ConfigException(ServerConfig.STORE + " must be one of " + String.join(", ", KNOWN) + ", not '" + kind + "'");
         };
+    }
+
+    private static Path fileSystemDirectory(Settings settings)
+    {
+        String text = settings.string(FS_DIR, "./data");
+        Path directory;
+        try {
+            directory = Path.of(text);
+        }
+        catch (InvalidPathException e) {
+            throw new ConfigException(FS_DIR + " is not a valid path: " + e.getReason());
+        }
+        if (Files.exists(directory) && !Files.isDirectory(directory)) {
+            throw new ConfigException(FS_DIR + " must be a directory, not the file " + directory.toAbsolutePath());
+        }
+        return directory;
     }
 }

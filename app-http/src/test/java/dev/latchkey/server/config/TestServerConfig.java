@@ -1,0 +1,363 @@
+package dev.latchkey.server.config;
+
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.resolver.ResolverConfig;
+import dev.latchkey.server.LatchkeyServer;
+import dev.latchkey.server.store.StoreModule;
+import dev.latchkey.server.store.StoreModules;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import static dev.latchkey.server.config.ServerConfig.CACHE_MAX_KEYS;
+import static dev.latchkey.server.config.ServerConfig.CACHE_TTL;
+import static dev.latchkey.server.config.ServerConfig.DEFAULT_ACCOUNT;
+import static dev.latchkey.server.config.ServerConfig.HTTP_HOST;
+import static dev.latchkey.server.config.ServerConfig.HTTP_PORT;
+import static dev.latchkey.server.config.ServerConfig.KEY_PEPPER;
+import static dev.latchkey.server.config.ServerConfig.MAX_STALE;
+import static dev.latchkey.server.config.ServerConfig.NEGATIVE_TTL;
+import static dev.latchkey.server.config.ServerConfig.POLL_INTERVAL;
+import static dev.latchkey.server.config.ServerConfig.READY_MAX_LAG;
+import static dev.latchkey.server.config.ServerConfig.ROOT_KEY;
+import static dev.latchkey.server.config.ServerConfig.STORE;
+import static dev.latchkey.server.store.StoreModules.FS_DIR;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+/**
+ * The settings of running.md: every variable read with its default or its value, durations in their syntax, and
+ * every bad value refused with a {@link ConfigException} whose message names the variable (and never echoes a
+ * secret), first at the level of {@link Settings} and {@link ServerConfig}, then through a real start-up.
+ */
+public class TestServerConfig
+{
+    private static final String A_ROOT_KEY = "configured-root-key-" + "K".repeat(20);
+    private static final List<String> DURATIONS = List.of(POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL, MAX_STALE, READY_MAX_LAG);
+
+    @Test
+    public void testDefaults()
+    {
+        ServerConfig config = ServerConfig.from(Settings.of(Map.of()));
+
+        assertThat(config.host()).isEqualTo("127.0.0.1");
+        assertThat(config.port()).isEqualTo(1933);
+        assertThat(config.rootKey()).isEmpty();
+        assertThat(config.storeKind()).isEqualTo("filesystem");
+        assertThat(config.resolver().pollInterval()).isEqualTo(Duration.ofMillis(250));
+        assertThat(config.resolver().negativeTtl()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(config.resolver().cacheTtl()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(config.resolver().maxStale()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(config.resolver().maxKeys()).isEqualTo(1_000_000);
+        assertThat(config.readyMaxLag()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(config.pepper()).isEmpty();
+        assertThat(config.defaultAccount()).contains(AccountId.of("default"));
+        StoreModule store = StoreModules.select(config.storeKind(), Settings.of(Map.of()));
+        assertThat(store.kind()).isEqualTo("filesystem");
+        assertThat(Path.of(store.location())).isEqualTo(Path.of("data").toAbsolutePath());
+    }
+
+    @Test
+    public void testEveryVariableIsRead(@TempDir Path directory)
+    {
+        Map<String, String> values = new HashMap<>();
+        values.put(HTTP_HOST, "0.0.0.0");
+        values.put(HTTP_PORT, "8080");
+        values.put(ROOT_KEY, A_ROOT_KEY);
+        values.put(STORE, "filesystem");
+        values.put(FS_DIR, directory.resolve("store").toString());
+        values.put(POLL_INTERVAL, "100ms");
+        values.put(NEGATIVE_TTL, "5s");
+        values.put(CACHE_TTL, "1h");
+        values.put(MAX_STALE, "0");
+        values.put(CACHE_MAX_KEYS, "5000");
+        values.put(READY_MAX_LAG, "10s");
+        values.put(KEY_PEPPER, "a-pepper");
+        values.put(DEFAULT_ACCOUNT, "tenants");
+        Settings settings = Settings.of(values);
+
+        ServerConfig config = ServerConfig.from(settings);
+
+        assertThat(config.host()).isEqualTo("0.0.0.0");
+        assertThat(config.port()).isEqualTo(8080);
+        assertThat(config.rootKey()).contains(A_ROOT_KEY);
+        assertThat(config.storeKind()).isEqualTo("filesystem");
+        assertThat(config.resolver()).isEqualTo(ResolverConfig.defaults()
+                .withPollInterval(Duration.ofMillis(100))
+                .withNegativeTtl(Duration.ofSeconds(5))
+                .withCacheTtl(Duration.ofHours(1))
+                .withMaxStale(Duration.ZERO)
+                .withMaxKeys(5000));
+        assertThat(config.readyMaxLag()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(config.pepper()).contains("a-pepper");
+        assertThat(config.defaultAccount()).contains(AccountId.of("tenants"));
+        assertThat(StoreModules.select(config.storeKind(), settings).location()).isEqualTo(directory.resolve("store").toString());
+    }
+
+    @Test
+    public void testBoundaryValues()
+    {
+        assertThat(ServerConfig.from(Settings.of(Map.of(HTTP_PORT, "0"))).port()).isZero();
+        assertThat(ServerConfig.from(Settings.of(Map.of(HTTP_PORT, "65535"))).port()).isEqualTo(65535);
+        assertThat(ServerConfig.from(Settings.of(Map.of(ROOT_KEY, "k".repeat(32)))).rootKey()).contains("k".repeat(32));
+        assertThat(ServerConfig.from(Settings.of(Map.of(CACHE_MAX_KEYS, "1"))).resolver().maxKeys()).isEqualTo(1);
+        assertThat(ServerConfig.from(Settings.of(Map.of(DEFAULT_ACCOUNT, ""))).defaultAccount()).isEmpty();
+        assertThat(ServerConfig.from(Settings.of(Map.of(KEY_PEPPER, ""))).pepper()).isEmpty();
+        assertThat(ServerConfig.from(Settings.of(Map.of(ROOT_KEY, ""))).rootKey()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("durations")
+    public void testDurationSyntax(String text, Duration expected)
+    {
+        for (String variable : DURATIONS) {
+            if (expected.isZero() && !variable.equals(MAX_STALE)) {
+                continue;
+            }
+            assertThat(Settings.of(Map.of(variable, text)).duration(variable, Duration.ofDays(1))).as(variable).isEqualTo(expected);
+            assertThat(duration(ServerConfig.from(Settings.of(Map.of(variable, text))), variable)).as(variable).isEqualTo(expected);
+        }
+    }
+
+    private static Duration duration(ServerConfig config, String variable)
+    {
+        return switch (variable) {
+            case POLL_INTERVAL -> config.resolver().pollInterval();
+            case NEGATIVE_TTL -> config.resolver().negativeTtl();
+            case CACHE_TTL -> config.resolver().cacheTtl();
+            case MAX_STALE -> config.resolver().maxStale();
+            case READY_MAX_LAG -> config.readyMaxLag();
+            default -> throw new IllegalArgumentException("not a duration: " + variable);
+        };
+    }
+
+    public static Stream<Arguments> durations()
+    {
+        return Stream.of(
+                arguments("250ms", Duration.ofMillis(250)),
+                arguments("2s", Duration.ofSeconds(2)),
+                arguments("10m", Duration.ofMinutes(10)),
+                arguments("1h", Duration.ofHours(1)),
+                arguments("1ms", Duration.ofMillis(1)),
+                arguments("007s", Duration.ofSeconds(7)),
+                arguments("1500ms", Duration.ofMillis(1500)),
+                arguments("720h", Duration.ofDays(30)),
+                arguments("2562047h", Duration.ofHours(2562047)),
+                arguments("0", Duration.ZERO));
+    }
+
+    @ParameterizedTest(name = "{0}={1}")
+    @MethodSource("badValues")
+    public void testBadValueIsRefusedNamingTheVariable(String variable, String value)
+    {
+        assertThatThrownBy(() -> parse(Map.of(variable, value)))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(variable)
+                .message().doesNotContain("Exception");
+    }
+
+    public static Stream<Arguments> badValues()
+    {
+        Stream.Builder<Arguments> rows = Stream.builder();
+        for (String port : List.of("abc", "-1", "65536", "1.5", "80 80", "0x50", "99999999999", "8080s")) {
+            rows.add(arguments(HTTP_PORT, port));
+        }
+        for (String key : List.of("short", "k".repeat(31))) {
+            rows.add(arguments(ROOT_KEY, key));
+        }
+        for (String kind : List.of("memory", "FILESYSTEM", "file", "s3 ", "postgres", "")) {
+            rows.add(arguments(STORE, kind));
+        }
+        for (String variable : DURATIONS) {
+            for (String duration : List.of("abc", "10", "1d", "1 s", "-1s", "1.5s", "1S", "s", "ms", "1h30m", "PT1S", "99999999999999999999s",
+                    "9223372036854775807h", "9223372036854775807m", "3000000h")) {
+                rows.add(arguments(variable, duration));
+            }
+            if (!variable.equals(MAX_STALE)) {
+                rows.add(arguments(variable, "0"));
+                rows.add(arguments(variable, "0ms"));
+            }
+        }
+        for (String keys : List.of("0", "-1", "abc", "1e6", "1.5", "99999999999999999999")) {
+            rows.add(arguments(CACHE_MAX_KEYS, keys));
+        }
+        for (String account : List.of("_default", "a b", ".", "..", "a@b@c", "a".repeat(129), "é")) {
+            rows.add(arguments(DEFAULT_ACCOUNT, account));
+        }
+        rows.add(arguments(FS_DIR, "a\u0000b"));
+        return rows.build();
+    }
+
+    @Test
+    public void testRootKeyIsNeverEchoed()
+    {
+        String secret = "too-short-but-secret";
+        assertThatThrownBy(() -> parse(Map.of(ROOT_KEY, secret)))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(ROOT_KEY)
+                .hasMessageContaining("32")
+                .message().doesNotContain(secret);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"memory", "S3", "Filesystem", "sqlite"})
+    public void testUnknownStoreListsTheKnownKinds(String kind)
+    {
+        assertThatThrownBy(() -> parse(Map.of(STORE, kind)))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(STORE)
+                .hasMessageContaining("filesystem, s3, jdbc")
+                .hasMessageContaining("'" + kind + "'");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"s3", "jdbc"})
+    public void testStoresNotImplementedYetSaySo(String kind)
+    {
+        Map<String, String> values = new HashMap<>();
+        values.put(STORE, kind);
+        values.put(ROOT_KEY, A_ROOT_KEY);
+        values.put("LATCHKEY_S3_BUCKET", "bucket");
+        values.put("LATCHKEY_JDBC_URL", "jdbc:postgresql://localhost/latchkey");
+
+        assertThatThrownBy(() -> parse(values))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(STORE + "=" + kind)
+                .hasMessageContaining("does not include the " + kind + " store yet")
+                .hasMessageContaining(STORE + "=filesystem");
+    }
+
+    @Test
+    public void testConfigFileIsOverriddenByTheEnvironment(@TempDir Path directory)
+            throws IOException
+    {
+        Path file = directory.resolve("latchkey.properties");
+        Files.writeString(file, String.join("\n",
+                "# a comment",
+                HTTP_PORT + " = 1234",
+                POLL_INTERVAL + "=  1s  ",
+                KEY_PEPPER + "=from-the-file",
+                DEFAULT_ACCOUNT + "=",
+                "UNRELATED=ignored"), StandardCharsets.UTF_8);
+        Map<String, String> environment = Map.of(
+                KEY_PEPPER, " from-the-environment ",
+                CACHE_TTL, "2m",
+                "PATH", "/usr/bin",
+                "HOME", "/root");
+
+        Settings settings = Settings.load(Optional.of(file), environment);
+        ServerConfig config = ServerConfig.from(settings);
+
+        assertThat(config.port()).isEqualTo(1234);
+        assertThat(config.resolver().pollInterval()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(config.resolver().cacheTtl()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(config.pepper()).contains("from-the-environment");
+        assertThat(config.defaultAccount()).isEmpty();
+        assertThat(settings.optional("PATH")).isEmpty();
+        assertThat(settings.optional("HOME")).isEmpty();
+        assertThat(ServerConfig.from(Settings.load(Optional.empty(), Map.of(HTTP_PORT, "  "))).port()).isEqualTo(1933);
+    }
+
+    @Test
+    public void testBadValueInTheConfigFileIsRefusedNamingTheVariable(@TempDir Path directory)
+            throws IOException
+    {
+        Path file = directory.resolve("latchkey.properties");
+        Files.writeString(file, NEGATIVE_TTL + "=2 seconds\n", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> ServerConfig.from(Settings.load(Optional.of(file), Map.of())))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(NEGATIVE_TTL)
+                .hasMessageContaining("2 seconds");
+        // the environment's good value wins over the file's bad one
+        assertThat(ServerConfig.from(Settings.load(Optional.of(file), Map.of(NEGATIVE_TTL, "3s"))).resolver().negativeTtl()).isEqualTo(Duration.ofSeconds(3));
+    }
+
+    @Test
+    public void testMissingConfigFileIsRefused(@TempDir Path directory)
+    {
+        Path missing = directory.resolve("absent.properties");
+        assertThatThrownBy(() -> Settings.load(Optional.of(missing), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(missing.toString());
+    }
+
+    /**
+     * The same refusals through a real start-up, including what only a start-up finds out (a directory that is a
+     * file, an address that cannot be bound).
+     */
+    @ParameterizedTest(name = "{0}={1}")
+    @MethodSource("badStartUps")
+    public void testStartUpFailsNamingTheVariable(String variable, String value, @TempDir Path directory)
+            throws IOException
+    {
+        Path file = Files.writeString(directory.resolve("a-file"), "not a directory");
+        Map<String, String> values = new HashMap<>();
+        values.put(HTTP_PORT, "0");
+        values.put(FS_DIR, directory.resolve("store").toString());
+        values.put(ROOT_KEY, A_ROOT_KEY);
+        values.put(variable, value.replace("<file>", file.toString()));
+
+        assertThatThrownBy(() -> LatchkeyServer.start(Settings.of(values)).close())
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(variable)
+                .message().doesNotContain(A_ROOT_KEY);
+    }
+
+    public static Stream<Arguments> badStartUps()
+    {
+        return Stream.of(
+                arguments(HTTP_PORT, "http"),
+                arguments(ROOT_KEY, "short"),
+                arguments(STORE, "s3"),
+                arguments(STORE, "jdbc"),
+                arguments(STORE, "memory"),
+                arguments(POLL_INTERVAL, "0"),
+                arguments(POLL_INTERVAL, "3000000h"),
+                arguments(MAX_STALE, "9223372036854775807h"),
+                arguments(CACHE_MAX_KEYS, "none"),
+                arguments(DEFAULT_ACCOUNT, "_default"),
+                arguments(FS_DIR, "<file>"),
+                arguments(HTTP_HOST, "no-such-host.invalid"),
+                arguments(HTTP_HOST, "192.0.2.1"));
+    }
+
+    @Test
+    public void testPortInUseFailsStartUpNamingTheVariables(@TempDir Path directory)
+    {
+        Map<String, String> values = new HashMap<>();
+        values.put(HTTP_PORT, "0");
+        values.put(FS_DIR, directory.resolve("first").toString());
+        values.put(ROOT_KEY, A_ROOT_KEY);
+        try (LatchkeyServer first = LatchkeyServer.start(Settings.of(values))) {
+            values.put(HTTP_PORT, String.valueOf(first.port()));
+            values.put(FS_DIR, directory.resolve("second").toString());
+            assertThatThrownBy(() -> LatchkeyServer.start(Settings.of(values)).close())
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessageContaining(HTTP_HOST)
+                    .hasMessageContaining(HTTP_PORT)
+                    .hasMessageContaining("127.0.0.1:" + first.port());
+        }
+    }
+
+    private static StoreModule parse(Map<String, String> values)
+    {
+        Settings settings = Settings.of(values);
+        ServerConfig config = ServerConfig.from(settings);
+        return StoreModules.select(config.storeKind(), settings);
+    }
+}
