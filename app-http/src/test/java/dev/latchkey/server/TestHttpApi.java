@@ -124,6 +124,8 @@ public class TestHttpApi
             assertThat(fieldNames(details)).containsExactlyInAnyOrder("store", "feed_lag_seconds");
             assertThat(details.get("store").textValue()).isEqualTo("filesystem");
             assertThat(details.get("feed_lag_seconds").doubleValue()).isGreaterThanOrEqualTo(0.1);
+            assertThat(head(http, "/ready", null)).as("HEAD /ready while not ready").isEqualTo(503);
+            assertThat(head(http, VERIFY, unknownKey)).as("HEAD verify of a key that needs the store").isEqualTo(503);
             http.get("/health", null).assertOk();
             String metrics = http.get("/metrics", null).body();
             assertThat(metric(metrics, "latchkey_auth_total{outcome=\"unavailable\"}")).isGreaterThanOrEqualTo(3);
@@ -645,5 +647,29 @@ public class TestHttpApi
             map.put((String) keysAndValues[i], keysAndValues[i + 1]);
         }
         return MAPPER.valueToTree(map);
+    }
+
+    /**
+     * The status of a HEAD request (no body comes back to check).
+     */
+    private static int head(TestingHttpClient http, String path, String key)
+    {
+        return http.send("HEAD", path, TestingHttpClient.keyHeader(key), BodyPublishers.noBody()).status();
+    }
+
+    @Test
+    public void testHeadRunsTheSameChecksAsGet()
+    {
+        String adminKey = server.createAccount(uniqueName("head"), "alice");
+        assertThat(head(client, VERIFY, null)).isEqualTo(401);
+        assertThat(head(client, VERIFY, "not-a-key")).isEqualTo(401);
+        assertThat(head(client, VERIFY, adminKey)).isEqualTo(200);
+        assertThat(head(client, ACCOUNTS, null)).isEqualTo(401);
+        assertThat(head(client, ACCOUNTS, adminKey)).as("an admin may not list accounts").isEqualTo(403);
+        assertThat(head(client, ACCOUNTS, ROOT_KEY)).isEqualTo(200);
+        assertThat(head(client, usersPath("acme-not-there"), null)).isEqualTo(401);
+        assertThat(head(client, "/ready", null)).isEqualTo(200);
+        assertThat(head(client, "/health", null)).isEqualTo(200);
+        assertThat(head(client, "/metrics", null)).isEqualTo(200);
     }
 }

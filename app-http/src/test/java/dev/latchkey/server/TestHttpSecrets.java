@@ -90,6 +90,9 @@ public class TestHttpSecrets
         for (String key : keys) {
             client.get(VERIFY, key);
             client.send("GET", VERIFY, Map.of("Authorization", "Bearer " + key), BodyPublishers.noBody());
+            // a key where a client should never put it: in the path (the access log keeps only its key id)
+            client.get("/api/v1/" + key, null).assertError(404, "NOT_FOUND");
+            client.get(usersPath("acme") + "/" + key, adminKey);
             // a key one character off: malformed, and never echoed
             client.get(VERIFY, key.substring(0, 57) + (key.endsWith("0") ? "1" : "0")).assertError(401, "UNAUTHENTICATED");
             // a key in fields where it does not belong
@@ -107,6 +110,9 @@ public class TestHttpSecrets
         // the access log is written after the response: wait for the line of the last request
         client.get("/last-request", null).assertError(404, "NOT_FOUND");
         logs.awaitLine(line -> line.contains("GET /last-request 404"), Duration.ofSeconds(10));
+        assertThat(logs.lines()).as("verify answers, logged at DEBUG").anySatisfy(line -> assertThat(line).contains("GET " + VERIFY + " 200"));
+        assertThat(logs.lines()).as("a key in a path is logged by its key id only")
+                .anySatisfy(line -> assertThat(line).contains("GET /api/v1/lk_" + keys.get(0).substring(3, 20) + "[redacted] 404"));
 
         assertThat(hashes).as("hashes in the store").hasSize(8);
         assertThat(keys).doesNotHaveDuplicates().allSatisfy(key -> assertThat(TestingKeys.isWellFormed(key)).isTrue());

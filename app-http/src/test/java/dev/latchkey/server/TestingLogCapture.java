@@ -1,5 +1,6 @@
 package dev.latchkey.server;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
@@ -23,6 +24,7 @@ public final class TestingLogCapture
         implements AutoCloseable
 {
     private static final List<String> LOGGERS = List.of(Logger.ROOT_LOGGER_NAME, "dev.latchkey.access");
+    private static final String VERIFY_LOGGER = "dev.latchkey.access.verify";
 
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Object appended = new Object();
@@ -43,6 +45,8 @@ public final class TestingLogCapture
         capture.appender.setName("testing-log-capture");
         capture.appender.start();
         LOGGERS.forEach(name -> logger(name).addAppender(capture.appender));
+        // verify answers are logged at DEBUG (off by default): capture them too, so that they are checked for leaks
+        logger(VERIFY_LOGGER).setLevel(Level.DEBUG);
         return capture;
     }
 
@@ -93,6 +97,7 @@ public final class TestingLogCapture
     public void close()
     {
         LOGGERS.forEach(name -> logger(name).detachAppender(appender));
+        logger(VERIFY_LOGGER).setLevel(null);
         appender.stop();
     }
 

@@ -57,9 +57,11 @@ final class AdminApi
     {
         routes.post(ACCOUNTS, this::createAccount);
         routes.get(ACCOUNTS, this::listAccounts);
+        routes.head(ACCOUNTS, this::listAccounts);
         routes.delete(ACCOUNT, this::deleteAccount);
         routes.post(USERS, this::registerUser);
         routes.get(USERS, this::listUsers);
+        routes.head(USERS, this::listUsers);
         routes.delete(USER, this::removeUser);
         routes.put(USER + "/role", this::setRole);
         routes.post(USER + "/key", this::regenerateKey);

@@ -19,6 +19,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 import static dev.latchkey.server.http.AdminApi.map;
 import static java.util.Objects.requireNonNull;
@@ -32,6 +33,14 @@ public final class HttpApi
 {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final Logger ACCESS = LoggerFactory.getLogger("dev.latchkey.access");
+    /**
+     * Verify answers: as many as the proxied application's requests, which the proxy logs already; at DEBUG, so off
+     * unless an operator turns them on (docs/integrations.md). Their outcomes are counted in /metrics either way.
+     */
+    private static final Logger ACCESS_VERIFY = LoggerFactory.getLogger("dev.latchkey.access.verify");
+    private static final String VERIFY_PATH = "/api/v1/auth/verify";
+    /** Anything shaped like an API key in a logged path: its key id is kept, the rest is not logged. */
+    private static final Pattern KEY_IN_PATH = Pattern.compile("(lk_[0-9A-Za-z]{16}_)[0-9A-Za-z]+");
 
     private final AdminApi adminApi;
     private final Authenticator authenticator;
@@ -71,23 +80,28 @@ public final class HttpApi
         config.http.prefer405over404 = true;
         config.http.maxRequestSize = RequestBodies.MAX_BYTES;
         config.jetty.modifyServer(server -> server.setErrorHandler(new EnvelopeErrorHandler(mapper)));
-        config.requestLogger.http((ctx, millis) -> ACCESS.info("{} {} {} {}ms", ctx.method(), ctx.path(), ctx.status().getCode(), Math.round(millis)));
+        config.requestLogger.http(HttpApi::logAccess);
 
         config.routes.before(ctx -> ctx.attribute(Envelope.START_NANOS, System.nanoTime()));
         adminApi.register(config.routes);
-        config.routes.get("/api/v1/auth/verify", this::verify);
-        // without its own HEAD route, Javalin answers HEAD on a GET route with 200 and never runs the handler:
-        // a proxy that forwards the client's method would then let every HEAD through
-        config.routes.head("/api/v1/auth/verify", this::verify);
-        config.routes.get("/health", ctx -> envelope.ok(ctx, map("status", "up")));
+        // every GET route has its HEAD twin running the same handler (Jetty drops the body): without one, Javalin
+        // answers HEAD with 200 and never runs the handler, so a proxy that forwards HEAD would let every key through
+        // verify, and a load balancer checking /ready with HEAD would see a not-ready instance as ready
+        // (AdminApi does the same for its GET routes)
+        config.routes.get(VERIFY_PATH, this::verify);
+        config.routes.head(VERIFY_PATH, this::verify);
+        config.routes.get("/health", this::health);
+        config.routes.head("/health", this::health);
         config.routes.get("/ready", this::ready);
-        config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(registry.scrape()));
+        config.routes.head("/ready", this::ready);
+        config.routes.get("/metrics", this::metrics);
+        config.routes.head("/metrics", this::metrics);
 
         config.routes.exception(LatchkeyException.class, (e, ctx) -> envelope.error(ctx, e.code(), e.getMessage(),
                 e.field().map(field -> Map.<String, Object>of("field", field))));
         config.routes.exception(HttpResponseException.class, (e, ctx) -> httpError(ctx, e.getStatus()));
         config.routes.exception(Exception.class, (e, ctx) -> {
-            LOG.error("unexpected failure serving {} {}", ctx.method(), ctx.path(), e);
+            LOG.error("unexpected failure serving {} {}", ctx.method(), redactKeys(ctx.path()), e);
             envelope.error(ctx, ErrorCode.INTERNAL, "internal error", Optional.empty());
         });
         for (int status : new int[] {400, 404, 405, 413, 500, 503}) {
@@ -111,6 +125,39 @@ public final class HttpApi
                 "user_id", identity.userId().map(UserId::value).orElse(null)));
     }
 
+    /**
+     * One access-log line per request, without keys: headers are never logged, and a key a client put in the path
+     * is cut to its public key id.
+     */
+    static void logAccess(Context ctx, Float millis)
+    {
+        Logger logger = VERIFY_PATH.equals(ctx.path()) ? ACCESS_VERIFY : ACCESS;
+        if (logger == ACCESS_VERIFY ? logger.isDebugEnabled() : logger.isInfoEnabled()) {
+            String line = ctx.method() + " " + redactKeys(ctx.path()) + " " + ctx.status().getCode() + " " + Math.round(millis) + "ms";
+            if (logger == ACCESS_VERIFY) {
+                logger.debug(line);
+            }
+            else {
+                logger.info(line);
+            }
+        }
+    }
+
+    static String redactKeys(String path)
+    {
+        return KEY_IN_PATH.matcher(path).replaceAll("$1[redacted]");
+    }
+
+    private void health(Context ctx)
+    {
+        envelope.ok(ctx, map("status", "up"));
+    }
+
+    private void metrics(Context ctx)
+    {
+        ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(registry.scrape());
+    }
+
     private void ready(Context ctx)
     {
         double lag = resolver.feedLag().toNanos() / 1e9;
@@ -126,8 +173,8 @@ public final class HttpApi
     {
         ErrorCode code = HttpErrors.code(status);
         String message = switch (code) {
-            case NOT_FOUND -> "no such route: " + ctx.method() + " " + ctx.path();
-            case METHOD_NOT_ALLOWED -> "method " + ctx.method() + " is not allowed on " + ctx.path();
+            case NOT_FOUND -> "no such route: " + ctx.method() + " " + redactKeys(ctx.path());
+            case METHOD_NOT_ALLOWED -> "method " + ctx.method() + " is not allowed on " + redactKeys(ctx.path());
             case PAYLOAD_TOO_LARGE -> "the request body is larger than " + RequestBodies.MAX_BYTES + " bytes";
             case INVALID_ARGUMENT -> "bad request";
             default -> "internal error";
