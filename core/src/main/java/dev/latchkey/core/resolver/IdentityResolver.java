@@ -29,13 +29,11 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -150,57 +148,79 @@ public final class IdentityResolver
     }
 
     /**
-     * Judges a presented key. Never throws for anything the client sent.
+     * Judges a presented key. Never throws for anything the client sent. Waits at most the lookup timeout, and only
+     * when the key needs a store lookup.
      */
     public Resolution resolve(String presented)
     {
-        Resolution resolution = judge(presented);
-        stats.resolved(resolution.outcome());
-        return resolution;
+        return resolveAsync(presented).join();
     }
 
-    private Resolution judge(String presented)
+    /**
+     * Judges a presented key without blocking: the future is already complete unless the key needs a store lookup,
+     * and then completes on the lookup executor within the lookup timeout. Never completes exceptionally.
+     */
+    public CompletableFuture<Resolution> resolveAsync(String presented)
+    {
+        Judgement judgement = judge(presented);
+        if (judgement.resolution() != null) {
+            stats.resolved(judgement.resolution().outcome());
+            return CompletableFuture.completedFuture(judgement.resolution());
+        }
+        ApiKey key = judgement.key();
+        return lookUpAsync(key.keyId()).handle((cached, failure) -> {
+            Resolution resolution = failure != null ? Resolution.rejected(Outcome.UNAVAILABLE) : verified(key, cached);
+            stats.resolved(resolution.outcome());
+            return resolution;
+        });
+    }
+
+    /**
+     * A resolution decided from memory, or the parsed key when a store lookup must decide.
+     */
+    private record Judgement(Resolution resolution, ApiKey key) {}
+
+    private Judgement judge(String presented)
     {
         if (presented == null) {
-            return Resolution.rejected(Outcome.MALFORMED);
+            return decided(Outcome.MALFORMED);
         }
         if (rootKey.isPresent() && rootKey.get().matches(presented)) {
-            return Resolution.authenticated(Identity.root());
+            return new Judgement(Resolution.authenticated(Identity.root()), null);
         }
         Optional<ApiKey> parsed = ApiKey.parse(presented);
         if (parsed.isEmpty()) {
-            return Resolution.rejected(Outcome.MALFORMED);
+            return decided(Outcome.MALFORMED);
         }
         ApiKey key = parsed.get();
         KeyId keyId = key.keyId();
         if (negatives.getIfPresent(keyId) != null) {
             stats.negativeCacheHit();
-            return Resolution.rejected(Outcome.INVALID);
+            return decided(Outcome.INVALID);
         }
         if (isStale()) {
-            return Resolution.rejected(Outcome.UNAVAILABLE);
+            return decided(Outcome.UNAVAILABLE);
         }
         CacheKey probe = new CacheKey(keyId);
         CachedKey cached = positives.getIfPresent(probe);
         if (cached != null && !cached.isDisowned()) {
             stats.cacheHit();
+            return new Judgement(verified(key, cached), null);
         }
-        else {
-            stats.cacheMiss();
-            if (cached != null) {
-                positives.asMap().remove(probe, cached);
-            }
-            try {
-                cached = lookUpAsync(keyId).get(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS);
-            }
-            catch (ExecutionException | TimeoutException e) {
-                return Resolution.rejected(Outcome.UNAVAILABLE);
-            }
-            catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return Resolution.rejected(Outcome.UNAVAILABLE);
-            }
+        stats.cacheMiss();
+        if (cached != null) {
+            positives.asMap().remove(probe, cached);
         }
+        return new Judgement(null, key);
+    }
+
+    private static Judgement decided(Outcome outcome)
+    {
+        return new Judgement(Resolution.rejected(outcome), null);
+    }
+
+    private Resolution verified(ApiKey key, CachedKey cached)
+    {
         if (cached == null || !cached.matches(hasher.hash(key))) {
             return Resolution.rejected(Outcome.INVALID);
         }
@@ -365,27 +385,39 @@ public final class IdentityResolver
     private CompletableFuture<CachedKey> lookUpAsync(KeyId keyId)
     {
         CompletableFuture<CachedKey> running = lookups.get(keyId);
-        if (running != null) {
+        if (running != null && !running.isDone()) {
             return running;
+        }
+        if (running != null) {
+            // finished but not yet removed (its removal races with its callers): its answer may predate a change
+            lookups.remove(keyId, running);
         }
         CompletableFuture<CachedKey> started = new CompletableFuture<>();
         running = lookups.putIfAbsent(keyId, started);
         if (running != null) {
             return running;
         }
+        // on a timeout (or any completion) the lookup leaves the map; a normal completion leaves it first, below
         started.whenComplete((cached, failure) -> lookups.remove(keyId, started));
         started.orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS);
         try {
             lookupExecutor.execute(() -> {
+                CachedKey found;
                 try {
-                    started.complete(lookUpAndCache(keyId));
+                    found = lookUpAndCache(keyId);
                 }
                 catch (RuntimeException e) {
+                    lookups.remove(keyId, started);
                     started.completeExceptionally(e);
+                    return;
                 }
+                // removed before completing: a request arriving after the answer never joins a finished lookup
+                lookups.remove(keyId, started);
+                started.complete(found);
             });
         }
         catch (RejectedExecutionException e) {
+            lookups.remove(keyId, started);
             started.completeExceptionally(e);
         }
         return started;
