@@ -672,4 +672,37 @@ public class TestHttpApi
         assertThat(head(client, "/health", null)).isEqualTo(200);
         assertThat(head(client, "/metrics", null)).isEqualTo(200);
     }
+
+    /**
+     * The verify path is answered ahead of Javalin; any other spelling of it (a trailing slash) goes through
+     * Javalin's route. Both must answer alike.
+     */
+    @Test
+    public void testVerifyFastPathAnswersAsTheRoute()
+    {
+        String adminKey = server.createAccount(uniqueName("fast"), "alice");
+        String unknownKey = TestingKeys.wellFormed("NotInAnyCache001", "u".repeat(32));
+        List<Map<String, String>> requests = List.of(
+                TestingHttpClient.keyHeader(adminKey),
+                Map.of("Authorization", "Bearer " + adminKey),
+                TestingHttpClient.keyHeader(ROOT_KEY),
+                TestingHttpClient.keyHeader(unknownKey),
+                TestingHttpClient.keyHeader("not-a-key"),
+                Map.of(),
+                Map.of("X-API-Key", adminKey, "Authorization", "Bearer " + ROOT_KEY));
+        for (Map<String, String> headers : requests) {
+            TestingResponse fast = client.send("GET", VERIFY, headers, BodyPublishers.noBody());
+            TestingResponse route = client.send("GET", VERIFY + "/", headers, BodyPublishers.noBody());
+            assertThat(fast.status()).as("status for %s", headers.keySet()).isEqualTo(route.status());
+            for (String header : List.of("X-Latchkey-Role", "X-Latchkey-Account", "X-Latchkey-User", "Content-Type")) {
+                assertThat(fast.header(header)).as(header).isEqualTo(route.header(header));
+            }
+            JsonNode fastJson = fast.json();
+            JsonNode routeJson = route.json();
+            assertThat(fieldNames(fastJson)).containsExactlyElementsOf(fieldNames(routeJson));
+            assertThat(fastJson.get("result")).isEqualTo(routeJson.get("result"));
+            assertThat(fastJson.get("error")).isEqualTo(routeJson.get("error"));
+            assertThat(fastJson.get("status")).isEqualTo(routeJson.get("status"));
+        }
+    }
 }

@@ -7,8 +7,8 @@ import dev.latchkey.core.resolver.IdentityResolver;
 import dev.latchkey.core.resolver.Resolution;
 import io.javalin.http.Context;
 
-import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 import static java.util.Objects.requireNonNull;
 
@@ -33,19 +33,57 @@ final class Authenticator
      */
     Identity authenticate(Context ctx)
     {
-        Optional<String> apiKey = Optional.ofNullable(ctx.header("X-API-Key")).map(String::trim);
-        Optional<String> bearer = Optional.ofNullable(ctx.header("Authorization"))
+        return authenticate(ctx.header("X-API-Key"), ctx.header("Authorization"));
+    }
+
+    /**
+     * @param apiKeyHeader the {@code X-API-Key} header, or null
+     * @param authorizationHeader the {@code Authorization} header, or null
+     * @throws LatchkeyException as {@link #authenticate(Context)}
+     */
+    Identity authenticate(String apiKeyHeader, String authorizationHeader)
+    {
+        return identity(resolver.resolve(presentedKey(apiKeyHeader, authorizationHeader)));
+    }
+
+    /**
+     * Resolves without blocking (see {@link IdentityResolver#resolveAsync}).
+     *
+     * @throws LatchkeyException at once for a missing key or conflicting headers
+     */
+    CompletableFuture<Resolution> resolveAsync(String apiKeyHeader, String authorizationHeader)
+    {
+        return resolver.resolveAsync(presentedKey(apiKeyHeader, authorizationHeader));
+    }
+
+    /**
+     * The key a request presents.
+     *
+     * @throws LatchkeyException UNAUTHENTICATED when there is none; INVALID_ARGUMENT when both headers carry
+     *         different keys
+     */
+    static String presentedKey(String apiKeyHeader, String authorizationHeader)
+    {
+        Optional<String> apiKey = Optional.ofNullable(apiKeyHeader).map(String::trim);
+        Optional<String> bearer = Optional.ofNullable(authorizationHeader)
                 .map(String::trim)
-                .filter(value -> value.toLowerCase(Locale.ROOT).startsWith(BEARER))
+                .filter(value -> value.regionMatches(true, 0, BEARER, 0, BEARER.length()))
                 .map(value -> value.substring(BEARER.length()).trim());
         if (apiKey.isPresent() && bearer.isPresent() && !apiKey.get().equals(bearer.get())) {
             throw new LatchkeyException(ErrorCode.INVALID_ARGUMENT, "X-API-Key and Authorization carry different keys");
         }
-        Optional<String> presented = apiKey.or(() -> bearer).filter(value -> !value.isEmpty());
-        if (presented.isEmpty()) {
-            throw new LatchkeyException(ErrorCode.UNAUTHENTICATED, "an API key is required (X-API-Key or Authorization: Bearer)");
-        }
-        Resolution resolution = resolver.resolve(presented.get());
+        return apiKey.or(() -> bearer).filter(value -> !value.isEmpty()).orElseThrow(
+                () -> new LatchkeyException(ErrorCode.UNAUTHENTICATED, "an API key is required (X-API-Key or Authorization: Bearer)"));
+    }
+
+    /**
+     * The identity a resolution grants.
+     *
+     * @throws LatchkeyException UNAUTHENTICATED for a malformed, unknown or revoked key; UNAVAILABLE when the store
+     *         was needed and unreachable
+     */
+    static Identity identity(Resolution resolution)
+    {
         return switch (resolution.outcome()) {
             case OK -> resolution.identity().orElseThrow();
             case MALFORMED, INVALID -> throw new LatchkeyException(ErrorCode.UNAUTHENTICATED, "the API key is not valid");

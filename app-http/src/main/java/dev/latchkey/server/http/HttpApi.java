@@ -2,9 +2,7 @@ package dev.latchkey.server.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.latchkey.core.admin.AdminService;
-import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
-import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.IdentityResolver;
@@ -13,6 +11,7 @@ import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.eclipse.jetty.server.Handler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +37,7 @@ public final class HttpApi
      * unless an operator turns them on (docs/integrations.md). Their outcomes are counted in /metrics either way.
      */
     private static final Logger ACCESS_VERIFY = LoggerFactory.getLogger("dev.latchkey.access.verify");
-    private static final String VERIFY_PATH = "/api/v1/auth/verify";
+    private static final String VERIFY_PATH = VerifyHandler.PATH;
     /** Anything shaped like an API key in a logged path: its key id is kept, the rest is not logged. */
     private static final Pattern KEY_IN_PATH = Pattern.compile("(lk_[0-9A-Za-z]{16}_)[0-9A-Za-z]+");
 
@@ -79,7 +78,19 @@ public final class HttpApi
         config.startup.showOldJavalinVersionWarning = false;
         config.http.prefer405over404 = true;
         config.http.maxRequestSize = RequestBodies.MAX_BYTES;
-        config.jetty.modifyServer(server -> server.setErrorHandler(new EnvelopeErrorHandler(mapper)));
+        config.jetty.modifyServer(server -> {
+            server.setErrorHandler(new EnvelopeErrorHandler(mapper));
+            // the verify fast path goes inside Javalin's outer handler (a StatisticsHandler, which graceful stop
+            // needs) and ahead of its servlet, which Javalin attaches to the innermost wrapper it finds
+            VerifyHandler verify = new VerifyHandler(authenticator, mapper, ACCESS_VERIFY);
+            if (server.getHandler() instanceof Handler.Wrapper outer) {
+                verify.setHandler(outer.getHandler());
+                outer.setHandler(verify);
+            }
+            else {
+                server.setHandler(verify);
+            }
+        });
         config.requestLogger.http(HttpApi::logAccess);
 
         config.routes.before(ctx -> ctx.attribute(Envelope.START_NANOS, System.nanoTime()));
@@ -116,13 +127,8 @@ public final class HttpApi
     private void verify(Context ctx)
     {
         Identity identity = authenticator.authenticate(ctx);
-        ctx.header("X-Latchkey-Role", identity.role().wireName());
-        identity.accountId().ifPresent(account -> ctx.header("X-Latchkey-Account", account.value()));
-        identity.userId().ifPresent(user -> ctx.header("X-Latchkey-User", user.value()));
-        envelope.ok(ctx, map(
-                "role", identity.role().wireName(),
-                "account_id", identity.accountId().map(AccountId::value).orElse(null),
-                "user_id", identity.userId().map(UserId::value).orElse(null)));
+        VerifyHandler.identityHeaders(identity).forEach(ctx::header);
+        envelope.ok(ctx, VerifyHandler.result(identity));
     }
 
     /**

@@ -1,0 +1,216 @@
+package dev.latchkey.server.http;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.resolver.Outcome;
+import dev.latchkey.core.resolver.Resolution;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * {@code GET} and {@code HEAD /api/v1/auth/verify} on Jetty's own handler API, ahead of Javalin: the endpoint a proxy
+ * calls once per request of the application it guards, so its cost bounds the proxy's throughput. Measured on the
+ * machine of docs/performance.md, a request through Javalin's servlet layer cost about three times what the same
+ * answer costs here. The answer is exactly the route's (same headers, same envelope, same codes); every other
+ * request, and any variant of the path this handler does not match exactly (a trailing slash, percent-encoding),
+ * goes on to Javalin, whose route answers the same way.
+ */
+final class VerifyHandler
+        extends Handler.Wrapper
+{
+    static final String PATH = "/api/v1/auth/verify";
+    static final String ROLE_HEADER = "X-Latchkey-Role";
+    static final String ACCOUNT_HEADER = "X-Latchkey-Account";
+    static final String USER_HEADER = "X-Latchkey-User";
+
+    private final Authenticator authenticator;
+    private final ObjectMapper mapper;
+    private final Logger accessLog;
+
+    VerifyHandler(Authenticator authenticator, ObjectMapper mapper, Logger accessLog)
+    {
+        this.authenticator = requireNonNull(authenticator, "authenticator is null");
+        this.mapper = requireNonNull(mapper, "mapper is null");
+        this.accessLog = requireNonNull(accessLog, "accessLog is null");
+    }
+
+    /**
+     * Non-blocking: Jetty then runs the handler chain on its network threads, so requests for Javalin are handed to
+     * the thread pool here (what Jetty would do for a blocking handler), and a verify answer that needs a store
+     * lookup is written when the lookup completes, from the lookup's thread. A verify answered from memory costs no
+     * thread hand-off at all.
+     */
+    @Override
+    public InvocationType getInvocationType()
+    {
+        return InvocationType.NON_BLOCKING;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback)
+    {
+        String method = request.getMethod();
+        boolean head = HttpMethod.HEAD.is(method);
+        if (!(head || HttpMethod.GET.is(method)) || !PATH.equals(Request.getPathInContext(request))) {
+            getServer().getThreadPool().execute(() -> handleBlocking(request, response, callback));
+            return true;
+        }
+        long start = System.nanoTime();
+        HttpFields headers = request.getHeaders();
+        CompletableFuture<Resolution> resolution;
+        try {
+            resolution = authenticator.resolveAsync(headers.get("X-API-Key"), headers.get("Authorization"));
+        }
+        catch (LatchkeyException e) {
+            answer(response, callback, head, start, e);
+            return true;
+        }
+        Resolution now = resolution.getNow(null);
+        if (now != null) {
+            answer(response, callback, head, start, now);
+            return true;
+        }
+        resolution.whenComplete((later, failure) -> {
+            try {
+                answer(response, callback, head, start, later != null ? later : Resolution.rejected(Outcome.UNAVAILABLE));
+            }
+            catch (RuntimeException e) {
+                callback.failed(e);
+            }
+        });
+        return true;
+    }
+
+    /**
+     * Javalin's part, on a pool thread: it may block (request bodies, store writes).
+     */
+    private void handleBlocking(Request request, Response response, Callback callback)
+    {
+        try {
+            if (!super.handle(request, response, callback)) {
+                Response.writeError(request, response, callback, HttpStatus.NOT_FOUND_404);
+            }
+        }
+        catch (Throwable failure) {
+            callback.failed(failure);
+        }
+    }
+
+    private void answer(Response response, Callback callback, boolean head, long start, Resolution resolution)
+    {
+        Identity identity;
+        try {
+            identity = Authenticator.identity(resolution);
+        }
+        catch (LatchkeyException e) {
+            answer(response, callback, head, start, e);
+            return;
+        }
+        HttpFields.Mutable fields = response.getHeaders();
+        fields.put(ROLE_HEADER, identity.role().wireName());
+        identity.accountId().ifPresent(account -> fields.put(ACCOUNT_HEADER, account.value()));
+        identity.userId().ifPresent(user -> fields.put(USER_HEADER, user.value()));
+        write(response, callback, head, start, 200, okBody(identity, seconds(start)));
+    }
+
+    private void answer(Response response, Callback callback, boolean head, long start, LatchkeyException e)
+    {
+        Map<String, Object> body = Envelope.errorBody(e.code(), e.getMessage(), e.field().map(field -> Map.<String, Object>of("field", field)), seconds(start));
+        write(response, callback, head, start, HttpErrors.status(e.code()), json(body));
+    }
+
+    private void write(Response response, Callback callback, boolean head, long start, int status, byte[] body)
+    {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, head ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(body), callback);
+        if (accessLog.isDebugEnabled()) {
+            accessLog.debug("{} {} {} {}ms", head ? "HEAD" : "GET", PATH, status, Math.round((System.nanoTime() - start) / 1e6));
+        }
+    }
+
+    /**
+     * The headers a proxy copies into the request it passes on: the role, and for account keys the account and user.
+     */
+    static Map<String, String> identityHeaders(Identity identity)
+    {
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put(ROLE_HEADER, identity.role().wireName());
+        identity.accountId().ifPresent(account -> headers.put(ACCOUNT_HEADER, account.value()));
+        identity.userId().ifPresent(user -> headers.put(USER_HEADER, user.value()));
+        return headers;
+    }
+
+    static Map<String, Object> result(Identity identity)
+    {
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("role", identity.role().wireName());
+        result.put("account_id", identity.accountId().map(AccountId::value).orElse(null));
+        result.put("user_id", identity.userId().map(UserId::value).orElse(null));
+        return result;
+    }
+
+    /**
+     * The envelope of an answer, written field by field with Jackson's streaming generator (several times cheaper
+     * than serializing a map, on the hottest path of the server); the same JSON as {@link Envelope#ok}.
+     */
+    private byte[] okBody(Identity identity, double seconds)
+    {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(128);
+        try (JsonGenerator json = mapper.getFactory().createGenerator(out)) {
+            json.writeStartObject();
+            json.writeStringField("status", "ok");
+            json.writeObjectFieldStart("result");
+            json.writeStringField("role", identity.role().wireName());
+            json.writeStringField("account_id", identity.accountId().map(AccountId::value).orElse(null));
+            json.writeStringField("user_id", identity.userId().map(UserId::value).orElse(null));
+            json.writeEndObject();
+            json.writeNullField("error");
+            json.writeNumberField("time", seconds);
+            json.writeEndObject();
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException("the envelope could not be written as JSON", e);
+        }
+        return out.toByteArray();
+    }
+
+    private static double seconds(long startNanos)
+    {
+        return Math.round((System.nanoTime() - startNanos) / 1e3) / 1e6;
+    }
+
+    private byte[] json(Map<String, Object> body)
+    {
+        try {
+            return mapper.writeValueAsBytes(body);
+        }
+        catch (JsonProcessingException e) {
+            throw new IllegalStateException("the envelope could not be written as JSON", e);
+        }
+    }
+}
