@@ -48,7 +48,7 @@ import static java.util.Objects.requireNonNull;
  *   <li>A key that is not of the key format, or fails its checksum, is {@link Outcome#MALFORMED}: no store access.</li>
  *   <li>A key id in the <b>negative cache</b> (found absent within the negative TTL) is {@link Outcome#INVALID}.</li>
  *   <li>A key id in the <b>positive cache</b> is verified by hashing the presented secret and comparing in constant
- *       time. Entries are compact ({@link CachedKey}: about 220 bytes per key in all, see docs/performance.md).</li>
+ *       time. Entries are compact ({@link CachedKey}: about 190 bytes per key in all, see docs/performance.md).</li>
  *   <li>Otherwise one point lookup of the store, shared by every concurrent request for that key id (single
  *       flight), bounded by the lookup timeout. Absent ids go to the negative cache.</li>
  * </ol>
