@@ -99,9 +99,11 @@ public final class JdbcIdentityStore
     private final int feedRetention;
     private final int compactionInterval;
     private final List<CommitListener> listeners = new CopyOnWriteArrayList<>();
+    private final BeforeCommit beforeCommit;
 
-    private JdbcIdentityStore(JdbcStoreConfig config, HikariDataSource dataSource, Clock clock)
+    private JdbcIdentityStore(JdbcStoreConfig config, HikariDataSource dataSource, Clock clock, BeforeCommit beforeCommit)
     {
+        this.beforeCommit = beforeCommit;
         this.config = config;
         this.dialect = SqlDialect.of(config.url());
         this.dataSource = dataSource;
@@ -120,14 +122,24 @@ public final class JdbcIdentityStore
      */
     public static JdbcIdentityStore open(JdbcStoreConfig config, Clock clock)
     {
+        return open(config, clock, BeforeCommit.NONE);
+    }
+
+    /**
+     * For tests: {@code beforeCommit} runs in every writing transaction after its change is appended, just before
+     * the commit (while the transaction holds the feed head's lock).
+     */
+    static JdbcIdentityStore open(JdbcStoreConfig config, Clock clock, BeforeCommit beforeCommit)
+    {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
+        requireNonNull(beforeCommit, "beforeCommit is null");
         HikariDataSource dataSource = new HikariDataSource(poolConfig(config));
         try {
             if (config.migrate()) {
                 migrate(config, dataSource);
             }
-            return new JdbcIdentityStore(config, dataSource, clock);
+            return new JdbcIdentityStore(config, dataSource, clock, beforeCommit);
         }
         catch (RuntimeException e) {
             dataSource.close();
@@ -694,6 +706,17 @@ public final class JdbcIdentityStore
         return new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
     }
 
+    /**
+     * A test hook: runs in a writing transaction between the append of its change and its commit.
+     */
+    @FunctionalInterface
+    interface BeforeCommit
+    {
+        BeforeCommit NONE = position -> {};
+
+        void run(long position);
+    }
+
     @FunctionalInterface
     private interface Work<T>
     {
@@ -753,6 +776,9 @@ public final class JdbcIdentityStore
             Transaction transaction = new Transaction(connection);
             T value = mutation.run(transaction);
             appended[0] = transaction.appended;
+            if (appended[0] != 0) {
+                beforeCommit.run(appended[0]);
+            }
             return value;
         });
         if (appended[0] > feedRetention && appended[0] % compactionInterval == 0) {
