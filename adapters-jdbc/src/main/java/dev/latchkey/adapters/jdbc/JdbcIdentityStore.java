@@ -78,10 +78,10 @@ import static java.util.Objects.requireNonNull;
  *
  * <h2>Connections and timeouts</h2>
  * A HikariCP pool of up to {@link JdbcStoreConfig#poolSize()} connections. A call waits at most
- * {@link JdbcStoreConfig#connectTimeout()} for a connection; each statement is cancelled by the server after
- * {@link JdbcStoreConfig#queryTimeout()}, and the client drops a connection that stays silent half a second longer,
- * so an unreachable database fails a call with UNAVAILABLE within about two seconds at the defaults instead of
- * hanging it. Thread safe.
+ * {@link JdbcStoreConfig#connectTimeout()} for a connection (validating an idle one first); each statement is
+ * cancelled by the server after {@link JdbcStoreConfig#queryTimeout()}, and the client drops a connection that stays
+ * silent as long (rounded up to whole seconds, the driver's unit), so an unreachable database fails a call with
+ * UNAVAILABLE within about one to one and a half seconds at the defaults instead of hanging it. Thread safe.
  */
 public final class JdbcIdentityStore
         implements IdentityStore, AutoCloseable

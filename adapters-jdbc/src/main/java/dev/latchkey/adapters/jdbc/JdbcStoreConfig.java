@@ -13,8 +13,9 @@ import static java.util.Objects.requireNonNull;
  *         a DBA applies them, see docs/storage-jdbc.md)
  * @param poolSize the most connections the pool opens (PostgreSQL also gets one more, for LISTEN)
  * @param connectTimeout how long a call waits for a connection: from the pool, or a new one to the database
- * @param queryTimeout how long one statement may run on the server; the client gives up on a silent connection
- *         half a second later, so an unreachable database fails a call within about this bound
+ * @param queryTimeout how long one statement may run (lock waits included): the server cancels it, and the client
+ *         gives up on a connection that stays silent as long (rounded up to whole seconds), so an unreachable
+ *         database fails a call within about this bound
  * @param feedRetention how many of the newest change-feed entries are kept; older ones are compacted away
  */
 public record JdbcStoreConfig(
@@ -29,7 +30,7 @@ public record JdbcStoreConfig(
 {
     public static final int DEFAULT_POOL_SIZE = 10;
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(1);
-    public static final Duration DEFAULT_QUERY_TIMEOUT = Duration.ofMillis(1500);
+    public static final Duration DEFAULT_QUERY_TIMEOUT = Duration.ofSeconds(1);
     public static final int DEFAULT_FEED_RETENTION = 100_000;
     private static final Duration MIN_TIMEOUT = Duration.ofMillis(250);
 
@@ -78,15 +79,6 @@ public record JdbcStoreConfig(
     public JdbcStoreConfig withFeedRetention(int value)
     {
         return new JdbcStoreConfig(url, user, password, migrate, poolSize, connectTimeout, queryTimeout, value);
-    }
-
-    /**
-     * The client-side socket timeout: the query timeout plus half a second, so that a live server cancels a slow
-     * statement itself (keeping the connection) before the client gives up on the connection.
-     */
-    Duration networkTimeout()
-    {
-        return queryTimeout.plusMillis(500);
     }
 
     /**

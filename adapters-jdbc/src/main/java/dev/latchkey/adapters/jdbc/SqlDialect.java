@@ -43,7 +43,7 @@ enum SqlDialect
             return Map.of(
                     "connectTimeout", connectSeconds,
                     "loginTimeout", connectSeconds,
-                    "socketTimeout", Long.toString(wholeSeconds(config.networkTimeout())),
+                    "socketTimeout", Long.toString(wholeSeconds(config.queryTimeout())),
                     "tcpKeepAlive", "true",
                     "ApplicationName", "latchkey");
         }
