@@ -226,7 +226,7 @@ public class TestServerConfig
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"s3", "jdbc"})
+    @ValueSource(strings = {"s3"})
     public void testStoresNotImplementedYetSaySo(String kind)
     {
         Map<String, String> values = new HashMap<>();

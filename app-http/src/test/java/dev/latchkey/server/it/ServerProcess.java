@@ -68,6 +68,15 @@ final class ServerProcess
      */
     static ServerProcess launch(String name, Path storeDirectory, String rootKey, Path logDirectory)
     {
+        return launch(name, Map.of("LATCHKEY_FS_DIR", storeDirectory.toString()), rootKey, logDirectory);
+    }
+
+    /**
+     * Starts a server process as {@link #launch(String, Path, String, Path)} does, on the store that the
+     * {@code LATCHKEY_*} variables given name.
+     */
+    static ServerProcess launch(String name, Map<String, String> store, String rootKey, Path logDirectory)
+    {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx256m");
@@ -83,7 +92,7 @@ final class ServerProcess
             Map<String, String> environment = builder.environment();
             environment.keySet().removeIf(variable -> variable.startsWith("LATCHKEY_"));
             environment.put("LATCHKEY_HTTP_PORT", "0");
-            environment.put("LATCHKEY_FS_DIR", storeDirectory.toString());
+            environment.putAll(store);
             environment.put("LATCHKEY_ROOT_KEY", rootKey);
             return new ServerProcess(name, builder.start(), log);
         }

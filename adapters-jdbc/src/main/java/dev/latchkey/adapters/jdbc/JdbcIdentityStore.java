@@ -1,0 +1,840 @@
+package dev.latchkey.adapters.jdbc;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.UserQuery;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+
+import java.lang.System.Logger.Level;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The identity store in a SQL database: PostgreSQL for deployments of many instances, H2 for embedded use.
+ *
+ * <h2>Schema</h2>
+ * Flyway migrations shipped in this jar ({@code dev/latchkey/adapters/jdbc/migration/<database>/}), applied by
+ * {@link #open} unless {@link JdbcStoreConfig#migrate()} is off. Tables {@code latchkey_account},
+ * {@code latchkey_user} and {@code latchkey_key} hold the invariants SQL can hold: unique ids (a key id is the primary
+ * key of {@code latchkey_key}, so unique across the store), foreign keys that cascade an account's deletion to its
+ * users and their keys, one key per user. Ids sort in ordinal order ({@code COLLATE "C"} on PostgreSQL).
+ *
+ * <h2>Writes</h2>
+ * Each mutation is one short transaction at READ COMMITTED. A mutation of an account's users first locks the account
+ * row ({@code SELECT ... FOR UPDATE}), so writes to one account are serialized and checks such as the last-admin
+ * guard, "the user exists" or "the account still exists" are decided atomically with the write; a user added while
+ * its account is deleted waits for the deletion and then finds no account. Conflicts that cross accounts (one key id
+ * issued twice) are settled by the unique constraint: the loser's violation becomes ALREADY_EXISTS. Deadlocks and
+ * serialization failures are retried; every other SQL failure is UNAVAILABLE (or INTERNAL for a statement the
+ * database rejects), and no {@link SQLException} leaves this class.
+ *
+ * <h2>A gap-free change feed</h2>
+ * The classic outbox numbers changes from a sequence; but transactions commit in any order, so a reader can see
+ * change 8 before change 7 commits, move its position to 8, and never see 7. Here every writing transaction, as its
+ * last statement, increments the one row of {@code latchkey_feed_head} and appends its change at the new value. The
+ * row lock it takes is held until the transaction ends, so the next writer can only take position n + 1 once the
+ * transaction holding n has committed (or rolled back, releasing n unused): positions are handed out in commit order
+ * and a change is visible before any change with a higher position. A reader of "changes after P" therefore never
+ * skips one that commits later. The price is that writers serialize for the length of one commit (admin writes, not
+ * key lookups); reads take no lock. As a second guard, a reader stops at the first hole it would step over.
+ * On PostgreSQL, the same statement queues a {@code NOTIFY latchkey_feed}, which PostgreSQL delivers only at commit:
+ * see {@link #listenForCommits}.
+ *
+ * <h2>Compaction</h2>
+ * Every {@code feedRetention / 10} changes, the writer that appended the change deletes the entries older than the
+ * newest {@code feedRetention} and raises {@code latchkey_feed_floor}; a reader behind the floor gets
+ * {@link FeedBatch.Reset}.
+ *
+ * <h2>Connections and timeouts</h2>
+ * A HikariCP pool of up to {@link JdbcStoreConfig#poolSize()} connections. A call waits at most
+ * {@link JdbcStoreConfig#connectTimeout()} for a connection (validating an idle one first); each statement is
+ * cancelled by the server after {@link JdbcStoreConfig#queryTimeout()}, and the client drops a connection that stays
+ * silent as long (rounded up to whole seconds, the driver's unit), so an unreachable database fails a call with
+ * UNAVAILABLE within about one to one and a half seconds at the defaults instead of hanging it. Thread safe.
+ */
+public final class JdbcIdentityStore
+        implements IdentityStore, AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(JdbcIdentityStore.class.getName());
+    private static final int ATTEMPTS = 3;
+    /** A feed read returns at most this many changes, whatever the limit asked. */
+    private static final int MAX_FEED_BATCH = 10_000;
+    private static final String SCHEMA_HISTORY_TABLE = "latchkey_schema_history";
+
+    private final JdbcStoreConfig config;
+    private final SqlDialect dialect;
+    private final HikariDataSource dataSource;
+    private final Clock clock;
+    private final int feedRetention;
+    private final int compactionInterval;
+    private final List<CommitListener> listeners = new CopyOnWriteArrayList<>();
+    private final BeforeCommit beforeCommit;
+
+    private JdbcIdentityStore(JdbcStoreConfig config, HikariDataSource dataSource, Clock clock, BeforeCommit beforeCommit)
+    {
+        this.beforeCommit = beforeCommit;
+        this.config = config;
+        this.dialect = SqlDialect.of(config.url());
+        this.dataSource = dataSource;
+        this.clock = clock;
+        this.feedRetention = config.feedRetention();
+        this.compactionInterval = Math.max(1, config.feedRetention() / 10);
+    }
+
+    /**
+     * Opens a connection pool to the database and, when {@link JdbcStoreConfig#migrate()} is on, brings the schema
+     * up to date (several instances may do so at once). With migrations off, the store opens even while the
+     * database is unreachable; calls fail with UNAVAILABLE until it is back.
+     *
+     * @throws LatchkeyException UNAVAILABLE when migrations are on and the database cannot be reached; INTERNAL when
+     *         the schema in the database cannot be migrated (for example, it is newer than this version)
+     */
+    public static JdbcIdentityStore open(JdbcStoreConfig config, Clock clock)
+    {
+        return open(config, clock, BeforeCommit.NONE);
+    }
+
+    /**
+     * For tests: {@code beforeCommit} runs in every writing transaction after its change is appended, just before
+     * the commit (while the transaction holds the feed head's lock).
+     */
+    static JdbcIdentityStore open(JdbcStoreConfig config, Clock clock, BeforeCommit beforeCommit)
+    {
+        requireNonNull(config, "config is null");
+        requireNonNull(clock, "clock is null");
+        requireNonNull(beforeCommit, "beforeCommit is null");
+        HikariDataSource dataSource = new HikariDataSource(poolConfig(config));
+        try {
+            if (config.migrate()) {
+                migrate(config, dataSource);
+            }
+            return new JdbcIdentityStore(config, dataSource, clock, beforeCommit);
+        }
+        catch (RuntimeException e) {
+            dataSource.close();
+            throw e;
+        }
+    }
+
+    private static HikariConfig poolConfig(JdbcStoreConfig config)
+    {
+        SqlDialect dialect = SqlDialect.of(config.url());
+        HikariConfig pool = new HikariConfig();
+        pool.setPoolName("latchkey-store");
+        pool.setJdbcUrl(config.url());
+        config.user().ifPresent(pool::setUsername);
+        config.password().ifPresent(pool::setPassword);
+        pool.setMaximumPoolSize(config.poolSize());
+        pool.setMinimumIdle(Math.min(2, config.poolSize()));
+        pool.setConnectionTimeout(config.connectTimeout().toMillis());
+        pool.setValidationTimeout(Math.max(250, config.connectTimeout().toMillis() / 2));
+        // the pool starts without the database; calls fail with UNAVAILABLE until it is reachable
+        pool.setInitializationFailTimeout(-1);
+        pool.setAutoCommit(true);
+        pool.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+        pool.setConnectionInitSql(dialect.connectionInitSql(config.queryTimeout()));
+        dialect.driverProperties(config).forEach(pool::addDataSourceProperty);
+        return pool;
+    }
+
+    private static void migrate(JdbcStoreConfig config, HikariDataSource dataSource)
+    {
+        try {
+            Flyway.configure(JdbcIdentityStore.class.getClassLoader())
+                    .dataSource(dataSource)
+                    .locations(SqlDialect.of(config.url()).migrationLocation())
+                    .table(SCHEMA_HISTORY_TABLE)
+                    .baselineOnMigrate(false)
+                    .load()
+                    .migrate();
+        }
+        catch (FlywayException e) {
+            if (hasConnectionFailure(e)) {
+                throw new LatchkeyException(ErrorCode.UNAVAILABLE, "cannot reach the database to migrate the schema", e);
+            }
+            throw new LatchkeyException(ErrorCode.INTERNAL, "cannot migrate the schema of the JDBC store: " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean hasConnectionFailure(Throwable e)
+    {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof SQLTransientConnectionException
+                    || (cause instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // --- reads
+
+    @Override
+    public Optional<KeyRecord> findKey(KeyId keyId)
+    {
+        requireNonNull(keyId, "keyId is null");
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement("""
+                    SELECT k.secret_hash, k.account_id, k.user_id, u.role, k.created_at
+                    FROM latchkey_key k JOIN latchkey_user u ON u.account_id = k.account_id AND u.user_id = k.user_id
+                    WHERE k.key_id = ?""")) {
+                statement.setString(1, keyId.value());
+                try (ResultSet row = statement.executeQuery()) {
+                    if (!row.next()) {
+                        return Optional.empty();
+                    }
+                    return Optional.of(new KeyRecord(keyId, SecretHash.ofBytes(row.getBytes(1)), AccountId.of(row.getString(2)),
+                            UserId.of(row.getString(3)), Role.valueOf(row.getString(4)), Timestamps.read(row, 5)));
+                }
+            }
+        });
+    }
+
+    @Override
+    public Optional<Account> findAccount(AccountId accountId)
+    {
+        requireNonNull(accountId, "accountId is null");
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT created_at, admin_required FROM latchkey_account WHERE account_id = ?")) {
+                statement.setString(1, accountId.value());
+                try (ResultSet row = statement.executeQuery()) {
+                    return row.next() ? Optional.of(new Account(accountId, Timestamps.read(row, 1), row.getBoolean(2))) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    @Override
+    public List<AccountSummary> listAccounts()
+    {
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement("""
+                    SELECT a.account_id, a.created_at, (SELECT COUNT(*) FROM latchkey_user u WHERE u.account_id = a.account_id)
+                    FROM latchkey_account a
+                    ORDER BY a.account_id""");
+                    ResultSet row = statement.executeQuery()) {
+                List<AccountSummary> accounts = new ArrayList<>();
+                while (row.next()) {
+                    accounts.add(new AccountSummary(AccountId.of(row.getString(1)), Timestamps.read(row, 2), row.getInt(3)));
+                }
+                return accounts;
+            }
+        });
+    }
+
+    @Override
+    public Optional<User> findUser(AccountId accountId, UserId userId)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        return read(connection -> selectUser(connection, accountId, userId));
+    }
+
+    @Override
+    public UserPage listUsers(AccountId accountId, UserQuery query)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(query, "query is null");
+        // one statement, so one snapshot: the account row comes back (with no user) even when no user matches
+        StringBuilder sql = new StringBuilder("""
+                SELECT u.user_id, u.role, k.key_id, u.created_at
+                FROM latchkey_account a
+                LEFT JOIN (latchkey_user u JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id)
+                    ON u.account_id = a.account_id""");
+        List<String> parameters = new ArrayList<>();
+        query.after().ifPresent(after -> {
+            sql.append(" AND u.user_id > ?");
+            parameters.add(after.value());
+        });
+        query.role().ifPresent(role -> {
+            sql.append(" AND u.role = ?");
+            parameters.add(role.name());
+        });
+        query.nameGlob().ifPresent(glob -> {
+            sql.append(" AND u.user_id LIKE ? ESCAPE '\\'");
+            parameters.add(likePattern(glob));
+        });
+        sql.append(" WHERE a.account_id = ? ORDER BY u.user_id LIMIT ?");
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement(sql.toString())) {
+                int index = 1;
+                for (String parameter : parameters) {
+                    statement.setString(index++, parameter);
+                }
+                statement.setString(index++, accountId.value());
+                // one more than the page, to know whether more follow
+                statement.setInt(index, query.limit() + 1);
+                try (ResultSet row = statement.executeQuery()) {
+                    if (!row.next()) {
+                        throw accountNotFound(accountId);
+                    }
+                    List<User> users = new ArrayList<>();
+                    boolean more = false;
+                    do {
+                        if (row.getString(1) == null) {
+                            break;
+                        }
+                        if (users.size() == query.limit()) {
+                            more = true;
+                            break;
+                        }
+                        users.add(new User(accountId, UserId.of(row.getString(1)), Role.valueOf(row.getString(2)), KeyId.of(row.getString(3)),
+                                Timestamps.read(row, 4)));
+                    }
+                    while (row.next());
+                    return new UserPage(users, more ? Optional.of(users.get(users.size() - 1).id()) : Optional.empty());
+                }
+            }
+        });
+    }
+
+    /**
+     * A name glob as a LIKE pattern with {@code \} as escape: {@code *} is {@code %}, {@code ?} is {@code _}, and
+     * every other character (including {@code _} and {@code %}) matches itself.
+     */
+    static String likePattern(String glob)
+    {
+        StringBuilder pattern = new StringBuilder(glob.length() + 8);
+        for (int i = 0; i < glob.length(); i++) {
+            char c = glob.charAt(i);
+            switch (c) {
+                case '*' -> pattern.append('%');
+                case '?' -> pattern.append('_');
+                case '%', '_', '\\' -> pattern.append('\\').append(c);
+                default -> pattern.append(c);
+            }
+        }
+        return pattern.toString();
+    }
+
+    // --- writes
+
+    @Override
+    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    {
+        requireNonNull(account, "account is null");
+        requireNonNull(firstAdmin, "firstAdmin is null");
+        firstAdmin.ifPresent(admin -> {
+            if (!admin.user().accountId().equals(account.id()) || admin.user().role() != Role.ADMIN) {
+                throw new IllegalArgumentException("the first user must be an admin of the new account");
+            }
+        });
+        write(transaction -> {
+            Connection connection = transaction.connection();
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO latchkey_account (account_id, created_at, admin_required) VALUES (?, ?, ?)")) {
+                insert.setString(1, account.id().value());
+                insert.setObject(2, Timestamps.toDatabase(account.createdAt()));
+                insert.setBoolean(3, account.adminRequired());
+                insert.executeUpdate();
+            }
+            if (firstAdmin.isPresent()) {
+                insertUser(connection, firstAdmin.get());
+            }
+            transaction.append(ChangeType.ACCOUNT_CREATED, account.id(), firstAdmin.map(admin -> admin.user().id()),
+                    firstAdmin.map(admin -> List.of(admin.user().keyId())).orElse(List.of()));
+            return null;
+        });
+    }
+
+    @Override
+    public void addUser(NewUser newUser)
+    {
+        requireNonNull(newUser, "newUser is null");
+        User user = newUser.user();
+        write(transaction -> {
+            Connection connection = transaction.connection();
+            lockAccount(connection, user.accountId());
+            if (selectUser(connection, user.accountId(), user.id()).isPresent()) {
+                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id() + " already exists in account " + user.accountId());
+            }
+            insertUser(connection, newUser);
+            transaction.append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(user.keyId()));
+            return null;
+        });
+    }
+
+    @Override
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        requireNonNull(newKeyId, "newKeyId is null");
+        requireNonNull(newSecretHash, "newSecretHash is null");
+        requireNonNull(issuedAt, "issuedAt is null");
+        return write(transaction -> {
+            Connection connection = transaction.connection();
+            lockAccount(connection, accountId);
+            User before = lockedUser(connection, accountId, userId);
+            try (PreparedStatement update = connection.prepareStatement(
+                    "UPDATE latchkey_key SET key_id = ?, secret_hash = ?, created_at = ? WHERE account_id = ? AND user_id = ?")) {
+                update.setString(1, newKeyId.value());
+                update.setBytes(2, newSecretHash.bytes());
+                update.setObject(3, Timestamps.toDatabase(issuedAt));
+                update.setString(4, accountId.value());
+                update.setString(5, userId.value());
+                update.executeUpdate();
+            }
+            transaction.append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), List.of(before.keyId(), newKeyId));
+            return before;
+        });
+    }
+
+    @Override
+    public User setRole(AccountId accountId, UserId userId, Role role)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        requireNonNull(role, "role is null");
+        if (role == Role.ROOT) {
+            throw new IllegalArgumentException("an account user cannot have role ROOT");
+        }
+        return write(transaction -> {
+            Connection connection = transaction.connection();
+            boolean adminRequired = lockAccount(connection, accountId);
+            User before = lockedUser(connection, accountId, userId);
+            if (before.role() == role) {
+                return before;
+            }
+            if (before.role() == Role.ADMIN && adminRequired) {
+                requireAnotherAdmin(connection, before, "demote");
+            }
+            try (PreparedStatement update = connection.prepareStatement("UPDATE latchkey_user SET role = ? WHERE account_id = ? AND user_id = ?")) {
+                update.setString(1, role.name());
+                update.setString(2, accountId.value());
+                update.setString(3, userId.value());
+                update.executeUpdate();
+            }
+            transaction.append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), List.of(before.keyId()));
+            return before;
+        });
+    }
+
+    @Override
+    public User removeUser(AccountId accountId, UserId userId)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        return write(transaction -> {
+            Connection connection = transaction.connection();
+            boolean adminRequired = lockAccount(connection, accountId);
+            User before = lockedUser(connection, accountId, userId);
+            if (before.role() == Role.ADMIN && adminRequired) {
+                requireAnotherAdmin(connection, before, "remove");
+            }
+            // the key goes with its user (ON DELETE CASCADE)
+            try (PreparedStatement delete = connection.prepareStatement("DELETE FROM latchkey_user WHERE account_id = ? AND user_id = ?")) {
+                delete.setString(1, accountId.value());
+                delete.setString(2, userId.value());
+                delete.executeUpdate();
+            }
+            transaction.append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), List.of(before.keyId()));
+            return before;
+        });
+    }
+
+    @Override
+    public void deleteAccount(AccountId accountId)
+    {
+        requireNonNull(accountId, "accountId is null");
+        write(transaction -> {
+            Connection connection = transaction.connection();
+            lockAccount(connection, accountId);
+            // users and keys go with the account (ON DELETE CASCADE), in this one transaction
+            try (PreparedStatement delete = connection.prepareStatement("DELETE FROM latchkey_account WHERE account_id = ?")) {
+                delete.setString(1, accountId.value());
+                delete.executeUpdate();
+            }
+            transaction.append(ChangeType.ACCOUNT_DELETED, accountId, Optional.empty(), List.of());
+            return null;
+        });
+    }
+
+    // --- the change feed
+
+    @Override
+    public FeedBatch changesAfter(FeedPosition position, int limit)
+    {
+        requireNonNull(position, "position is null");
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive");
+        }
+        // one statement, so the floor and the changes come from one snapshot: if the floor is at or before the
+        // position, no change after the position had been compacted away when the changes were read
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement("""
+                    SELECT h.feed_position, f.feed_position,
+                        c.feed_position, c.change_type, c.account_id, c.user_id, c.key_ids, c.committed_at
+                    FROM latchkey_feed_head h
+                    CROSS JOIN latchkey_feed_floor f
+                    LEFT JOIN (
+                        SELECT feed_position, change_type, account_id, user_id, key_ids, committed_at
+                        FROM latchkey_feed WHERE feed_position > ? ORDER BY feed_position LIMIT ?
+                    ) c ON 1 = 1
+                    WHERE h.id = 1 AND f.id = 1
+                    ORDER BY c.feed_position""")) {
+                statement.setLong(1, position.value());
+                statement.setInt(2, Math.min(limit, MAX_FEED_BATCH));
+                try (ResultSet row = statement.executeQuery()) {
+                    if (!row.next()) {
+                        throw new SQLException("the feed head or floor row is missing", "55000");
+                    }
+                    long head = row.getLong(1);
+                    long floor = row.getLong(2);
+                    if (position.value() < floor) {
+                        return new FeedBatch.Reset(FeedPosition.of(head));
+                    }
+                    List<Change> changes = new ArrayList<>();
+                    long expected = position.value() + 1;
+                    do {
+                        if (row.getObject(3) == null) {
+                            break;
+                        }
+                        Change change = FeedRow.read(row, 3);
+                        if (change.position().value() != expected) {
+                            // never step over a hole: the change there is not visible yet (see the class comment)
+                            break;
+                        }
+                        changes.add(change);
+                        expected++;
+                    }
+                    while (row.next());
+                    return new FeedBatch.Changes(changes, changes.isEmpty() ? position : changes.get(changes.size() - 1).position());
+                }
+            }
+        });
+    }
+
+    @Override
+    public FeedPosition headPosition()
+    {
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement("SELECT feed_position FROM latchkey_feed_head WHERE id = 1");
+                    ResultSet row = statement.executeQuery()) {
+                if (!row.next()) {
+                    throw new SQLException("the feed head row is missing", "55000");
+                }
+                return FeedPosition.of(row.getLong(1));
+            }
+        });
+    }
+
+    /**
+     * Forgets the feed entries up to and including {@code position} (at most the head) now, instead of waiting for
+     * automatic compaction. A reader behind it then gets {@link FeedBatch.Reset}.
+     */
+    public void compactThrough(FeedPosition position)
+    {
+        requireNonNull(position, "position is null");
+        transaction(connection -> {
+            try (PreparedStatement floor = connection.prepareStatement("""
+                    UPDATE latchkey_feed_floor
+                    SET feed_position = (SELECT LEAST(?, h.feed_position) FROM latchkey_feed_head h WHERE h.id = 1)
+                    WHERE id = 1 AND feed_position < ?""")) {
+                floor.setLong(1, position.value());
+                floor.setLong(2, position.value());
+                floor.executeUpdate();
+            }
+            try (PreparedStatement delete = connection.prepareStatement(
+                    "DELETE FROM latchkey_feed WHERE feed_position <= (SELECT feed_position FROM latchkey_feed_floor WHERE id = 1)")) {
+                delete.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Calls {@code onCommit} (on a thread of its own) soon after any instance commits a change, and once each time
+     * the listener (re)connects, in case it missed some: wire it to the resolver's {@code wakeUp}. On PostgreSQL
+     * this holds one dedicated connection, outside the pool, that LISTENs and reconnects after failures. Polling
+     * stays the safety net: a notification can be lost with its connection. H2 sends no notifications, so there
+     * this returns a listener that never calls.
+     */
+    public CommitListener listenForCommits(Runnable onCommit)
+    {
+        requireNonNull(onCommit, "onCommit is null");
+        if (!dialect.notifiesCommits()) {
+            return CommitListener.silent();
+        }
+        Properties properties = new Properties();
+        dialect.driverProperties(config).forEach(properties::setProperty);
+        config.user().ifPresent(user -> properties.setProperty("user", user));
+        config.password().ifPresent(password -> properties.setProperty("password", password));
+        CommitListener listener = CommitListener.postgresql(config.url(), properties, SqlDialect.NOTIFY_CHANNEL, onCommit, config.connectTimeout());
+        listeners.add(listener);
+        return listener;
+    }
+
+    /**
+     * Stops the commit listeners and closes every connection.
+     */
+    @Override
+    public void close()
+    {
+        listeners.forEach(CommitListener::close);
+        dataSource.close();
+    }
+
+    // --- helpers
+
+    /**
+     * Locks the account row until the transaction ends.
+     *
+     * @return whether the account requires an admin
+     * @throws LatchkeyException NOT_FOUND when there is no such account
+     */
+    private static boolean lockAccount(Connection connection, AccountId accountId)
+            throws SQLException
+    {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "SELECT admin_required FROM latchkey_account WHERE account_id = ? FOR UPDATE")) {
+            statement.setString(1, accountId.value());
+            try (ResultSet row = statement.executeQuery()) {
+                if (!row.next()) {
+                    throw accountNotFound(accountId);
+                }
+                return row.getBoolean(1);
+            }
+        }
+    }
+
+    private static Optional<User> selectUser(Connection connection, AccountId accountId, UserId userId)
+            throws SQLException
+    {
+        try (PreparedStatement statement = connection.prepareStatement("""
+                SELECT u.role, k.key_id, u.created_at
+                FROM latchkey_user u JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id
+                WHERE u.account_id = ? AND u.user_id = ?""")) {
+            statement.setString(1, accountId.value());
+            statement.setString(2, userId.value());
+            try (ResultSet row = statement.executeQuery()) {
+                if (!row.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new User(accountId, userId, Role.valueOf(row.getString(1)), KeyId.of(row.getString(2)), Timestamps.read(row, 3)));
+            }
+        }
+    }
+
+    /**
+     * The user, read under its account's lock.
+     */
+    private static User lockedUser(Connection connection, AccountId accountId, UserId userId)
+            throws SQLException
+    {
+        return selectUser(connection, accountId, userId)
+                .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + accountId));
+    }
+
+    private static void insertUser(Connection connection, NewUser newUser)
+            throws SQLException
+    {
+        User user = newUser.user();
+        try (PreparedStatement insert = connection.prepareStatement(
+                "INSERT INTO latchkey_user (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)")) {
+            insert.setString(1, user.accountId().value());
+            insert.setString(2, user.id().value());
+            insert.setString(3, user.role().name());
+            insert.setObject(4, Timestamps.toDatabase(user.createdAt()));
+            insert.executeUpdate();
+        }
+        try (PreparedStatement insert = connection.prepareStatement(
+                "INSERT INTO latchkey_key (key_id, secret_hash, account_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)")) {
+            insert.setString(1, user.keyId().value());
+            insert.setBytes(2, newUser.secretHash().bytes());
+            insert.setString(3, user.accountId().value());
+            insert.setString(4, user.id().value());
+            insert.setObject(5, Timestamps.toDatabase(user.createdAt()));
+            insert.executeUpdate();
+        }
+    }
+
+    /**
+     * The last-admin guard, under the account's lock: no concurrent write to the account can change its admins
+     * until this transaction ends.
+     */
+    private static void requireAnotherAdmin(Connection connection, User admin, String action)
+            throws SQLException
+    {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "SELECT 1 FROM latchkey_user WHERE account_id = ? AND role = 'ADMIN' AND user_id <> ? LIMIT 1")) {
+            statement.setString(1, admin.accountId().value());
+            statement.setString(2, admin.id().value());
+            try (ResultSet row = statement.executeQuery()) {
+                if (!row.next()) {
+                    throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
+                            "cannot " + action + " " + admin.id() + ": it is the last admin of account " + admin.accountId());
+                }
+            }
+        }
+    }
+
+    private static LatchkeyException accountNotFound(AccountId accountId)
+    {
+        return new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
+    }
+
+    /**
+     * A test hook: runs in a writing transaction between the append of its change and its commit.
+     */
+    @FunctionalInterface
+    interface BeforeCommit
+    {
+        BeforeCommit NONE = position -> {};
+
+        void run(long position);
+    }
+
+    @FunctionalInterface
+    private interface Work<T>
+    {
+        T run(Connection connection)
+                throws SQLException;
+    }
+
+    @FunctionalInterface
+    private interface Mutation<T>
+    {
+        T run(Transaction transaction)
+                throws SQLException;
+    }
+
+    /**
+     * A writing transaction: at most one change is appended, as its last statement.
+     */
+    private final class Transaction
+    {
+        private final Connection connection;
+        private long appended;
+
+        Transaction(Connection connection)
+        {
+            this.connection = connection;
+        }
+
+        Connection connection()
+        {
+            return connection;
+        }
+
+        void append(ChangeType type, AccountId accountId, Optional<UserId> userId, List<KeyId> keyIds)
+                throws SQLException
+        {
+            if (appended != 0) {
+                throw new IllegalStateException("a transaction appends one change");
+            }
+            appended = dialect.appendChange(connection, new FeedRow(type, accountId, userId, keyIds, clock.instant()));
+        }
+    }
+
+    private <T> T read(Work<T> work)
+    {
+        try (Connection connection = dataSource.getConnection()) {
+            return work.run(connection);
+        }
+        catch (SQLException e) {
+            throw SqlErrors.translate(e);
+        }
+    }
+
+    private <T> T write(Mutation<T> mutation)
+    {
+        long[] appended = new long[1];
+        T result = transaction(connection -> {
+            Transaction transaction = new Transaction(connection);
+            T value = mutation.run(transaction);
+            appended[0] = transaction.appended;
+            if (appended[0] != 0) {
+                beforeCommit.run(appended[0]);
+            }
+            return value;
+        });
+        if (appended[0] > feedRetention && appended[0] % compactionInterval == 0) {
+            compactAfterCommit(appended[0] - feedRetention);
+        }
+        return result;
+    }
+
+    /**
+     * The write has committed: a failed compaction must not fail it (the next one catches up).
+     */
+    private void compactAfterCommit(long through)
+    {
+        try {
+            compactThrough(FeedPosition.of(through));
+        }
+        catch (LatchkeyException e) {
+            LOG.log(Level.WARNING, "compacting the change feed failed; the next compaction retries: {0}", e.getMessage());
+        }
+    }
+
+    /**
+     * Runs the work in one transaction, again when the database detected a deadlock or a serialization failure.
+     */
+    private <T> T transaction(Work<T> work)
+    {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection connection = dataSource.getConnection()) {
+                connection.setAutoCommit(false);
+                try {
+                    T result = work.run(connection);
+                    connection.commit();
+                    return result;
+                }
+                catch (SQLException | RuntimeException e) {
+                    rollbackQuietly(connection);
+                    throw e;
+                }
+            }
+            catch (SQLException e) {
+                if (attempt < ATTEMPTS && SqlErrors.retryable(e)) {
+                    continue;
+                }
+                throw SqlErrors.translate(e);
+            }
+        }
+    }
+
+    private static void rollbackQuietly(Connection connection)
+    {
+        try {
+            connection.rollback();
+        }
+        catch (SQLException e) {
+            // the connection is broken; the pool discards it and the database rolls the transaction back
+            LOG.log(Level.DEBUG, "rollback failed: {0}", e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.latchkey.adapters.jdbc;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A test program ({@link JdbcStoreWorkload}, {@link JdbcResolverProcess}) running in its own JVM, with its output lines
+ * collected as they arrive and a way to send it lines.
+ */
+final class WorkloadProcess
+        implements AutoCloseable
+{
+    private static final Duration POLL = Duration.ofMillis(5);
+
+    private final Process process;
+    private final List<String> lines = new CopyOnWriteArrayList<>();
+    private final Thread reader;
+
+    private WorkloadProcess(Process process)
+    {
+        this.process = process;
+        this.reader = new Thread(this::readLines, "workload-output-" + process.pid());
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    static WorkloadProcess start(Path logFile, String... arguments)
+    {
+        return start(JdbcStoreWorkload.class, logFile, arguments);
+    }
+
+    static WorkloadProcess start(Class<?> main, Path logFile, String... arguments)
+    {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx128m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(main.getName());
+        command.addAll(List.of(arguments));
+        try {
+            return new WorkloadProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start());
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void readLines()
+    {
+        try (BufferedReader output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = output.readLine()) != null) {
+                lines.add(line);
+            }
+        }
+        catch (IOException e) {
+            // the process was killed
+        }
+    }
+
+    /**
+     * Waits until the process has printed a line that matches, failing the test past the deadline.
+     */
+    void awaitLines(Predicate<String> matching, int count, Duration timeout)
+    {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (lines.stream().filter(matching).count() < count) {
+            assertThat(System.nanoTime() - deadline).as("waited %s for %s lines; the process printed %s", timeout, count, lines).isNegative();
+            assertThat(process.isAlive() || lines.stream().filter(matching).count() >= count).as("process exited early: %s", lines).isTrue();
+            LockSupport.parkNanos(POLL.toNanos());
+        }
+    }
+
+    /**
+     * Sends one line to the process's standard input.
+     */
+    void send(String line)
+    {
+        try {
+            process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Sends a line and waits for the next line of output, which it returns.
+     */
+    String request(String line, Duration timeout)
+    {
+        int before = lines.size();
+        send(line);
+        awaitLines(ignored -> true, before + 1, timeout);
+        return lines.get(before);
+    }
+
+    /**
+     * Waits for the process to exit by itself and for all of its output.
+     */
+    List<String> awaitExit(Duration timeout)
+            throws InterruptedException
+    {
+        assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("process finished in time").isTrue();
+        reader.join(timeout.toMillis());
+        assertThat(process.exitValue()).as("exit status; output: %s", lines).isZero();
+        return List.copyOf(lines);
+    }
+
+    /**
+     * Kills the process with SIGKILL, as a crash or an OOM killer would, and returns everything it printed.
+     */
+    List<String> kill(Duration timeout)
+            throws InterruptedException
+    {
+        process.destroyForcibly();
+        assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("process died in time").isTrue();
+        reader.join(timeout.toMillis());
+        return List.copyOf(lines);
+    }
+
+    @Override
+    public void close()
+    {
+        process.destroyForcibly();
+    }
+}
