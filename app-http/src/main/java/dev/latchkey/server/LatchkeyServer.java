@@ -8,6 +8,7 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.IdentityResolver;
 import dev.latchkey.core.resolver.RootKey;
+import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
@@ -37,13 +38,15 @@ public final class LatchkeyServer
     private final Javalin http;
     private final IdentityResolver resolver;
     private final ScheduledExecutorService poller;
+    private final IdentityStore store;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private LatchkeyServer(Javalin http, IdentityResolver resolver, ScheduledExecutorService poller)
+    private LatchkeyServer(Javalin http, IdentityResolver resolver, ScheduledExecutorService poller, IdentityStore store)
     {
         this.http = requireNonNull(http, "http is null");
         this.resolver = requireNonNull(resolver, "resolver is null");
         this.poller = requireNonNull(poller, "poller is null");
+        this.store = requireNonNull(store, "store is null");
     }
 
     /**
@@ -78,11 +81,12 @@ public final class LatchkeyServer
             http.stop();
             resolver.close();
             poller.shutdownNow();
+            closeStore(injector.getInstance(IdentityStore.class));
             throw new ConfigException("cannot listen on " + config.host() + ":" + config.port() + " (" + ServerConfig.HTTP_HOST + ", "
                     + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
         }
         LOG.info("listening on {}:{}", config.host(), http.port());
-        return new LatchkeyServer(http, resolver, poller);
+        return new LatchkeyServer(http, resolver, poller, injector.getInstance(IdentityStore.class));
     }
 
     /**
@@ -115,6 +119,18 @@ public final class LatchkeyServer
         }
     }
 
+    private static void closeStore(IdentityStore store)
+    {
+        if (store instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            }
+            catch (Exception e) {
+                LOG.warn("closing the store failed: {}", e.getMessage());
+            }
+        }
+    }
+
     public int port()
     {
         return http.port();
@@ -130,7 +146,8 @@ public final class LatchkeyServer
     }
 
     /**
-     * Stops serving (finishing requests in flight), then stops following the feed.
+     * Stops serving (finishing requests in flight), then stops following the feed, then closes the store (its
+     * connections, for the stores that hold some).
      */
     @Override
     public void close()
@@ -139,6 +156,7 @@ public final class LatchkeyServer
         http.stop();
         resolver.close();
         poller.shutdownNow();
+        closeStore(store);
         stopped.countDown();
         LOG.info("stopped");
     }
