@@ -2,8 +2,6 @@ package dev.latchkey.server.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.latchkey.core.domain.KeyId;
-import dev.latchkey.core.key.ApiKey;
-import dev.latchkey.core.key.Base62;
 import dev.latchkey.server.it.LatchkeyClient.Response;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -16,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -38,11 +34,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
-import java.util.function.Function;
 import java.util.function.Supplier;
-import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
+import static dev.latchkey.server.it.StoreLookupChecks.tally;
+import static dev.latchkey.server.it.StoreLookupChecks.wellFormedUnknownKey;
+import static dev.latchkey.server.it.StoreLookupChecks.withBadChecksum;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -65,16 +62,10 @@ class MultiInstanceIT
     private static final Duration PATIENCE = Duration.ofSeconds(10);
     private static final Duration POLL = Duration.ofMillis(5);
     private static final Duration REVOCATION_BOUND = Duration.ofSeconds(1);
-    private static final Duration NEGATIVE_CACHE_PERIOD = Duration.ofSeconds(2);
-    private static final String LOOKUPS = "latchkey_store_key_lookups_total";
-    private static final String MALFORMED = "latchkey_auth_total{outcome=\"malformed\"}";
-    private static final String CACHE_MISSES = "latchkey_cache_misses_total";
-    private static final String NEGATIVE_HITS = "latchkey_cache_negative_hits_total";
     private static final String USER = "user";
     private static final String ADMIN = "admin";
     private static final String REFUSED = "401 UNAUTHENTICATED";
     private static final int PAGE_SIZE = 7;
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final LatchkeyClient client = new LatchkeyClient(ROOT_KEY);
     private final List<ServerProcess> started = new ArrayList<>();
@@ -109,51 +100,18 @@ class MultiInstanceIT
     @Order(1)
     void g4KeysThatFailTheirChecksumNeverReachTheStore()
     {
-        Map<String, Double> before = client.metrics(b, LOOKUPS, MALFORMED);
-        List<String> answers = IntStream.range(0, 100)
-                .mapToObj(i -> answer(client.verify(b, withBadChecksum(wellFormedUnknownKey()))))
-                .toList();
-        Map<String, Double> after = client.metrics(b, LOOKUPS, MALFORMED);
-        double lookups = after.get(LOOKUPS) - before.get(LOOKUPS);
-        double malformed = after.get(MALFORMED) - before.get(MALFORMED);
-        System.out.printf("G4 malformed: 100 keys with a bad checksum on B -> %s; store key lookups +%.0f; malformed counter +%.0f%n",
-                tally(answers), lookups, malformed);
-        assertThat(answers).containsOnly(REFUSED);
-        assertThat(malformed).as("keys B judged malformed").isEqualTo(100);
-        assertThat(lookups).as("store key lookups for 100 malformed keys").isZero();
+        StoreLookupChecks.malformedKeysNeverReachTheStore(client, b);
     }
 
     /**
-     * G4: a herd of 400 concurrent requests with one unknown, well-formed key costs at most one point lookup per
-     * negative-cache period (single flight, then the negative cache). Three herds, each with its own key, on
-     * connections opened beforehand so that the requests reach B together.
+     * G4: a herd of 400 concurrent requests with one unknown key costs at most one store lookup per negative-cache
+     * period.
      */
     @Test
     @Order(2)
     void g4AHerdWithOneUnknownKeyCostsOneStoreLookup()
     {
-        List<CompletableFuture<Integer>> warmUp = IntStream.range(0, 400).mapToObj(i -> client.healthAsync(b)).toList();
-        assertThat(warmUp.stream().map(CompletableFuture::join)).as("400 open connections to B").containsOnly(200);
-        record Herd(int number, Duration took, double lookups, long allowed) {}
-        List<Herd> herds = new ArrayList<>();
-        for (int number = 1; number <= 3; number++) {
-            String unknown = wellFormedUnknownKey();
-            Map<String, Double> before = client.metrics(b, LOOKUPS, CACHE_MISSES, NEGATIVE_HITS);
-            long start = System.nanoTime();
-            List<CompletableFuture<Integer>> requests = IntStream.range(0, 400).mapToObj(i -> client.verifyAsync(b, unknown)).toList();
-            List<Integer> statuses = requests.stream().map(CompletableFuture::join).toList();
-            Duration took = Duration.ofNanos(System.nanoTime() - start);
-            Map<String, Double> moved = new LinkedHashMap<>();
-            client.metrics(b, LOOKUPS, CACHE_MISSES, NEGATIVE_HITS).forEach((series, value) -> moved.put(series, value - before.get(series)));
-            // one lookup per negative-cache period begun: 1 when the herd fits in one period (it should, by far)
-            long allowed = Math.max(1, (took.toNanos() + NEGATIVE_CACHE_PERIOD.toNanos() - 1) / NEGATIVE_CACHE_PERIOD.toNanos());
-            herds.add(new Herd(number, took, moved.get(LOOKUPS), allowed));
-            System.out.printf("G4 herd %d: 400 concurrent requests on B with one unknown well-formed key -> %s in %d ms; store key lookups +%.0f, allowed %d (counters moved: %s)%n",
-                    number, tally(statuses), took.toMillis(), moved.get(LOOKUPS), allowed, moved);
-            assertThat(statuses).containsOnly(401);
-        }
-        assertThat(herds).as("herds of 400 concurrent requests, each with one unknown key")
-                .allSatisfy(herd -> assertThat(herd.lookups()).as("store key lookups of %s", herd).isLessThanOrEqualTo(herd.allowed()));
+        StoreLookupChecks.aHerdWithOneUnknownKeyCostsOneStoreLookup(client, b);
     }
 
     /**
@@ -589,38 +547,6 @@ class MultiInstanceIT
     private static String acceptedAs(String role)
     {
         return "200 " + role;
-    }
-
-    /**
-     * A key of the right shape and checksum whose key id is in no store.
-     */
-    private static String wellFormedUnknownKey()
-    {
-        return ApiKey.of(KeyId.of(randomBase62(KeyId.LENGTH)), randomBase62(32)).value();
-    }
-
-    /**
-     * The key with its last check character changed, so that its checksum fails.
-     */
-    private static String withBadChecksum(String key)
-    {
-        char last = key.charAt(key.length() - 1);
-        char other = Base62.ALPHABET.charAt((Base62.ALPHABET.indexOf(last) + 1) % Base62.ALPHABET.length());
-        return key.substring(0, key.length() - 1) + other;
-    }
-
-    private static String randomBase62(int length)
-    {
-        StringBuilder text = new StringBuilder(length);
-        for (int i = 0; i < length; i++) {
-            text.append(Base62.ALPHABET.charAt(RANDOM.nextInt(Base62.ALPHABET.length())));
-        }
-        return text.toString();
-    }
-
-    private static <T> Map<T, Long> tally(List<T> values)
-    {
-        return values.stream().collect(Collectors.groupingBy(Function.identity(), TreeMap::new, Collectors.counting()));
     }
 
     private static long millisSince(long startNanos)

@@ -42,8 +42,7 @@ import static org.assertj.core.api.Assertions.fail;
  * latchkey.jar}, {@code LATCHKEY_STORE=jdbc}), sharing one real PostgreSQL database ({@link TestingPostgres}, which
  * this test stops and restarts for G5). Every figure measured is printed; every wait has a deadline.
  *
- * <p>G4 is the resolver's and the same on every store (MultiInstanceIT checks it on the filesystem store). The tests
- * run in order: G5 stops the database, G6 kills and replaces B.
+ * <p>The tests run in order: G4 first, while nothing writes; G5 stops the database; G6 kills and replaces B.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -89,6 +88,26 @@ class PostgresMultiInstanceIT
     {
         started.forEach(ServerProcess::close);
         postgres.close();
+    }
+
+    /**
+     * G4: keys that fail their checksum never reach PostgreSQL.
+     */
+    @Test
+    @Order(0)
+    void g4KeysThatFailTheirChecksumNeverReachTheStore()
+    {
+        StoreLookupChecks.malformedKeysNeverReachTheStore(client, b);
+    }
+
+    /**
+     * G4: a herd with one unknown key costs at most one PostgreSQL lookup per negative-cache period.
+     */
+    @Test
+    @Order(0)
+    void g4AHerdWithOneUnknownKeyCostsOneStoreLookup()
+    {
+        StoreLookupChecks.aHerdWithOneUnknownKeyCostsOneStoreLookup(client, b);
     }
 
     /**
