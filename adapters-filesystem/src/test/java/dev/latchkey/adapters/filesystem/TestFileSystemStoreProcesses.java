@@ -10,6 +10,7 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.UserQuery;
+import dev.latchkey.core.testing.TestingProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,8 +67,8 @@ class TestFileSystemStoreProcesses
 
         List<String> p1;
         List<String> p2;
-        try (WorkloadProcess first = race(directory, "p1", go, done);
-                WorkloadProcess second = race(directory, "p2", go, done)) {
+        try (TestingProcess first = race(directory, "p1", go, done);
+                TestingProcess second = race(directory, "p2", go, done)) {
             first.awaitLines("READY"::equals, 1, TIMEOUT);
             second.awaitLines("READY"::equals, 1, TIMEOUT);
             Files.createFile(go);
@@ -121,7 +122,7 @@ class TestFileSystemStoreProcesses
         Random random = ThreadLocalRandom.current();
         for (int kill = 0; kill < KILLS; kill++) {
             List<String> lines;
-            try (WorkloadProcess writer = WorkloadProcess.start(temporaryDirectory.resolve("burst-" + kill + ".log"), "burst", directory.toString(), "k" + kill, account.value())) {
+            try (TestingProcess writer = TestingProcess.start(StoreWorkload.class, temporaryDirectory.resolve("burst-" + kill + ".log"), "burst", directory.toString(), "k" + kill, account.value())) {
                 writer.awaitLines(line -> line.startsWith("ACK "), 5 + random.nextInt(20), TIMEOUT);
                 LockSupport.parkNanos(Duration.ofMillis(random.nextInt(15)).toNanos());
                 lines = writer.kill(TIMEOUT);
@@ -178,9 +179,9 @@ class TestFileSystemStoreProcesses
         assertThat(summary.userCount()).isEqualTo(StoreInvariants.allUsers(restarted, summary).size());
     }
 
-    private WorkloadProcess race(Path directory, String name, Path go, Path done)
+    private TestingProcess race(Path directory, String name, Path go, Path done)
     {
-        return WorkloadProcess.start(temporaryDirectory.resolve(name + ".log"),
+        return TestingProcess.start(StoreWorkload.class, temporaryDirectory.resolve(name + ".log"),
                 "race", directory.toString(), name, Integer.toString(ROUNDS), go.toString(), done.toString(), "2");
     }
 

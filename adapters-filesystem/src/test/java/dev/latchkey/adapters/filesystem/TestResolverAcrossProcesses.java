@@ -9,6 +9,7 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.testing.TestingProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,7 +44,7 @@ class TestResolverAcrossProcesses
         Path directory = temporaryDirectory.resolve("store");
         AdminService admin = new AdminService(FileSystemIdentityStore.open(directory, Clock.systemUTC()),
                 new ApiKeyGenerator(new SecureRandom()), SecretHasher.sha256(), Clock.systemUTC());
-        try (WorkloadProcess other = WorkloadProcess.start(ResolverProcess.class, temporaryDirectory.resolve("resolver.log"), directory.toString())) {
+        try (TestingProcess other = TestingProcess.start(ResolverProcess.class, temporaryDirectory.resolve("resolver.log"), directory.toString())) {
             other.awaitLines("READY"::equals, 1, TIMEOUT);
 
             List<ApiKey> created = new ArrayList<>();
@@ -81,7 +82,7 @@ class TestResolverAcrossProcesses
     /**
      * Asks until the other instance gives the expected answer; returns how long that took from now.
      */
-    private static Duration awaitAnswer(WorkloadProcess other, ApiKey key, String expected)
+    private static Duration awaitAnswer(TestingProcess other, ApiKey key, String expected)
     {
         long start = System.nanoTime();
         Supplier<Duration> elapsed = () -> Duration.ofNanos(System.nanoTime() - start);

@@ -8,6 +8,7 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.testing.TestingProcess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,7 +75,7 @@ class TestPostgresRevocationAcrossProcesses
                 new ApiKeyGenerator(new SecureRandom()), SecretHasher.sha256(), Clock.systemUTC());
         AccountId acme = AccountId.of("acme");
         admin.createAccount(ROOT, acme, UserId.of("admin"), Optional.empty());
-        try (WorkloadProcess other = WorkloadProcess.start(JdbcResolverProcess.class, temporaryDirectory.resolve(mode + ".log"), url, mode)) {
+        try (TestingProcess other = TestingProcess.start(JdbcResolverProcess.class, temporaryDirectory.resolve(mode + ".log"), url, mode)) {
             other.awaitLines("READY"::equals, 1, TIMEOUT);
             List<Duration> delays = new ArrayList<>();
             for (int i = 0; i < REVOCATIONS; i++) {
@@ -93,7 +94,7 @@ class TestPostgresRevocationAcrossProcesses
     /**
      * Asks until the other instance gives the expected answer; returns how long that took from now.
      */
-    private static Duration awaitAnswer(WorkloadProcess other, ApiKey key, String expected)
+    private static Duration awaitAnswer(TestingProcess other, ApiKey key, String expected)
     {
         long start = System.nanoTime();
         while (!other.request("RESOLVE " + key.value(), TIMEOUT).equals(expected)) {

@@ -11,6 +11,7 @@ import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
+import dev.latchkey.core.testing.TestingProcess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,8 +75,8 @@ class TestPostgresStoreProcesses
 
         List<String> p1;
         List<String> p2;
-        try (WorkloadProcess first = race(url, "p1", go, done);
-                WorkloadProcess second = race(url, "p2", go, done)) {
+        try (TestingProcess first = race(url, "p1", go, done);
+                TestingProcess second = race(url, "p2", go, done)) {
             first.awaitLines("READY"::equals, 1, TIMEOUT);
             second.awaitLines("READY"::equals, 1, TIMEOUT);
             Files.createFile(go);
@@ -129,7 +130,7 @@ class TestPostgresStoreProcesses
         Random random = ThreadLocalRandom.current();
         for (int kill = 0; kill < KILLS; kill++) {
             List<String> lines;
-            try (WorkloadProcess writer = WorkloadProcess.start(temporaryDirectory.resolve("burst-" + kill + ".log"), "burst", url, "k" + kill, account.value())) {
+            try (TestingProcess writer = TestingProcess.start(JdbcStoreWorkload.class, temporaryDirectory.resolve("burst-" + kill + ".log"), "burst", url, "k" + kill, account.value())) {
                 writer.awaitLines(line -> line.startsWith("ACK "), 5 + random.nextInt(20), TIMEOUT);
                 LockSupport.parkNanos(Duration.ofMillis(random.nextInt(15)).toNanos());
                 lines = writer.kill(TIMEOUT);
@@ -184,9 +185,9 @@ class TestPostgresStoreProcesses
         }
     }
 
-    private WorkloadProcess race(String url, String name, Path go, Path done)
+    private TestingProcess race(String url, String name, Path go, Path done)
     {
-        return WorkloadProcess.start(temporaryDirectory.resolve(name + ".log"),
+        return TestingProcess.start(JdbcStoreWorkload.class, temporaryDirectory.resolve(name + ".log"),
                 "race", url, name, Integer.toString(ROUNDS), go.toString(), done.toString(), "2");
     }
 

@@ -1,4 +1,4 @@
-package dev.latchkey.adapters.filesystem;
+package dev.latchkey.core.testing;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -17,10 +17,11 @@ import java.util.function.Predicate;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A test program ({@link StoreWorkload}, {@link ResolverProcess}) running in its own JVM, with its output lines
- * collected as they arrive and a way to send it lines.
+ * A test program (a class with a {@code main}, on this JVM's class path) running in its own JVM, with its output
+ * lines collected as they arrive and a way to send it lines: the store adapters' multi-process tests (writers racing
+ * on one store, writers killed mid-burst, a resolver in another process).
  */
-final class WorkloadProcess
+public final class TestingProcess
         implements AutoCloseable
 {
     private static final Duration POLL = Duration.ofMillis(5);
@@ -29,7 +30,7 @@ final class WorkloadProcess
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Thread reader;
 
-    private WorkloadProcess(Process process)
+    private TestingProcess(Process process)
     {
         this.process = process;
         this.reader = new Thread(this::readLines, "workload-output-" + process.pid());
@@ -37,12 +38,10 @@ final class WorkloadProcess
         reader.start();
     }
 
-    static WorkloadProcess start(Path logFile, String... arguments)
-    {
-        return start(StoreWorkload.class, logFile, arguments);
-    }
-
-    static WorkloadProcess start(Class<?> main, Path logFile, String... arguments)
+    /**
+     * @param logFile where the program's standard error goes
+     */
+    public static TestingProcess start(Class<?> main, Path logFile, String... arguments)
     {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -52,7 +51,7 @@ final class WorkloadProcess
         command.add(main.getName());
         command.addAll(List.of(arguments));
         try {
-            return new WorkloadProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start());
+            return new TestingProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start());
         }
         catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -75,7 +74,7 @@ final class WorkloadProcess
     /**
      * Waits until the process has printed a line that matches, failing the test past the deadline.
      */
-    void awaitLines(Predicate<String> matching, int count, Duration timeout)
+    public void awaitLines(Predicate<String> matching, int count, Duration timeout)
     {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (lines.stream().filter(matching).count() < count) {
@@ -88,7 +87,7 @@ final class WorkloadProcess
     /**
      * Sends one line to the process's standard input.
      */
-    void send(String line)
+    public void send(String line)
     {
         try {
             process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
@@ -102,7 +101,7 @@ final class WorkloadProcess
     /**
      * Sends a line and waits for the next line of output, which it returns.
      */
-    String request(String line, Duration timeout)
+    public String request(String line, Duration timeout)
     {
         int before = lines.size();
         send(line);
@@ -113,7 +112,7 @@ final class WorkloadProcess
     /**
      * Waits for the process to exit by itself and for all of its output.
      */
-    List<String> awaitExit(Duration timeout)
+    public List<String> awaitExit(Duration timeout)
             throws InterruptedException
     {
         assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("process finished in time").isTrue();
@@ -125,7 +124,7 @@ final class WorkloadProcess
     /**
      * Kills the process with SIGKILL, as a crash or an OOM killer would, and returns everything it printed.
      */
-    List<String> kill(Duration timeout)
+    public List<String> kill(Duration timeout)
             throws InterruptedException
     {
         process.destroyForcibly();
