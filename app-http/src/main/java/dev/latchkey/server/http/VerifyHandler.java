@@ -135,10 +135,7 @@ final class VerifyHandler
             answer(response, callback, head, start, e);
             return;
         }
-        HttpFields.Mutable fields = response.getHeaders();
-        fields.put(ROLE_HEADER, identity.role().wireName());
-        identity.accountId().ifPresent(account -> fields.put(ACCOUNT_HEADER, account.value()));
-        identity.userId().ifPresent(user -> fields.put(USER_HEADER, user.value()));
+        identityHeaders(identity).forEach(response.getHeaders()::put);
         write(response, callback, head, start, 200, okBody(identity, seconds(start)));
     }
 

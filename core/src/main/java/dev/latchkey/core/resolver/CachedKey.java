@@ -113,15 +113,13 @@ final class CachedKey
             return new String(longUserId, StandardCharsets.US_ASCII);
         }
         byte[] bytes = new byte[INLINE_USER_ID];
+        for (int i = 0; i < Long.BYTES; i++) {
+            bytes[i] = (byte) (userId0 >>> (Long.SIZE - Byte.SIZE * (i + 1)));
+            bytes[Long.BYTES + i] = (byte) (userId1 >>> (Long.SIZE - Byte.SIZE * (i + 1)));
+        }
         int length = 0;
-        for (long word : new long[] {userId0, userId1}) {
-            for (int shift = Long.SIZE - Byte.SIZE; shift >= 0; shift -= Byte.SIZE) {
-                byte b = (byte) (word >>> shift);
-                if (b == 0) {
-                    return new String(bytes, 0, length, StandardCharsets.US_ASCII);
-                }
-                bytes[length++] = b;
-            }
+        while (length < INLINE_USER_ID && bytes[length] != 0) {
+            length++;
         }
         return new String(bytes, 0, length, StandardCharsets.US_ASCII);
     }
