@@ -1,4 +1,5 @@
 /**
- * Identity store on S3 conditional writes. Placeholder until the adapters-s3 issue: nothing here yet.
+ * The identity store in an S3 bucket (or an S3-compatible server), on conditional PUTs alone: see
+ * {@link dev.latchkey.adapters.s3.S3IdentityStore}.
  */
 package dev.latchkey.adapters.s3;

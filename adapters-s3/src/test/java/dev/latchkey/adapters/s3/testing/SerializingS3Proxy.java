@@ -1,0 +1,293 @@
+package dev.latchkey.adapters.s3.testing;
+
+import com.sun.net.httpserver.Headers;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A test-only HTTP/1.1 reverse proxy on 127.0.0.1 in front of an S3-compatible server (S3Mock), that forwards every
+ * request unchanged but one at a time per object key.
+ *
+ * <p>Why: S3Mock checks {@code If-None-Match: *} and {@code If-Match} correctly for one request at a time, but not
+ * atomically under concurrency. Measured: 32 clients PUTting the same new key with {@code If-None-Match: *} at once,
+ * up to 13 got 200. AWS S3 documents exactly one winner (the others get 412 Precondition Failed, or 409 Conflict
+ * while the winning upload is still in flight). The proxy gives S3Mock that documented atomicity, so that tests of
+ * code built on conditional writes test that code rather than S3Mock's race; a test asserting the race itself would
+ * be flaky.
+ *
+ * <p>What it does: requests on one key (bucket and key from the path-style URL {@code /bucket/key}) are forwarded
+ * one at a time, in arrival order; requests on different keys, and requests on no key (listings, bucket requests,
+ * multi-object delete), go through in parallel. It forwards the method, path, query, headers (Authorization,
+ * {@code x-amz-*}, conditional headers) and body, and returns the status, headers and body. Request bodies are read
+ * whole into memory (test objects are small): a {@code Transfer-Encoding: chunked} body is forwarded with a
+ * {@code Content-Length}, and an {@code aws-chunked} body (the SDK's streaming signatures and trailing checksums)
+ * byte for byte, for S3Mock to decode. The {@code Host} header becomes the target's: that breaks the SigV4
+ * signature, which the client computed over the proxy's host and port, but S3Mock checks no signatures (it would
+ * not do in front of a server that does). Hop-by-hop headers ({@code Connection}, {@code Expect}, ...) are not
+ * forwarded; the proxy answers {@code Expect: 100-continue} itself.
+ *
+ * <p>When the target does not answer (refused, reset, or no answer within a minute) the proxy closes the client's
+ * connection without an answer, so that the client sees a network error, as it would without the proxy, rather
+ * than a 502 or 504. A request waiting on a paused target keeps its key locked: later requests on that key wait
+ * behind it.
+ */
+public final class SerializingS3Proxy
+        implements AutoCloseable
+{
+    static {
+        // The JDK's server writes a response's headers and body separately; with Nagle's algorithm on, every response
+        // with a body then waits for the client's delayed ACK (40 ms here).
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration FORWARD_TIMEOUT = Duration.ofSeconds(60);
+    private static final Set<String> NOT_FORWARDED = Set.of(
+            "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect", "host", "content-length");
+
+    private final URI target;
+    private final HttpServer server;
+    private final ExecutorService executor;
+    private final HttpClient client;
+    private final Map<String, KeyLock> locks = new HashMap<>();
+
+    private SerializingS3Proxy(URI target)
+    {
+        this.target = requireNonNull(target, "target is null");
+        if (!"http".equals(target.getScheme()) || target.getHost() == null) {
+            throw new IllegalArgumentException("target must be an http://host:port URI: " + target);
+        }
+        AtomicInteger threads = new AtomicInteger();
+        ThreadFactory factory = runnable -> {
+            Thread thread = new Thread(runnable, "serializing-s3-proxy-" + threads.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+        this.executor = Executors.newCachedThreadPool(factory);
+        this.client = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(CONNECT_TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .executor(executor)
+                .build();
+        try {
+            this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 256);
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        server.setExecutor(executor);
+        server.createContext("/", this::handle);
+        startDaemon(server);
+    }
+
+    /**
+     * Starts a proxy on a free port of 127.0.0.1 in front of this plain-HTTP endpoint.
+     */
+    public static SerializingS3Proxy start(URI target)
+    {
+        return new SerializingS3Proxy(target);
+    }
+
+    /**
+     * The proxy's endpoint, {@code http://127.0.0.1:port}, for path-style clients.
+     */
+    public URI endpoint()
+    {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    public URI target()
+    {
+        return target;
+    }
+
+    /**
+     * A new client of {@link #endpoint()} (see {@link TestingS3#newClient(URI)}).
+     */
+    public S3Client newClient()
+    {
+        return TestingS3.newClient(endpoint());
+    }
+
+    /**
+     * Stops accepting requests and closes every connection; requests in flight fail.
+     */
+    @Override
+    public void close()
+    {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "SerializingS3Proxy " + endpoint() + " -> " + target;
+    }
+
+    /**
+     * Starts the server from a daemon thread: its dispatcher thread inherits that, and a proxy left open (the shared
+     * server's) does not keep the JVM from exiting.
+     */
+    private static void startDaemon(HttpServer server)
+    {
+        Thread starter = new Thread(server::start, "serializing-s3-proxy-start");
+        starter.setDaemon(true);
+        starter.start();
+        try {
+            starter.join();
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            server.stop(0);
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private void handle(HttpExchange exchange)
+    {
+        try (exchange) {
+            byte[] body = exchange.getRequestBody().readAllBytes();
+            HttpRequest request = forwardedRequest(exchange, body);
+            HttpResponse<byte[]> response;
+            Optional<String> key = objectKey(exchange.getRequestURI());
+            if (key.isPresent()) {
+                KeyLock lock = lock(key.get());
+                try {
+                    response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+                }
+                finally {
+                    unlock(key.get(), lock);
+                }
+            }
+            else {
+                response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            }
+            respond(exchange, response);
+        }
+        catch (IOException e) {
+            // the target did not answer, or the client went away: closing the exchange unanswered closes the connection
+        }
+        catch (InterruptedException e) {
+            // closing
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private HttpRequest forwardedRequest(HttpExchange exchange, byte[] body)
+    {
+        URI uri = exchange.getRequestURI();
+        String pathAndQuery = uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(target.getScheme() + "://" + target.getRawAuthority() + pathAndQuery))
+                .timeout(FORWARD_TIMEOUT)
+                .method(exchange.getRequestMethod(), body.length == 0 ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        for (Map.Entry<String, List<String>> header : exchange.getRequestHeaders().entrySet()) {
+            if (NOT_FORWARDED.contains(header.getKey().toLowerCase(Locale.ROOT))) {
+                continue;
+            }
+            for (String value : header.getValue()) {
+                request.header(header.getKey(), value);
+            }
+        }
+        return request.build();
+    }
+
+    private static void respond(HttpExchange exchange, HttpResponse<byte[]> response)
+            throws IOException
+    {
+        Headers headers = exchange.getResponseHeaders();
+        response.headers().map().forEach((name, values) -> {
+            if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))) {
+                headers.put(name, values);
+            }
+        });
+        int status = response.statusCode();
+        byte[] body = response.body();
+        boolean head = "HEAD".equalsIgnoreCase(exchange.getRequestMethod());
+        if (head || status == 204 || status == 304 || status < 200) {
+            if (head) {
+                // the length of the object a GET would return; HttpServer sends it as it is for a HEAD
+                response.headers().firstValue("Content-Length").ifPresent(length -> headers.set("Content-Length", length));
+            }
+            exchange.sendResponseHeaders(status, -1);
+            return;
+        }
+        exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    /**
+     * The bucket and key of a request on one object ({@code /bucket/key}), empty for requests on a bucket or on the
+     * service.
+     */
+    private static Optional<String> objectKey(URI uri)
+    {
+        String path = uri.getPath();
+        if (path == null || path.length() < 2) {
+            return Optional.empty();
+        }
+        int slash = path.indexOf('/', 1);
+        if (slash < 0 || slash == path.length() - 1) {
+            return Optional.empty();
+        }
+        return Optional.of(path.substring(1));
+    }
+
+    private KeyLock lock(String key)
+    {
+        KeyLock lock;
+        synchronized (locks) {
+            lock = locks.computeIfAbsent(key, ignored -> new KeyLock());
+            lock.users++;
+        }
+        lock.lock.lock();
+        return lock;
+    }
+
+    private void unlock(String key, KeyLock lock)
+    {
+        lock.lock.unlock();
+        synchronized (locks) {
+            lock.users--;
+            if (lock.users == 0) {
+                locks.remove(key);
+            }
+        }
+    }
+
+    private static final class KeyLock
+    {
+        // fair: requests on one key are forwarded in the order they arrived
+        private final ReentrantLock lock = new ReentrantLock(true);
+        // guarded by the map of locks
+        private int users;
+    }
+}
