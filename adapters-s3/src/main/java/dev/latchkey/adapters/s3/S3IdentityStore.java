@@ -105,13 +105,38 @@ public final class S3IdentityStore
     private final int feedRetention;
     private final AtomicReference<HeadRead> lastHead = new AtomicReference<>();
     private final AtomicBoolean conditionalWritesChecked = new AtomicBoolean();
+    private final CrashPoints crashPoints;
 
-    S3IdentityStore(S3Objects objects, AutoCloseable client, Clock clock, int feedRetention)
+    /**
+     * Where tests stop a write as if its process were killed there.
+     */
+    interface CrashPoints
+    {
+        CrashPoints NONE = step -> {};
+
+        /**
+         * Called as a write passes {@code step}; throwing abandons the write at that point.
+         */
+        void passing(WriteStep step);
+    }
+
+    enum WriteStep
+    {
+        /** The account is marked and the new key staged; the head is not written yet. */
+        STAGED,
+        /** The entry is committed; nothing else is written yet. */
+        COMMITTED,
+        /** The users and keys are written; the account is not marked applied yet. */
+        OBJECTS_WRITTEN,
+    }
+
+    private S3IdentityStore(S3Objects objects, AutoCloseable client, Clock clock, int feedRetention, CrashPoints crashPoints)
     {
         this.objects = requireNonNull(objects, "objects is null");
         this.client = requireNonNull(client, "client is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.feedRetention = feedRetention;
+        this.crashPoints = requireNonNull(crashPoints, "crashPoints is null");
     }
 
     /**
@@ -124,6 +149,11 @@ public final class S3IdentityStore
     }
 
     public static S3IdentityStore open(S3StoreConfig config, AwsCredentialsProvider credentials, Clock clock)
+    {
+        return open(config, credentials, clock, CrashPoints.NONE);
+    }
+
+    static S3IdentityStore open(S3StoreConfig config, AwsCredentialsProvider credentials, Clock clock, CrashPoints crashPoints)
     {
         requireNonNull(config, "config is null");
         requireNonNull(credentials, "credentials is null");
@@ -146,7 +176,7 @@ public final class S3IdentityStore
                         .build());
         config.endpoint().ifPresent(builder::endpointOverride);
         S3Client client = builder.build();
-        return new S3IdentityStore(new S3Objects(client, config.bucket(), config.prefix()), client, clock, config.feedRetention());
+        return new S3IdentityStore(new S3Objects(client, config.bucket(), config.prefix()), client, clock, config.feedRetention(), crashPoints);
     }
 
     // reads
@@ -457,10 +487,12 @@ public final class S3IdentityStore
                 }
                 stagedKey = staged.get();
             }
+            crashPoints.passing(WriteStep.STAGED);
             Optional<HeadRead> committed = commit(head, entry);
             if (committed.isEmpty() && !isCommitted(entry)) {
                 continue;
             }
+            crashPoints.passing(WriteStep.COMMITTED);
             apply(entry, marked, stagedKey);
             compactIfDue(committed.orElseGet(this::readHead));
             return plan.result();
@@ -615,6 +647,7 @@ public final class S3IdentityStore
                 revokeKey(entry.oldKeyId(), entry);
             }
         }
+        crashPoints.passing(WriteStep.OBJECTS_WRITTEN);
         if (marked.flatMap(read -> objects.putIfMatch(accountKey(AccountId.of(entry.accountId())), Documents.write(afterEntry(read.account(), entry)), read.etag())).isPresent()) {
             return;
         }

@@ -30,7 +30,15 @@ final class TestingS3Stores
 
     S3IdentityStore open(S3StoreConfig config, Clock clock)
     {
-        S3IdentityStore store = S3IdentityStore.open(config, credentials(), clock);
+        return open(config, clock, S3IdentityStore.CrashPoints.NONE);
+    }
+
+    /**
+     * A handle whose writes stop where {@code crashPoints} throws, as if its process were killed there.
+     */
+    S3IdentityStore open(S3StoreConfig config, Clock clock, S3IdentityStore.CrashPoints crashPoints)
+    {
+        S3IdentityStore store = S3IdentityStore.open(config, credentials(), clock, crashPoints);
         opened.add(store);
         configs.put(store, config);
         return store;

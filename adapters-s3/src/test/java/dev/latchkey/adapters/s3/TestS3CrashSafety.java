@@ -1,0 +1,228 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.S3IdentityStore.WriteStep;
+import dev.latchkey.adapters.s3.testing.TestingS3;
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.key.ApiKey;
+import dev.latchkey.core.key.ApiKeyGenerator;
+import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserQuery;
+import dev.latchkey.core.testing.TestingClock;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * G6 on the S3 store: a writer killed at each step of a write (here: its handle stops there) leaves a store in which
+ * the write either happened (it committed) or did not, never half; lookups through another handle honour a committed
+ * write at once, and the next write to the account finishes it.
+ */
+class TestS3CrashSafety
+{
+    private static final AccountId ACME = AccountId.of("acme");
+    private static final UserId ALICE = UserId.of("alice");
+    private static final UserId BOB = UserId.of("bob");
+
+    private final TestingS3Stores stores = new TestingS3Stores();
+    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
+    private final SecretHasher hasher = SecretHasher.sha256();
+    private final TestingClock clock = new TestingClock();
+    private S3StoreConfig config;
+    private S3IdentityStore survivor;
+
+    @BeforeEach
+    void setUp()
+    {
+        config = TestingS3Stores.config(TestingS3.shared().endpoint(), TestingS3.uniquePrefix("crash"));
+        survivor = stores.open(config, clock);
+    }
+
+    @AfterEach
+    void closeStores()
+    {
+        stores.closeAll();
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void addUserKilledAtEachStepIsAllOrNothing(WriteStep step)
+    {
+        NewUser alice = createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+
+        assertThatThrownBy(() -> killedAt(step).addUser(bob)).isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(committed);
+        assertThat(survivor.findUser(ACME, BOB).isPresent()).isEqualTo(committed);
+        assertThat(survivor.listUsers(ACME, UserQuery.all()).users()).extracting(User::id)
+                .containsExactlyElementsOf(committed ? List.of(ALICE, BOB) : List.of(ALICE));
+        assertThat(survivor.listAccounts().get(0).userCount()).isEqualTo(committed ? 2 : 1);
+        assertThat(feedTypes()).containsExactlyElementsOf(committed ? List.of(ChangeType.ACCOUNT_CREATED, ChangeType.USER_ADDED) : List.of(ChangeType.ACCOUNT_CREATED));
+        assertThat(survivor.findKey(alice.user().keyId())).isPresent();
+
+        // the next write to the account finishes the killed one, or does it again when it never committed
+        if (committed) {
+            assertThatThrownBy(() -> survivor.addUser(bob)).hasMessageContaining("already exists");
+        }
+        else {
+            survivor.addUser(bob);
+        }
+        survivor.addUser(newUser(UserId.of("carol"), Role.USER));
+        assertThat(survivor.findKey(bob.user().keyId())).isPresent();
+        assertThat(survivor.listAccounts().get(0).userCount()).isEqualTo(3);
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void replaceKeyKilledAtEachStepNeverLeavesBothKeysOrNeither(WriteStep step)
+    {
+        createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+        survivor.addUser(bob);
+        ApiKey newKey = keys.random();
+
+        assertThatThrownBy(() -> killedAt(step).replaceKey(ACME, BOB, newKey.keyId(), hasher.hash(newKey), clock.instant())).isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(newKey.keyId()).isPresent()).isEqualTo(committed);
+        assertThat(survivor.findUser(ACME, BOB).map(User::keyId)).contains(committed ? newKey.keyId() : bob.user().keyId());
+
+        // finished by the next write to the account: still exactly one key
+        survivor.setRole(ACME, BOB, Role.ADMIN);
+        KeyId live = committed ? newKey.keyId() : bob.user().keyId();
+        KeyId dead = committed ? bob.user().keyId() : newKey.keyId();
+        assertThat(survivor.findKey(live)).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.ADMIN));
+        assertThat(survivor.findKey(dead)).isEmpty();
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void removeUserKilledAtEachStep(WriteStep step)
+    {
+        createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+        survivor.addUser(bob);
+
+        assertThatThrownBy(() -> killedAt(step).removeUser(ACME, BOB)).isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findUser(ACME, BOB).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.listAccounts().get(0).userCount()).isEqualTo(committed ? 1 : 2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void deletedAccountKilledAtEachStepLeavesNoKeyWorkingOnceCommitted(WriteStep step)
+    {
+        NewUser alice = createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+        survivor.addUser(bob);
+
+        assertThatThrownBy(() -> killedAt(step).deleteAccount(ACME)).isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(alice.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findAccount(ACME).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.listAccounts()).hasSize(committed ? 0 : 1);
+
+        if (committed) {
+            // re-creating the account finishes the deletion first: the old keys stay dead, the old users gone
+            NewUser newAlice = newUser(ALICE, Role.ADMIN);
+            survivor.createAccount(account(), Optional.of(newAlice));
+            assertThat(survivor.findKey(alice.user().keyId())).isEmpty();
+            assertThat(survivor.findKey(bob.user().keyId())).isEmpty();
+            assertThat(survivor.findKey(newAlice.user().keyId())).isPresent();
+            assertThat(survivor.listUsers(ACME, UserQuery.all()).users()).extracting(User::id).containsExactly(ALICE);
+        }
+    }
+
+    @Test
+    void createAccountKilledAfterCommitIsVisibleEverywhere()
+    {
+        NewUser alice = newUser(ALICE, Role.ADMIN);
+
+        assertThatThrownBy(() -> killedAt(WriteStep.COMMITTED).createAccount(account(), Optional.of(alice))).isInstanceOf(Killed.class);
+
+        assertThat(survivor.findAccount(ACME)).isPresent();
+        assertThat(survivor.findKey(alice.user().keyId())).isPresent();
+        assertThatThrownBy(() -> survivor.createAccount(account(), Optional.of(newUser(ALICE, Role.ADMIN)))).hasMessageContaining("already exists");
+    }
+
+    @Test
+    void stagedKeyOfAWriteThatNeverCommittedDoesNotBlockItsId()
+    {
+        createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+
+        assertThatThrownBy(() -> killedAt(WriteStep.STAGED).addUser(bob)).isInstanceOf(Killed.class);
+
+        // the same key id (a seeded key, say) can be issued by the next write
+        survivor.addUser(new NewUser(new User(ACME, UserId.of("carol"), Role.USER, bob.user().keyId(), clock.instant()), bob.secretHash()));
+        assertThat(survivor.findKey(bob.user().keyId())).hasValueSatisfying(key -> assertThat(key.userId()).isEqualTo(UserId.of("carol")));
+    }
+
+    private S3IdentityStore killedAt(WriteStep killStep)
+    {
+        return stores.open(config, clock, step -> {
+            if (step == killStep) {
+                throw new Killed();
+            }
+        });
+    }
+
+    private List<ChangeType> feedTypes()
+    {
+        FeedBatch batch = survivor.changesAfter(FeedPosition.START, 100);
+        assertThat(batch).isInstanceOf(FeedBatch.Changes.class);
+        return ((FeedBatch.Changes) batch).changes().stream().map(change -> change.type()).toList();
+    }
+
+    private NewUser createAccountWithAdmin()
+    {
+        NewUser alice = newUser(ALICE, Role.ADMIN);
+        survivor.createAccount(account(), Optional.of(alice));
+        return alice;
+    }
+
+    private Account account()
+    {
+        return new Account(ACME, clock.instant(), true);
+    }
+
+    private NewUser newUser(UserId userId, Role role)
+    {
+        ApiKey key = keys.random();
+        return new NewUser(new User(ACME, userId, role, key.keyId(), clock.instant()), hasher.hash(key));
+    }
+
+    private static final class Killed
+            extends RuntimeException
+    {
+        Killed()
+        {
+            super("killed", null, false, false);
+        }
+    }
+}
