@@ -44,7 +44,12 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -97,6 +102,9 @@ public final class S3IdentityStore
     private static final String KEYS = "keys/";
     private static final String FEED = "feed/";
     private static final String JSON = ".json";
+    private static final int PARALLEL_READS = 8;
+    private static final int READ_CHUNK = 64;
+    private static final Duration PARALLEL_READ_WAIT = Duration.ofSeconds(10);
     private static final long CONTENTION_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final S3Objects objects;
@@ -106,6 +114,11 @@ public final class S3IdentityStore
     private final AtomicReference<HeadRead> lastHead = new AtomicReference<>();
     private final AtomicBoolean conditionalWritesChecked = new AtomicBoolean();
     private final CrashPoints crashPoints;
+    private final ExecutorService readers = Executors.newFixedThreadPool(PARALLEL_READS, runnable -> {
+        Thread thread = new Thread(runnable, "latchkey-s3-read");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     /**
      * Where tests stop a write as if its process were killed there.
@@ -200,13 +213,13 @@ public final class S3IdentityStore
     @Override
     public List<AccountSummary> listAccounts()
     {
+        List<AccountId> ids = objects.list(ACCOUNTS).stream()
+                .filter(name -> name.endsWith("/"))
+                .map(name -> AccountId.of(name.substring(0, name.length() - 1)))
+                .toList();
         List<AccountSummary> accounts = new ArrayList<>();
-        for (String name : objects.list(ACCOUNTS)) {
-            if (!name.endsWith("/")) {
-                continue;
-            }
-            readAccount(AccountId.of(name.substring(0, name.length() - 1)))
-                    .map(AccountView::account)
+        for (Optional<AccountView> view : readInParallel(ids, this::readAccount)) {
+            view.map(AccountView::account)
                     .filter(Documents.Account::exists)
                     .ifPresent(account -> accounts.add(new AccountSummary(AccountId.of(account.accountId()), Instant.parse(account.createdAt()), account.userCount())));
         }
@@ -239,18 +252,22 @@ public final class S3IdentityStore
             }
         }
         view.pending().filter(entry -> entry.userId() != null).ifPresent(entry -> candidates.add(UserId.of(entry.userId())));
+        List<UserId> after = List.copyOf(query.after().map(cursor -> candidates.tailSet(cursor, false)).orElse(candidates));
         List<User> users = new ArrayList<>();
         Optional<UserId> next = Optional.empty();
-        for (UserId candidate : query.after().map(after -> candidates.tailSet(after, false)).orElse(candidates)) {
-            Optional<User> user = user(view, candidate).filter(found -> query.matches(found.id(), found.role()));
-            if (user.isEmpty()) {
-                continue;
+        // read users a chunk at a time, in parallel, until the page and one more are found
+        for (int start = 0; start < after.size() && next.isEmpty(); start += READ_CHUNK) {
+            List<UserId> chunk = after.subList(start, Math.min(after.size(), start + READ_CHUNK));
+            for (Optional<User> user : readInParallel(chunk, candidate -> user(view, candidate))) {
+                if (user.isEmpty() || !query.matches(user.get().id(), user.get().role())) {
+                    continue;
+                }
+                if (users.size() == query.limit()) {
+                    next = Optional.of(users.get(users.size() - 1).id());
+                    break;
+                }
+                users.add(user.get());
             }
-            if (users.size() == query.limit()) {
-                next = Optional.of(users.get(users.size() - 1).id());
-                break;
-            }
-            users.add(user.get());
         }
         return new UserPage(users, next);
     }
@@ -413,6 +430,7 @@ public final class S3IdentityStore
     @Override
     public void close()
     {
+        readers.shutdownNow();
         try {
             client.close();
         }
@@ -525,6 +543,41 @@ public final class S3IdentityStore
                     + "which the store needs to keep concurrent writes from overwriting each other");
         }
         conditionalWritesChecked.set(true);
+    }
+
+    /**
+     * Applies {@code read} to every input on the store's read threads; the results in input order.
+     */
+    private <I, O> List<O> readInParallel(List<I> inputs, Function<I, O> read)
+    {
+        if (inputs.size() <= 1) {
+            return inputs.stream().map(read).toList();
+        }
+        List<Future<O>> futures = inputs.stream().map(input -> readers.submit(() -> read.apply(input))).toList();
+        List<O> results = new ArrayList<>(inputs.size());
+        try {
+            for (Future<O> future : futures) {
+                // each read is bounded by the S3 client's call timeout; this only guards against a lost thread
+                results.add(future.get(PARALLEL_READ_WAIT.toMillis(), TimeUnit.MILLISECONDS));
+            }
+            return results;
+        }
+        catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+        catch (TimeoutException e) {
+            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store did not answer in time", e);
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "interrupted while reading the S3 store", e);
+        }
+        finally {
+            futures.forEach(future -> future.cancel(true));
+        }
     }
 
     private static void backOff(int attempt, long deadline)
