@@ -156,6 +156,11 @@ final class Documents
             String stagedBy,
             boolean revoked) {}
 
+    /**
+     * {@code probes/<nonce>.json}: written and deleted by the check that the endpoint honours conditional writes.
+     */
+    record Probe(String nonce) {}
+
     static byte[] write(Object document)
     {
         try {

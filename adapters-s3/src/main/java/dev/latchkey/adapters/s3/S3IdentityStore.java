@@ -533,9 +533,12 @@ public final class S3IdentityStore
         if (conditionalWritesChecked.get()) {
             return;
         }
-        String probe = "probes/" + UUID.randomUUID() + JSON;
-        byte[] bytes = Documents.write(new Page(List.of()));
-        boolean created = objects.putIfAbsent(probe, bytes).isPresent();
+        String nonce = UUID.randomUUID().toString();
+        String probe = "probes/" + nonce + JSON;
+        byte[] bytes = Documents.write(new Documents.Probe(nonce));
+        // a refusal of the first PUT may be the SDK's retry of a PUT that succeeded: the nonce tells
+        boolean created = objects.putIfAbsent(probe, bytes).isPresent()
+                || objects.get(probe).map(found -> Documents.read(found.bytes(), Documents.Probe.class).nonce().equals(nonce)).orElse(false);
         boolean createdAgain = objects.putIfAbsent(probe, bytes).isPresent();
         objects.delete(probe);
         if (!created || createdAgain) {
@@ -585,7 +588,8 @@ public final class S3IdentityStore
         if (System.nanoTime() > deadline) {
             throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store is too busy: the write kept losing to concurrent writes");
         }
-        long bound = Math.min(100, 2L << Math.min(attempt, 6));
+        // a write holds the head for several requests (tens of ms): wait about that long, doubling, with jitter
+        long bound = Math.min(200, 10L << Math.min(attempt - 1, 4));
         try {
             Thread.sleep(ThreadLocalRandom.current().nextLong(1, bound + 1));
         }

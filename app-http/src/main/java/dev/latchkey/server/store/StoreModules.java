@@ -23,9 +23,8 @@ public final class StoreModules
     {
         return switch (kind) {
             case "filesystem" -> new FileSystemStoreModule(fileSystemDirectory(settings));
+            case "s3" -> S3StoreModule.from(settings);
             case "jdbc" -> JdbcStoreModule.from(settings);
-            case "s3" -> throw new ConfigException(ServerConfig.STORE + "=" + kind + ": this version of Latchkey does not include the "
-                    + kind + " store yet; use " + ServerConfig.STORE + "=filesystem");
             default -> throw new ConfigException(ServerConfig.STORE + " must be one of " + String.join(", ", KNOWN) + ", not '" + kind + "'");
         };
     }

@@ -35,6 +35,11 @@ import static dev.latchkey.server.config.ServerConfig.POLL_INTERVAL;
 import static dev.latchkey.server.config.ServerConfig.READY_MAX_LAG;
 import static dev.latchkey.server.config.ServerConfig.ROOT_KEY;
 import static dev.latchkey.server.config.ServerConfig.STORE;
+import static dev.latchkey.server.store.S3StoreModule.BUCKET;
+import static dev.latchkey.server.store.S3StoreModule.ENDPOINT;
+import static dev.latchkey.server.store.S3StoreModule.PATH_STYLE;
+import static dev.latchkey.server.store.S3StoreModule.PREFIX;
+import static dev.latchkey.server.store.S3StoreModule.REGION;
 import static dev.latchkey.server.store.StoreModules.FS_DIR;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -225,21 +230,85 @@ public class TestServerConfig
                 .hasMessageContaining("'" + kind + "'");
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"s3"})
-    public void testStoresNotImplementedYetSaySo(String kind)
+    @Test
+    public void testS3SettingsAreRead()
     {
         Map<String, String> values = new HashMap<>();
-        values.put(STORE, kind);
-        values.put(ROOT_KEY, A_ROOT_KEY);
-        values.put("LATCHKEY_S3_BUCKET", "bucket");
-        values.put("LATCHKEY_JDBC_URL", "jdbc:postgresql://localhost/latchkey");
+        values.put(STORE, "s3");
+        values.put(BUCKET, "latchkey-prod");
+        values.put(PREFIX, "tenants/");
+        values.put(ENDPOINT, "https://s3.example.com:9000");
+        values.put(REGION, "eu-west-3");
+        values.put(PATH_STYLE, "true");
+
+        StoreModule store = parse(values);
+
+        assertThat(store.kind()).isEqualTo("s3");
+        assertThat(store.location()).isEqualTo("s3://latchkey-prod/tenants/ via https://s3.example.com:9000 (region eu-west-3, path-style)");
+        assertThat(store.generatedRootKey()).isEmpty();
+        assertThat(parse(Map.of(STORE, "s3", BUCKET, "latchkey-prod")).location()).isEqualTo("s3://latchkey-prod/latchkey/ (region us-east-1)");
+    }
+
+    @ParameterizedTest(name = "{0}={1}")
+    @MethodSource("badS3Values")
+    public void testBadS3ValueIsRefusedNamingTheVariable(String variable, String value)
+    {
+        Map<String, String> values = new HashMap<>();
+        values.put(STORE, "s3");
+        values.put(BUCKET, "latchkey-prod");
+        values.put(variable, value);
 
         assertThatThrownBy(() -> parse(values))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining(STORE + "=" + kind)
-                .hasMessageContaining("does not include the " + kind + " store yet")
-                .hasMessageContaining(STORE + "=filesystem");
+                .hasMessageContaining(variable)
+                .message().doesNotContain("Exception");
+    }
+
+    public static Stream<Arguments> badS3Values()
+    {
+        return Stream.of(
+                arguments(BUCKET, ""),
+                arguments(BUCKET, "a"),
+                arguments(BUCKET, "my bucket"),
+                arguments(BUCKET, "bucket/prefix"),
+                arguments(PREFIX, "latchkey"),
+                arguments(PREFIX, "/latchkey/"),
+                arguments(ENDPOINT, "127.0.0.1:9000"),
+                arguments(ENDPOINT, "http://"),
+                arguments(ENDPOINT, "http://host/bucket"),
+                arguments(ENDPOINT, "s3://bucket"),
+                arguments(REGION, ""),
+                arguments(REGION, "us east 1"),
+                arguments(PATH_STYLE, "yes"),
+                arguments(PATH_STYLE, "TRUE"),
+                arguments(PATH_STYLE, ""));
+    }
+
+    /**
+     * The AWS credentials are settings like the others: read from the config file, overridden by the environment,
+     * and never echoed.
+     */
+    @Test
+    public void testAwsCredentialsFromTheConfigFileAreUsed(@TempDir Path directory)
+            throws IOException
+    {
+        String secret = "secret-access-key-from-the-file";
+        Path file = directory.resolve("latchkey.properties");
+        Files.writeString(file, String.join("\n",
+                STORE + "=s3",
+                BUCKET + "=latchkey-prod",
+                "AWS_ACCESS_KEY_ID=AKIDFROMTHEFILE",
+                "AWS_SECRET_ACCESS_KEY=" + secret), StandardCharsets.UTF_8);
+
+        Settings settings = Settings.load(Optional.of(file), Map.of("AWS_ACCESS_KEY_ID", "AKIDFROMTHEENVIRONMENT", "PATH", "/usr/bin"));
+
+        assertThat(settings.optional("AWS_ACCESS_KEY_ID")).contains("AKIDFROMTHEENVIRONMENT");
+        assertThat(settings.optional("AWS_SECRET_ACCESS_KEY")).contains(secret);
+        assertThat(parse(settings).kind()).isEqualTo("s3");
+        assertThatThrownBy(() -> parse(Settings.load(Optional.of(file), Map.of("AWS_ACCESS_KEY_ID", " "))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("AWS_SECRET_ACCESS_KEY is set without AWS_ACCESS_KEY_ID")
+                .message().doesNotContain(secret);
     }
 
     @Test
@@ -356,7 +425,11 @@ public class TestServerConfig
 
     private static StoreModule parse(Map<String, String> values)
     {
-        Settings settings = Settings.of(values);
+        return parse(Settings.of(values));
+    }
+
+    private static StoreModule parse(Settings settings)
+    {
         ServerConfig config = ServerConfig.from(settings);
         return StoreModules.select(config.storeKind(), settings);
     }

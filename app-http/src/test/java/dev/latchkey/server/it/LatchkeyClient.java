@@ -147,11 +147,30 @@ final class LatchkeyClient
         return counts;
     }
 
-    // --- authentication and metrics
+    // --- authentication, readiness and metrics
 
     Response verify(ServerProcess server, String key)
     {
         return send(server, "GET", "/api/v1/auth/verify", key, null);
+    }
+
+    /**
+     * {@code GET /ready}: 200, or 503 UNAVAILABLE; the store kind and {@code feed_lag_seconds} are in the result, or in
+     * {@code error.details} ({@link #feedLagSeconds}).
+     */
+    Response ready(ServerProcess server)
+    {
+        return send(server, "GET", "/ready", null, null);
+    }
+
+    /**
+     * The feed lag that a {@link #ready} answer reports, whatever its status.
+     */
+    static double feedLagSeconds(Response ready)
+    {
+        JsonNode state = ready.status() == 200 ? ready.result() : ready.body().path("error").path("details");
+        assertThat(state.has("feed_lag_seconds")).as("feed_lag_seconds in %s", ready).isTrue();
+        return state.path("feed_lag_seconds").asDouble();
     }
 
     /**

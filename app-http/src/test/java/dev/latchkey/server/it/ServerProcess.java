@@ -73,7 +73,7 @@ final class ServerProcess
 
     /**
      * Starts a server process as {@link #launch(String, Path, String, Path)} does, on the store that the
-     * {@code LATCHKEY_*} variables given name.
+     * {@code LATCHKEY_*} variables given name (with the {@code AWS_*} credentials it needs, and any other setting).
      */
     static ServerProcess launch(String name, Map<String, String> store, String rootKey, Path logDirectory)
     {
@@ -90,7 +90,8 @@ final class ServerProcess
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
             Map<String, String> environment = builder.environment();
-            environment.keySet().removeIf(variable -> variable.startsWith("LATCHKEY_"));
+            // only the settings given: none inherited from the environment of the build (AWS_ ones are settings too)
+            environment.keySet().removeIf(variable -> variable.startsWith("LATCHKEY_") || variable.startsWith("AWS_"));
             environment.put("LATCHKEY_HTTP_PORT", "0");
             environment.putAll(store);
             environment.put("LATCHKEY_ROOT_KEY", rootKey);

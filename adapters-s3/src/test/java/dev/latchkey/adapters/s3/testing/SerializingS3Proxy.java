@@ -11,21 +11,32 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.URLDecoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 
 import static java.util.Objects.requireNonNull;
 
@@ -55,6 +66,12 @@ import static java.util.Objects.requireNonNull;
  * connection without an answer, so that the client sees a network error, as it would without the proxy, rather
  * than a 502 or 504. A request waiting on a paused target keeps its key locked: later requests on that key wait
  * behind it.
+ *
+ * <p>For tests of what a client makes of S3, it also counts requests ({@link #countRequests}, by {@link Operation},
+ * as S3 bills them) and injects faults into the next request that matches: {@link #dropNextResponse} forwards the
+ * request, which the server executes, and closes the client's connection without the answer (a connection lost
+ * after the server committed: the client retries, or reports the outcome unknown); {@link #beforeNext} runs an
+ * action first, such as another client's write that makes the request's condition fail.
  */
 public final class SerializingS3Proxy
         implements AutoCloseable
@@ -75,6 +92,8 @@ public final class SerializingS3Proxy
     private final ExecutorService executor;
     private final HttpClient client;
     private final Map<String, KeyLock> locks = new HashMap<>();
+    private final List<RequestCounter> counters = new CopyOnWriteArrayList<>();
+    private final List<Fault> faults = new CopyOnWriteArrayList<>();
 
     private SerializingS3Proxy(URI target)
     {
@@ -136,6 +155,44 @@ public final class SerializingS3Proxy
     }
 
     /**
+     * Counts the requests that match from now until the counter is closed.
+     */
+    public RequestCounter countRequests(Predicate<ProxiedRequest> matching)
+    {
+        RequestCounter counter = new RequestCounter(matching, counters);
+        counters.add(counter);
+        return counter;
+    }
+
+    /**
+     * Arms a fault for the next request that matches: the proxy forwards it, the server executes it, and the proxy
+     * closes the client's connection without the answer. Fires once.
+     */
+    public Fault dropNextResponse(Predicate<ProxiedRequest> matching)
+    {
+        return arm(new Fault(matching, Optional.empty(), true));
+    }
+
+    /**
+     * Arms an action to run before the next request that matches is forwarded (before the proxy takes the request's
+     * key, so the action may make requests on that key itself). Fires once; an exception the action throws is kept
+     * in {@link Fault#failure()} and the request is forwarded anyway.
+     */
+    public Fault beforeNext(Predicate<ProxiedRequest> matching, Runnable action)
+    {
+        requireNonNull(action, "action is null");
+        return arm(new Fault(matching, Optional.of(action), false));
+    }
+
+    /**
+     * Disarms every fault that has not fired.
+     */
+    public void clearFaults()
+    {
+        faults.clear();
+    }
+
+    /**
      * Stops accepting requests and closes every connection; requests in flight fail.
      */
     @Override
@@ -170,10 +227,22 @@ public final class SerializingS3Proxy
         }
     }
 
+    private Fault arm(Fault fault)
+    {
+        faults.add(fault);
+        return fault;
+    }
+
     private void handle(HttpExchange exchange)
     {
         try (exchange) {
             byte[] body = exchange.getRequestBody().readAllBytes();
+            ProxiedRequest proxied = proxiedRequest(exchange);
+            for (RequestCounter counter : counters) {
+                counter.record(proxied);
+            }
+            Optional<Fault> fault = claimFault(proxied);
+            fault.ifPresent(Fault::runBefore);
             HttpRequest request = forwardedRequest(exchange, body);
             HttpResponse<byte[]> response;
             Optional<String> key = objectKey(exchange.getRequestURI());
@@ -189,6 +258,10 @@ public final class SerializingS3Proxy
             else {
                 response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
             }
+            if (fault.map(Fault::dropsResponse).orElse(false)) {
+                // the server executed the request; closing the exchange unanswered closes the client's connection
+                return;
+            }
             respond(exchange, response);
         }
         catch (IOException e) {
@@ -198,6 +271,53 @@ public final class SerializingS3Proxy
             // closing
             Thread.currentThread().interrupt();
         }
+    }
+
+    private Optional<Fault> claimFault(ProxiedRequest request)
+    {
+        for (Fault fault : faults) {
+            if (fault.matching.test(request) && fault.claim(request)) {
+                faults.remove(fault);
+                return Optional.of(fault);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static ProxiedRequest proxiedRequest(HttpExchange exchange)
+    {
+        String method = exchange.getRequestMethod().toUpperCase(Locale.ROOT);
+        String path = exchange.getRequestURI().getPath() == null ? "" : exchange.getRequestURI().getPath();
+        String bucket = "";
+        Optional<String> key = Optional.empty();
+        if (path.length() > 1) {
+            int slash = path.indexOf('/', 1);
+            if (slash < 0 || slash == path.length() - 1) {
+                bucket = path.substring(1, slash < 0 ? path.length() : slash);
+            }
+            else {
+                bucket = path.substring(1, slash);
+                key = Optional.of(path.substring(slash + 1));
+            }
+        }
+        Operation operation = switch (method) {
+            case "GET" -> key.isPresent() ? Operation.GET_OBJECT : bucket.isEmpty() ? Operation.OTHER : Operation.LIST_OBJECTS;
+            case "HEAD" -> key.isPresent() ? Operation.HEAD_OBJECT : Operation.OTHER;
+            case "PUT" -> key.isPresent() ? Operation.PUT_OBJECT : Operation.OTHER;
+            case "DELETE" -> key.isPresent() ? Operation.DELETE_OBJECT : Operation.OTHER;
+            default -> Operation.OTHER;
+        };
+        Map<String, String> parameters = new LinkedHashMap<>();
+        String query = exchange.getRequestURI().getRawQuery();
+        if (query != null && !query.isEmpty()) {
+            for (String parameter : query.split("&")) {
+                int equals = parameter.indexOf('=');
+                String name = URLDecoder.decode(equals < 0 ? parameter : parameter.substring(0, equals), StandardCharsets.UTF_8);
+                String value = equals < 0 ? "" : URLDecoder.decode(parameter.substring(equals + 1), StandardCharsets.UTF_8);
+                parameters.putIfAbsent(name, value);
+            }
+        }
+        return new ProxiedRequest(method, operation, bucket, key, parameters, exchange.getRequestHeaders());
     }
 
     private HttpRequest forwardedRequest(HttpExchange exchange, byte[] body)
@@ -280,6 +400,196 @@ public final class SerializingS3Proxy
             if (lock.users == 0) {
                 locks.remove(key);
             }
+        }
+    }
+
+    /**
+     * What a request does, in the classes S3 bills by: {@link #PUT_OBJECT} and {@link #LIST_OBJECTS} at the PUT
+     * price, {@link #GET_OBJECT} and {@link #HEAD_OBJECT} at the GET price, {@link #DELETE_OBJECT} free.
+     */
+    public enum Operation
+    {
+        GET_OBJECT,
+        HEAD_OBJECT,
+        PUT_OBJECT,
+        DELETE_OBJECT,
+        /**
+         * A GET of a bucket (ListObjectsV2, and the bucket's other sub-resources).
+         */
+        LIST_OBJECTS,
+        OTHER
+    }
+
+    /**
+     * A request as the proxy received it.
+     *
+     * @param method the HTTP method, upper case
+     * @param bucket the bucket of a path-style request; empty for a request on the service
+     * @param key the object key inside the bucket, decoded; empty for a request on a bucket or the service
+     * @param parameters the decoded query parameters (the first value of each)
+     * @param headers the request headers, by case-insensitive name
+     */
+    public record ProxiedRequest(String method, Operation operation, String bucket, Optional<String> key, Map<String, String> parameters,
+            Map<String, List<String>> headers)
+    {
+        public ProxiedRequest
+        {
+            requireNonNull(method, "method is null");
+            requireNonNull(operation, "operation is null");
+            requireNonNull(bucket, "bucket is null");
+            requireNonNull(key, "key is null");
+            parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+            TreeMap<String, List<String>> copy = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+            headers.forEach((name, values) -> copy.put(name, List.copyOf(values)));
+            headers = Collections.unmodifiableMap(copy);
+        }
+
+        /**
+         * The first value of a header, by case-insensitive name.
+         */
+        public Optional<String> header(String name)
+        {
+            return Optional.ofNullable(headers.get(name)).filter(values -> !values.isEmpty()).map(values -> values.get(0));
+        }
+
+        /**
+         * Whether the request is on an object whose key starts with {@code prefix}, or lists keys under it.
+         */
+        public boolean isUnder(String prefix)
+        {
+            return key.map(name -> name.startsWith(prefix))
+                    .orElseGet(() -> operation == Operation.LIST_OBJECTS && parameters.getOrDefault("prefix", "").startsWith(prefix));
+        }
+
+        /**
+         * Whether this is a PUT of the object {@code key}.
+         */
+        public boolean isPutOf(String objectKey)
+        {
+            return operation == Operation.PUT_OBJECT && key.map(objectKey::equals).orElse(false);
+        }
+    }
+
+    /**
+     * Requests that matched, by operation, from {@link #countRequests} until {@link #close()}.
+     */
+    public static final class RequestCounter
+            implements AutoCloseable
+    {
+        private final Predicate<ProxiedRequest> matching;
+        private final List<RequestCounter> registry;
+        private final Map<Operation, LongAdder> counts = new EnumMap<>(Operation.class);
+
+        private RequestCounter(Predicate<ProxiedRequest> matching, List<RequestCounter> registry)
+        {
+            this.matching = requireNonNull(matching, "matching is null");
+            this.registry = registry;
+            for (Operation operation : Operation.values()) {
+                counts.put(operation, new LongAdder());
+            }
+        }
+
+        public long count(Operation operation)
+        {
+            return counts.get(operation).sum();
+        }
+
+        public long total()
+        {
+            return counts.values().stream().mapToLong(LongAdder::sum).sum();
+        }
+
+        /**
+         * A snapshot of every operation's count.
+         */
+        public Map<Operation, Long> counts()
+        {
+            Map<Operation, Long> snapshot = new EnumMap<>(Operation.class);
+            counts.forEach((operation, count) -> snapshot.put(operation, count.sum()));
+            return snapshot;
+        }
+
+        /**
+         * Stops counting; the counts keep their values.
+         */
+        @Override
+        public void close()
+        {
+            registry.remove(this);
+        }
+
+        private void record(ProxiedRequest request)
+        {
+            if (matching.test(request)) {
+                counts.get(request.operation()).increment();
+            }
+        }
+    }
+
+    /**
+     * A fault armed for the next request that matches.
+     */
+    public static final class Fault
+    {
+        private final Predicate<ProxiedRequest> matching;
+        private final Optional<Runnable> before;
+        private final boolean dropResponse;
+        private final AtomicBoolean claimed = new AtomicBoolean();
+        private final AtomicReference<ProxiedRequest> firedOn = new AtomicReference<>();
+        private final AtomicReference<RuntimeException> failure = new AtomicReference<>();
+
+        private Fault(Predicate<ProxiedRequest> matching, Optional<Runnable> before, boolean dropResponse)
+        {
+            this.matching = requireNonNull(matching, "matching is null");
+            this.before = before;
+            this.dropResponse = dropResponse;
+        }
+
+        /**
+         * The request it fired on; empty while it waits for one.
+         */
+        public Optional<ProxiedRequest> firedOn()
+        {
+            return Optional.ofNullable(firedOn.get());
+        }
+
+        public boolean fired()
+        {
+            return firedOn.get() != null;
+        }
+
+        /**
+         * What the action of {@link #beforeNext} threw, if it threw.
+         */
+        public Optional<RuntimeException> failure()
+        {
+            return Optional.ofNullable(failure.get());
+        }
+
+        private boolean claim(ProxiedRequest request)
+        {
+            if (!claimed.compareAndSet(false, true)) {
+                return false;
+            }
+            firedOn.set(request);
+            return true;
+        }
+
+        private void runBefore()
+        {
+            before.ifPresent(action -> {
+                try {
+                    action.run();
+                }
+                catch (RuntimeException e) {
+                    failure.set(e);
+                }
+            });
+        }
+
+        private boolean dropsResponse()
+        {
+            return dropResponse;
         }
     }
 

@@ -4,6 +4,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Fault;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Operation;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
 import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -240,6 +243,86 @@ final class TestTestingS3
         }
         finally {
             executor.shutdownNow();
+        }
+    }
+
+    @Test
+    void proxyCountsRequests()
+    {
+        SerializingS3Proxy proxy = s3.serializingProxy();
+        String prefix = TestingS3.uniquePrefix("proxy-count");
+        try (S3Client proxied = proxy.newClient()) {
+            RequestCounter counter = proxy.countRequests(request -> request.isUnder(prefix));
+            try (RequestCounter other = proxy.countRequests(request -> request.isUnder(prefix + "other/"))) {
+                put(proxied, PutObjectRequest.builder(), prefix + "object", "value");
+                assertThat(get(proxied, prefix + "object")).isEqualTo("value");
+                proxied.headObject(request -> request.bucket(s3.bucket()).key(prefix + "object"));
+                assertThat(proxied.listObjectsV2(request -> request.bucket(s3.bucket()).prefix(prefix)).contents()).hasSize(1);
+                proxied.deleteObject(request -> request.bucket(s3.bucket()).key(prefix + "object"));
+                assertThat(other.total()).isZero();
+            }
+            counter.close();
+            put(proxied, PutObjectRequest.builder(), prefix + "after", "value");
+
+            assertThat(counter.counts()).containsExactlyInAnyOrderEntriesOf(Map.of(
+                    Operation.PUT_OBJECT, 1L,
+                    Operation.GET_OBJECT, 1L,
+                    Operation.HEAD_OBJECT, 1L,
+                    Operation.LIST_OBJECTS, 1L,
+                    Operation.DELETE_OBJECT, 1L,
+                    Operation.OTHER, 0L));
+            assertThat(counter.total()).isEqualTo(5);
+        }
+    }
+
+    @Test
+    void proxyDropsResponseAfterForwarding()
+    {
+        SerializingS3Proxy proxy = s3.serializingProxy();
+        String key = TestingS3.uniquePrefix("proxy-drop") + "object";
+        try (S3Client proxied = proxy.newClient();
+                RequestCounter puts = proxy.countRequests(request -> request.isPutOf(key))) {
+            String first = put(proxied, PutObjectRequest.builder().ifNoneMatch("*"), key, "first");
+            Fault drop = proxy.dropNextResponse(request -> request.isPutOf(key));
+
+            // the server executes the PUT, its answer is lost, and the SDK's retry finds the condition failed
+            assertThatThrownBy(() -> put(proxied, PutObjectRequest.builder().ifMatch(first), key, "second"))
+                    .isInstanceOfSatisfying(S3Exception.class, e -> assertThat(e.statusCode()).isEqualTo(412));
+            assertThat(drop.fired()).isTrue();
+            assertThat(drop.firedOn().orElseThrow().header("if-match")).contains(first);
+            assertThat(get(client, key)).isEqualTo("second");
+            assertThat(puts.total()).isEqualTo(3);
+
+            // fired once: the next request is answered
+            assertThat(put(proxied, PutObjectRequest.builder(), key, "third")).matches(ETAG);
+        }
+    }
+
+    @Test
+    void proxyRunsActionBeforeForwarding()
+    {
+        SerializingS3Proxy proxy = s3.serializingProxy();
+        String key = TestingS3.uniquePrefix("proxy-before") + "object";
+        try (S3Client proxied = proxy.newClient()) {
+            // the action writes the same key through the proxy: it runs before the request takes the key
+            Fault before = proxy.beforeNext(request -> request.isPutOf(key), () -> put(proxied, PutObjectRequest.builder().ifNoneMatch("*"), key, "other"));
+
+            assertThatThrownBy(() -> put(proxied, PutObjectRequest.builder().ifNoneMatch("*"), key, "mine"))
+                    .isInstanceOfSatisfying(S3Exception.class, e -> assertThat(e.statusCode()).isEqualTo(412));
+            assertThat(before.fired()).isTrue();
+            assertThat(before.failure()).isEmpty();
+            assertThat(get(client, key)).isEqualTo("other");
+
+            Fault failing = proxy.beforeNext(request -> request.isPutOf(key), () -> {
+                throw new IllegalStateException("injected");
+            });
+            assertThat(put(proxied, PutObjectRequest.builder(), key, "forwarded anyway")).matches(ETAG);
+            assertThat(failing.failure()).get().extracting(Throwable::getMessage).isEqualTo("injected");
+            assertThat(get(client, key)).isEqualTo("forwarded anyway");
+
+            Fault unmatched = proxy.dropNextResponse(request -> request.isPutOf(key + "-never"));
+            proxy.clearFaults();
+            assertThat(unmatched.fired()).isFalse();
         }
     }
 
