@@ -24,7 +24,6 @@ import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.security.SecureRandom;
@@ -108,7 +107,6 @@ class TestS3StoreFaults
     }
 
     @Test
-    @Disabled("S3IdentityStore.checkConditionalWrites takes the 412 of the SDK's retry of its first probe PUT for an endpoint that ignores If-None-Match")
     void firstWriteWhoseConditionalWriteProbeAnswerIsLostSucceeds()
     {
         String prefix = TestingS3.uniquePrefix("lost-probe");

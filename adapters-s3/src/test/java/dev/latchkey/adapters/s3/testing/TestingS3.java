@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -74,6 +75,7 @@ public final class TestingS3
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(15);
     private static final Duration POLL = Duration.ofMillis(50);
+    private static final Duration PAUSE_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
     private static final Duration SOCKET_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
@@ -263,6 +265,15 @@ public final class TestingS3
         checkOpen();
         signal("STOP");
         paused = true;
+        // SIGSTOP takes effect when each of S3Mock's threads next enters the kernel: without this wait, a request sent
+        // at once was seen answered 20 ms later on a busy machine
+        long deadline = System.nanoTime() + PAUSE_TIMEOUT.toNanos();
+        while (!stopped(process.pid())) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("S3Mock (pid " + process.pid() + ") did not stop within " + PAUSE_TIMEOUT + " of SIGSTOP");
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
     }
 
     /**
@@ -548,6 +559,33 @@ public final class TestingS3
         }
         catch (IOException e) {
             // a temporary directory left behind is harmless
+        }
+    }
+
+    /**
+     * Whether every thread of the process is stopped (by SIGSTOP), from {@code /proc/<pid>/task/<tid>/stat}.
+     */
+    private static boolean stopped(long pid)
+    {
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            return tasks.allMatch(task -> {
+                try {
+                    String stat = Files.readString(task.resolve("stat"), StandardCharsets.US_ASCII);
+                    // "tid (name) state ...": the name may hold spaces and parentheses
+                    char state = stat.charAt(stat.lastIndexOf(')') + 2);
+                    return state == 'T' || state == 't';
+                }
+                catch (NoSuchFileException e) {
+                    // a thread that ended meanwhile
+                    return true;
+                }
+                catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 }
