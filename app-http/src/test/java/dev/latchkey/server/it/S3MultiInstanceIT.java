@@ -378,9 +378,6 @@ class S3MultiInstanceIT
         long pause;
         ExecutorService watchers = Executors.newFixedThreadPool(2);
         try {
-            // SIGSTOP takes effect when each of S3Mock's threads next enters the kernel: pause() can return while it
-            // still runs (seen: state R, and a GET answered 20 ms later on a busy machine)
-            awaitTrue(() -> "S3Mock (pid " + s3.pid() + ") to stop after SIGSTOP", signalled, () -> stopped(s3.pid()));
             pause = System.nanoTime();
             System.out.printf("G5 S3 paused: S3Mock stopped %d ms after SIGSTOP was sent%n", (pause - signalled) / 1_000_000);
             Future<ReadyWatch> watchA = watchers.submit(() -> watchReady(a, pause, 503));
@@ -664,33 +661,6 @@ class S3MultiInstanceIT
      * @param lagBefore the feed lag that answer reported
      */
     private record ReadyWatch(String server, Duration changed, double lag, Duration lastBefore, double lagBefore) {}
-
-    /**
-     * Whether every thread of the process is stopped (by SIGSTOP), from {@code /proc/<pid>/task/<tid>/stat}.
-     */
-    private static boolean stopped(long pid)
-    {
-        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-            return tasks.allMatch(task -> {
-                try {
-                    String stat = Files.readString(task.resolve("stat"), StandardCharsets.US_ASCII);
-                    // "tid (name) state ...": the name may hold spaces and parentheses
-                    char state = stat.charAt(stat.lastIndexOf(')') + 2);
-                    return state == 'T' || state == 't';
-                }
-                catch (NoSuchFileException e) {
-                    // a thread that ended meanwhile
-                    return true;
-                }
-                catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     /**
      * Asks /ready every 20 ms until it answers {@code status}.
