@@ -87,7 +87,7 @@ import static java.util.Objects.requireNonNull;
  *
  * <h2>Endpoints</h2>
  * The endpoint must honour {@code If-None-Match: *} and {@code If-Match} on PUT, atomically, as AWS S3 does; each
- * handle checks the first before its first write and refuses to write where it is ignored.
+ * handle checks both before its first write and refuses to write where they are ignored.
  *
  * <h2>Cost</h2>
  * A reader with nothing new costs one conditional GET of the head (304 Not Modified). Nothing here caches what it
@@ -103,6 +103,7 @@ public final class S3IdentityStore
     private static final String FEED = "feed/";
     private static final String JSON = ".json";
     private static final int PARALLEL_READS = 8;
+    private static final int MAX_LOOKUP_ATTEMPTS = 5;
     private static final int READ_CHUNK = 64;
     private static final Duration PARALLEL_READ_WAIT = Duration.ofSeconds(10);
     private static final long CONTENTION_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
@@ -512,7 +513,12 @@ public final class S3IdentityStore
             }
             crashPoints.passing(WriteStep.COMMITTED);
             apply(entry, marked, stagedKey);
-            compactIfDue(committed.orElseGet(this::readHead));
+            try {
+                compactIfDue(committed.orElseGet(this::readHead));
+            }
+            catch (LatchkeyException e) {
+                // housekeeping: the write is done, and a later write compacts instead
+            }
             return plan.result();
         }
     }
@@ -524,9 +530,9 @@ public final class S3IdentityStore
     }
 
     /**
-     * Before this handle's first write: whether the endpoint honours {@code If-None-Match: *}. A server that ignores
-     * it (S3Proxy does, as did AWS before 2024) would let concurrent writers overwrite each other's commits, so the
-     * store refuses to write there at all.
+     * Before this handle's first write: whether the endpoint honours {@code If-None-Match: *} and {@code If-Match}. A
+     * server that ignores them (S3Proxy does, as did AWS before 2024) would let concurrent writers overwrite each
+     * other's commits, so the store refuses to write there at all.
      */
     private void checkConditionalWrites()
     {
@@ -540,9 +546,10 @@ public final class S3IdentityStore
         boolean created = objects.putIfAbsent(probe, bytes).isPresent()
                 || objects.get(probe).map(found -> Documents.read(found.bytes(), Documents.Probe.class).nonce().equals(nonce)).orElse(false);
         boolean createdAgain = objects.putIfAbsent(probe, bytes).isPresent();
+        boolean replacedWithWrongTag = created && !createdAgain && objects.putIfMatch(probe, bytes, "\"00000000000000000000000000000000\"").isPresent();
         objects.delete(probe);
-        if (!created || createdAgain) {
-            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 endpoint does not honour conditional writes (If-None-Match: *), "
+        if (!created || createdAgain || replacedWithWrongTag) {
+            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 endpoint does not honour conditional writes (If-None-Match: *, If-Match), "
                     + "which the store needs to keep concurrent writes from overwriting each other");
         }
         conditionalWritesChecked.set(true);
@@ -935,18 +942,35 @@ public final class S3IdentityStore
      */
     private Optional<LiveKey> liveKey(KeyId keyId)
     {
-        Optional<Documents.Key> found = objects.get(keyKey(keyId.value())).map(versioned -> Documents.read(versioned.bytes(), Documents.Key.class));
-        if (found.isEmpty() || found.get().revoked()) {
-            return Optional.empty();
-        }
-        Documents.Key key = found.get();
-        Optional<AccountView> view = readAccount(AccountId.of(key.accountId()))
-                .filter(account -> account.account().exists() && account.account().incarnation().equals(key.incarnation()));
-        if (view.isEmpty()) {
-            return Optional.empty();
+        String objectKey = keyKey(keyId.value());
+        Documents.Key key;
+        Optional<AccountView> view;
+        for (int attempt = 1; ; attempt++) {
+            Optional<Versioned> read = objects.get(objectKey);
+            Optional<Documents.Key> found = read.map(versioned -> Documents.read(versioned.bytes(), Documents.Key.class));
+            if (found.isEmpty() || found.get().revoked()) {
+                return Optional.empty();
+            }
+            key = found.get();
+            String incarnation = key.incarnation();
+            view = readAccount(AccountId.of(key.accountId()))
+                    .filter(account -> account.account().exists() && account.account().incarnation().equals(incarnation));
+            if (view.isEmpty()) {
+                return Optional.empty();
+            }
+            // The key was read before its account: a write to the account applied in between may have changed the
+            // key (revoked it, changed its role) after this read of it. Unless the key is unchanged now (a 304), the
+            // two reads are not of one moment: read both again.
+            if (view.get().account().applied() <= key.position() || objects.getIfChanged(objectKey, read.get().etag()).isEmpty()) {
+                break;
+            }
+            if (attempt == MAX_LOOKUP_ATTEMPTS) {
+                throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store's key kept changing while it was read");
+            }
         }
         Optional<Entry> pending = view.get().pending();
-        if (key.stagedBy() != null && !pending.map(entry -> entry.txn().equals(key.stagedBy())).orElse(false)) {
+        String stagedBy = key.stagedBy();
+        if (stagedBy != null && !pending.map(entry -> entry.txn().equals(stagedBy)).orElse(false)) {
             return Optional.empty();
         }
         String role = key.role();

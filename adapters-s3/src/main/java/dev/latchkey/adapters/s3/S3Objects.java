@@ -58,7 +58,7 @@ final class S3Objects
             return Optional.of(new Versioned(response.asByteArray(), response.response().eTag()));
         }
         catch (S3Exception e) {
-            if (e.statusCode() == NOT_FOUND) {
+            if (isAbsent(e)) {
                 return Optional.empty();
             }
             throw unavailable("read", e);
@@ -84,7 +84,7 @@ final class S3Objects
             if (e.statusCode() == NOT_MODIFIED) {
                 return Optional.empty();
             }
-            if (e.statusCode() == NOT_FOUND) {
+            if (isAbsent(e)) {
                 return Optional.of(new Versioned(null, null));
             }
             throw unavailable("read", e);
@@ -144,7 +144,7 @@ final class S3Objects
             client.deleteObject(builder -> builder.bucket(bucket).key(prefix + key));
         }
         catch (S3Exception e) {
-            if (e.statusCode() != NOT_FOUND) {
+            if (!isAbsent(e)) {
                 throw unavailable("delete", e);
             }
         }
@@ -194,7 +194,7 @@ final class S3Objects
             // 412: the condition failed. 409: AWS's answer to a conditional write racing another on the same key
             // ("ConditionalRequestConflict"). 404: If-Match on an object deleted since. Either way someone else's
             // write won and the caller reads again.
-            if (e.statusCode() == PRECONDITION_FAILED || e.statusCode() == CONFLICT || e.statusCode() == NOT_FOUND) {
+            if (e.statusCode() == PRECONDITION_FAILED || e.statusCode() == CONFLICT || isAbsent(e)) {
                 return Optional.empty();
             }
             throw unavailable("write", e);
@@ -202,6 +202,20 @@ final class S3Objects
         catch (SdkException e) {
             throw unavailable("write", e);
         }
+    }
+
+    /**
+     * A 404 about the object (NoSuchKey), not about the bucket (NoSuchBucket: a configuration error, which must not
+     * read as "no such key" and turn into 401s). A 404 without an error code (the answer to a HEAD) counts as the
+     * object's.
+     */
+    private static boolean isAbsent(S3Exception e)
+    {
+        if (e.statusCode() != NOT_FOUND) {
+            return false;
+        }
+        String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+        return code == null || code.equals("NoSuchKey");
     }
 
     /**

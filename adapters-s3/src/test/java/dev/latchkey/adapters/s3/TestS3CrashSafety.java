@@ -1,6 +1,7 @@
 package dev.latchkey.adapters.s3;
 
 import dev.latchkey.adapters.s3.S3IdentityStore.WriteStep;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
 import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
@@ -26,6 +27,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.security.SecureRandom;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -181,6 +183,36 @@ class TestS3CrashSafety
         // the same key id (a seeded key, say) can be issued by the next write
         survivor.addUser(new NewUser(new User(ACME, UserId.of("carol"), Role.USER, bob.user().keyId(), clock.instant()), bob.secretHash()));
         assertThat(survivor.findKey(bob.user().keyId())).hasValueSatisfying(key -> assertThat(key.userId()).isEqualTo(UserId.of("carol")));
+    }
+
+    @Test
+    void lookupThatReadTheKeyBeforeAWriteAndTheAccountAfterItSeesTheWrite()
+    {
+        // The reader goes through the proxy; the writer straight to S3Mock, in the gap between the reader's two reads.
+        SerializingS3Proxy proxy = TestingS3.shared().serializingProxy();
+        S3IdentityStore reader = stores.open(TestingS3Stores.config(proxy.endpoint(), config.prefix()), clock);
+        createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+        survivor.addUser(bob);
+        String accountObject = config.prefix() + "accounts/acme/account.json";
+        Predicate<SerializingS3Proxy.ProxiedRequest> accountRead = request -> request.method().equals("GET") && request.key().equals(Optional.of(accountObject));
+
+        SerializingS3Proxy.Fault promotion = proxy.beforeNext(accountRead, () -> survivor.setRole(ACME, BOB, Role.ADMIN));
+        assertThat(reader.findKey(bob.user().keyId())).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.ADMIN));
+        assertThat(promotion.fired()).isTrue();
+        assertThat(promotion.failure()).isEmpty();
+
+        ApiKey newKey = keys.random();
+        SerializingS3Proxy.Fault replacement = proxy.beforeNext(accountRead,
+                () -> survivor.replaceKey(ACME, BOB, newKey.keyId(), hasher.hash(newKey), clock.instant()));
+        assertThat(reader.findKey(bob.user().keyId())).as("the replaced key").isEmpty();
+        assertThat(replacement.fired()).isTrue();
+        assertThat(replacement.failure()).isEmpty();
+
+        SerializingS3Proxy.Fault removal = proxy.beforeNext(accountRead, () -> survivor.removeUser(ACME, BOB));
+        assertThat(reader.findKey(newKey.keyId())).as("the removed user's key").isEmpty();
+        assertThat(removal.fired()).isTrue();
+        assertThat(removal.failure()).isEmpty();
     }
 
     private S3IdentityStore killedAt(WriteStep killStep)
