@@ -80,7 +80,9 @@ import static java.util.Objects.requireNonNull;
  * ({@code applied}). Every object write carries the position of its entry and never replaces a newer one.
  *
  * <h2>Reads, and crashes half-way</h2>
- * A key lookup is two small reads: the key, then its account. An account whose {@code pending} entry is committed
+ * A key lookup is two small reads: the key, then its account (and a conditional re-read of the key, 304 when
+ * unchanged, if a write to the account was applied since the key was written, so that both reads are of one
+ * moment). An account whose {@code pending} entry is committed
  * but not yet applied (a writer is finishing it, or was killed) is read as that entry leaves it: one more read, of
  * the head. So the committed entry is the decision, every lookup honours it from the moment it commits (a deleted
  * account's keys stop at once, whatever was left unwritten), and the next write to that account finishes it.
