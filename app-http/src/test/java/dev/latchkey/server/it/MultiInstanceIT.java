@@ -23,25 +23,16 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
-import static dev.latchkey.server.it.StoreLookupChecks.tally;
-import static dev.latchkey.server.it.StoreLookupChecks.wellFormedUnknownKey;
-import static dev.latchkey.server.it.StoreLookupChecks.withBadChecksum;
+import static dev.latchkey.server.it.MultiInstanceSupport.acceptedAs;
+import static dev.latchkey.server.it.MultiInstanceSupport.answer;
+import static dev.latchkey.server.it.MultiInstanceSupport.millisSince;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 /**
  * The guarantees of consistency.md, checked end to end on two real server processes, A and B ({@code java -jar
@@ -67,6 +58,7 @@ class MultiInstanceIT
     private static final String REFUSED = "401 UNAUTHENTICATED";
     private static final int PAGE_SIZE = 7;
 
+    private final MultiInstanceSupport waits = new MultiInstanceSupport(PATIENCE, POLL);
     private final LatchkeyClient client = new LatchkeyClient(ROOT_KEY);
     private final List<ServerProcess> started = new ArrayList<>();
     private Path storeDirectory;
@@ -193,7 +185,7 @@ class MultiInstanceIT
         client.createAccount(a, account, "owner");
         List<ServerProcess> writers = List.of(a, a, b, b);
         long start = System.nanoTime();
-        List<Map<String, String>> written = concurrently(IntStream.range(0, writers.size())
+        List<Map<String, String>> written = waits.concurrently(IntStream.range(0, writers.size())
                 .mapToObj(writer -> (Callable<Map<String, String>>) () -> {
                     Map<String, String> keys = new LinkedHashMap<>();
                     for (int i = 0; i < 10; i++) {
@@ -236,7 +228,7 @@ class MultiInstanceIT
         List<String> rounds = new ArrayList<>();
         for (int round = 1; round <= 5; round++) {
             String account = "g3-race-" + round;
-            List<Response> responses = concurrently(List.of(
+            List<Response> responses = waits.concurrently(List.of(
                     () -> client.tryCreateAccount(a, account, "admin-from-a"),
                     () -> client.tryCreateAccount(b, account, "admin-from-b")));
             List<Integer> statuses = responses.stream().map(Response::status).toList();
@@ -268,7 +260,7 @@ class MultiInstanceIT
             Map<String, String> keys = Map.of(
                     "first", client.createAccount(a, account, "first"),
                     "second", client.registerUser(a, account, "second", ADMIN));
-            List<Response> responses = concurrently(List.of(
+            List<Response> responses = waits.concurrently(List.of(
                     () -> client.tryRemoveUser(a, account, "first"),
                     () -> client.tryRemoveUser(b, account, "second")));
             List<Integer> statuses = responses.stream().map(Response::status).toList();
@@ -300,7 +292,7 @@ class MultiInstanceIT
         for (int round = 1; round <= 5; round++) {
             String account = "g3-deleted-" + round;
             String ownerKey = client.createAccount(a, account, "owner");
-            List<Response> responses = concurrently(List.of(
+            List<Response> responses = waits.concurrently(List.of(
                     () -> client.tryDeleteAccount(a, account),
                     () -> client.tryRegisterUser(b, account, "late", USER)));
             Response registration = responses.get(1);
@@ -332,10 +324,10 @@ class MultiInstanceIT
         String account = "g6-account";
         client.createAccount(a, account, "owner");
         RegistrationBurst burst = new RegistrationBurst(b, account);
-        List<Future<Void>> writers = startTogether(IntStream.range(0, 4).mapToObj(burst::writer).toList());
-        awaitTrue(() -> "25 acknowledged registrations on B", System.nanoTime(), () -> burst.acknowledged.size() >= 25);
+        List<Future<Void>> writers = waits.startTogether(IntStream.range(0, 4).mapToObj(burst::writer).toList());
+        waits.awaitTrue(() -> "25 acknowledged registrations on B", System.nanoTime(), () -> burst.acknowledged.size() >= 25);
         b.kill();
-        writers.forEach(MultiInstanceIT::await);
+        writers.forEach(waits::await);
         Map<String, String> acknowledged = Map.copyOf(burst.acknowledged);
         System.out.printf("G6: SIGKILL of B during a burst of registrations (4 threads): %d acknowledged, %d requests cut by the kill, %d refused%n",
                 acknowledged.size(), burst.unanswered.get(), burst.refused.size());
@@ -455,102 +447,10 @@ class MultiInstanceIT
     private Duration awaitAnswer(ServerProcess server, String key, String expected, long sinceNanos)
     {
         AtomicReference<String> last = new AtomicReference<>();
-        return awaitTrue(() -> "'" + expected + "' from " + server.name() + ", last answer '" + last.get() + "'", sinceNanos, () -> {
+        return waits.awaitTrue(() -> "'" + expected + "' from " + server.name() + ", last answer '" + last.get() + "'", sinceNanos, () -> {
             last.set(answer(client.verify(server, key)));
             return last.get().equals(expected);
         });
     }
 
-    /**
-     * Polls until the condition holds, failing the test when it has not after {@link #PATIENCE}.
-     *
-     * @return the time from {@code sinceNanos} until the condition held
-     */
-    private static Duration awaitTrue(Supplier<String> what, long sinceNanos, BooleanSupplier condition)
-    {
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - sinceNanos > PATIENCE.toNanos()) {
-                fail("waited %s for %s", PATIENCE, what.get());
-            }
-            LockSupport.parkNanos(POLL.toNanos());
-        }
-        return Duration.ofNanos(System.nanoTime() - sinceNanos);
-    }
-
-    /**
-     * Runs the tasks on threads of their own, released together, and returns their results in order.
-     */
-    private static <T> List<T> concurrently(List<Callable<T>> tasks)
-    {
-        return startTogether(tasks).stream().map(MultiInstanceIT::await).toList();
-    }
-
-    /**
-     * Starts the tasks on threads of their own, released together once every thread is ready.
-     */
-    private static <T> List<Future<T>> startTogether(List<Callable<T>> tasks)
-    {
-        ExecutorService executor = Executors.newFixedThreadPool(tasks.size());
-        CountDownLatch ready = new CountDownLatch(tasks.size());
-        CountDownLatch go = new CountDownLatch(1);
-        try {
-            List<Future<T>> futures = tasks.stream()
-                    .map(task -> executor.submit(() -> {
-                        ready.countDown();
-                        go.await();
-                        return task.call();
-                    }))
-                    .toList();
-            if (!ready.await(PATIENCE.toMillis(), TimeUnit.MILLISECONDS)) {
-                fail("%d threads did not start within %s", tasks.size(), PATIENCE);
-            }
-            go.countDown();
-            return futures;
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-        finally {
-            executor.shutdown();
-        }
-    }
-
-    private static <T> T await(Future<T> future)
-    {
-        try {
-            return future.get(PATIENCE.toMillis() * 3, TimeUnit.MILLISECONDS);
-        }
-        catch (ExecutionException e) {
-            if (e.getCause() instanceof Error error) {
-                throw error;
-            }
-            throw new IllegalStateException(e.getCause());
-        }
-        catch (TimeoutException e) {
-            throw new AssertionError("a concurrent task did not finish in time", e);
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /**
-     * What a verify response says about a key: {@code 200 admin}, {@code 401 UNAUTHENTICATED}, ...
-     */
-    private static String answer(Response response)
-    {
-        return response.status() == 200 ? acceptedAs(response.result().path("role").asText()) : response.status() + " " + response.errorCode();
-    }
-
-    private static String acceptedAs(String role)
-    {
-        return "200 " + role;
-    }
-
-    private static long millisSince(long startNanos)
-    {
-        return Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
-    }
 }

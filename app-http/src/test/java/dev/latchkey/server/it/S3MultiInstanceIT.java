@@ -12,12 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
-import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,21 +24,18 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 
+import static dev.latchkey.server.it.MultiInstanceSupport.acceptedAs;
+import static dev.latchkey.server.it.MultiInstanceSupport.answer;
+import static dev.latchkey.server.it.MultiInstanceSupport.millisSince;
 import static dev.latchkey.server.it.StoreLookupChecks.wellFormedUnknownKey;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
@@ -82,6 +75,7 @@ class S3MultiInstanceIT
     private static final String UNAVAILABLE = "503 UNAVAILABLE";
     private static final int PAGE_SIZE = 7;
 
+    private final MultiInstanceSupport waits = new MultiInstanceSupport(PATIENCE, POLL);
     private final LatchkeyClient client = new LatchkeyClient(ROOT_KEY);
     private final List<ServerProcess> started = new ArrayList<>();
     private TestingS3 s3;
@@ -223,7 +217,7 @@ class S3MultiInstanceIT
         client.createAccount(a, account, "owner");
         List<ServerProcess> writers = List.of(a, a, b, b);
         long start = System.nanoTime();
-        List<Map<String, String>> written = concurrently(IntStream.range(0, writers.size())
+        List<Map<String, String>> written = waits.concurrently(IntStream.range(0, writers.size())
                 .mapToObj(writer -> (Callable<Map<String, String>>) () -> {
                     Map<String, String> keys = new LinkedHashMap<>();
                     for (int i = 0; i < 10; i++) {
@@ -267,7 +261,7 @@ class S3MultiInstanceIT
         List<String> rounds = new ArrayList<>();
         for (int round = 1; round <= 5; round++) {
             String account = "g3-race-" + round;
-            List<Response> responses = concurrently(List.of(
+            List<Response> responses = waits.concurrently(List.of(
                     () -> client.tryCreateAccount(a, account, "admin-from-a"),
                     () -> client.tryCreateAccount(b, account, "admin-from-b")));
             List<Integer> statuses = responses.stream().map(Response::status).toList();
@@ -299,7 +293,7 @@ class S3MultiInstanceIT
             Map<String, String> keys = Map.of(
                     "first", client.createAccount(a, account, "first"),
                     "second", client.registerUser(a, account, "second", ADMIN));
-            List<Response> responses = concurrently(List.of(
+            List<Response> responses = waits.concurrently(List.of(
                     () -> client.tryRemoveUser(a, account, "first"),
                     () -> client.tryRemoveUser(b, account, "second")));
             List<Integer> statuses = responses.stream().map(Response::status).toList();
@@ -331,7 +325,7 @@ class S3MultiInstanceIT
         for (int round = 1; round <= 5; round++) {
             String account = "g3-deleted-" + round;
             String ownerKey = client.createAccount(a, account, "owner");
-            List<Response> responses = concurrently(List.of(
+            List<Response> responses = waits.concurrently(List.of(
                     () -> client.tryDeleteAccount(a, account),
                     () -> client.tryRegisterUser(b, account, "late", USER)));
             Response registration = responses.get(1);
@@ -408,8 +402,8 @@ class S3MultiInstanceIT
                 assertThat(Duration.ofMillis(took)).as("G5 time to refuse an admin write (%s)", writeNames.get(i)).isLessThan(ADMIN_WRITE_BOUND);
             }
 
-            ReadyWatch notReadyA = await(watchA);
-            ReadyWatch notReadyB = await(watchB);
+            ReadyWatch notReadyA = waits.await(watchA);
+            ReadyWatch notReadyB = waits.await(watchB);
             for (ServerProcess server : List.of(a, b)) {
                 assertThat(answer(client.verify(server, cached))).as("a cached key on %s, /ready 503", server.name()).isEqualTo(acceptedAs(USER));
             }
@@ -430,8 +424,8 @@ class S3MultiInstanceIT
 
         long resume = System.nanoTime();
         System.out.printf("G5 S3 resumed after a pause of %d ms%n", (resume - pause) / 1_000_000);
-        Duration readyA = awaitTrue(() -> "/ready on A to say 200 again", resume, () -> client.ready(a).status() == 200);
-        Duration readyB = awaitTrue(() -> "/ready on B to say 200 again", resume, () -> client.ready(b).status() == 200);
+        Duration readyA = waits.awaitTrue(() -> "/ready on A to say 200 again", resume, () -> client.ready(a).status() == 200);
+        Duration readyB = waits.awaitTrue(() -> "/ready on B to say 200 again", resume, () -> client.ready(b).status() == 200);
         AtomicInteger refusedWrites = new AtomicInteger();
         String afterOnA = awaitWrite(() -> client.tryRegisterUser(a, account, "after-outage-a", USER), refusedWrites);
         Duration writable = Duration.ofNanos(System.nanoTime() - resume);
@@ -477,10 +471,10 @@ class S3MultiInstanceIT
         String account = "g6-account";
         client.createAccount(a, account, "owner");
         RegistrationBurst burst = new RegistrationBurst(b, account);
-        List<Future<Void>> writers = startTogether(IntStream.range(0, 4).mapToObj(burst::writer).toList());
-        awaitTrue(() -> "25 acknowledged registrations on B", System.nanoTime(), () -> burst.acknowledged.size() >= 25);
+        List<Future<Void>> writers = waits.startTogether(IntStream.range(0, 4).mapToObj(burst::writer).toList());
+        waits.awaitTrue(() -> "25 acknowledged registrations on B", System.nanoTime(), () -> burst.acknowledged.size() >= 25);
         b.kill();
-        writers.forEach(S3MultiInstanceIT::await);
+        writers.forEach(waits::await);
         Map<String, String> acknowledged = Map.copyOf(burst.acknowledged);
         System.out.printf("G6: SIGKILL of B during a burst of registrations (4 threads): %d acknowledged, %d requests cut by the kill, %d refused%n",
                 acknowledged.size(), burst.unanswered.get(), burst.refused.size());
@@ -540,7 +534,7 @@ class S3MultiInstanceIT
         List<String> order = List.copyOf(accounts.keySet());
         Map<String, Response> answered = new ConcurrentHashMap<>();
         AtomicInteger unanswered = new AtomicInteger();
-        List<Future<Void>> deleters = startTogether(IntStream.range(0, 2)
+        List<Future<Void>> deleters = waits.startTogether(IntStream.range(0, 2)
                 .mapToObj(deleter -> (Callable<Void>) () -> {
                     for (int i = deleter; i < order.size(); i += 2) {
                         try {
@@ -554,9 +548,9 @@ class S3MultiInstanceIT
                     return null;
                 })
                 .toList());
-        awaitTrue(() -> "4 acknowledged deletions on B", System.nanoTime(), () -> answered.values().stream().filter(response -> response.status() == 200).count() >= 4);
+        waits.awaitTrue(() -> "4 acknowledged deletions on B", System.nanoTime(), () -> answered.values().stream().filter(response -> response.status() == 200).count() >= 4);
         b.kill();
-        deleters.forEach(S3MultiInstanceIT::await);
+        deleters.forEach(waits::await);
         List<String> deleted = answered.entrySet().stream().filter(entry -> entry.getValue().status() == 200).map(Map.Entry::getKey).sorted().toList();
         List<Response> refused = answered.values().stream().filter(response -> response.status() != 200).toList();
         assertThat(refused).as("deletions refused before the kill").isEmpty();
@@ -693,7 +687,7 @@ class S3MultiInstanceIT
     private String awaitWrite(Supplier<Response> write, AtomicInteger refused)
     {
         AtomicReference<Response> last = new AtomicReference<>();
-        awaitTrue(() -> "a write to succeed, last answer " + last.get(), System.nanoTime(), () -> {
+        waits.awaitTrue(() -> "a write to succeed, last answer " + last.get(), System.nanoTime(), () -> {
             last.set(write.get());
             if (last.get().status() == 200) {
                 return true;
@@ -732,102 +726,10 @@ class S3MultiInstanceIT
     private Duration awaitAnswer(ServerProcess server, String key, String expected, long sinceNanos)
     {
         AtomicReference<String> last = new AtomicReference<>();
-        return awaitTrue(() -> "'" + expected + "' from " + server.name() + ", last answer '" + last.get() + "'", sinceNanos, () -> {
+        return waits.awaitTrue(() -> "'" + expected + "' from " + server.name() + ", last answer '" + last.get() + "'", sinceNanos, () -> {
             last.set(answer(client.verify(server, key)));
             return last.get().equals(expected);
         });
     }
 
-    /**
-     * Polls until the condition holds, failing the test when it has not after {@link #PATIENCE}.
-     *
-     * @return the time from {@code sinceNanos} until the condition held
-     */
-    private static Duration awaitTrue(Supplier<String> what, long sinceNanos, BooleanSupplier condition)
-    {
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - sinceNanos > PATIENCE.toNanos()) {
-                fail("waited %s for %s", PATIENCE, what.get());
-            }
-            LockSupport.parkNanos(POLL.toNanos());
-        }
-        return Duration.ofNanos(System.nanoTime() - sinceNanos);
-    }
-
-    /**
-     * Runs the tasks on threads of their own, released together, and returns their results in order.
-     */
-    private static <T> List<T> concurrently(List<Callable<T>> tasks)
-    {
-        return startTogether(tasks).stream().map(S3MultiInstanceIT::await).toList();
-    }
-
-    /**
-     * Starts the tasks on threads of their own, released together once every thread is ready.
-     */
-    private static <T> List<Future<T>> startTogether(List<Callable<T>> tasks)
-    {
-        ExecutorService executor = Executors.newFixedThreadPool(tasks.size());
-        CountDownLatch ready = new CountDownLatch(tasks.size());
-        CountDownLatch go = new CountDownLatch(1);
-        try {
-            List<Future<T>> futures = tasks.stream()
-                    .map(task -> executor.submit(() -> {
-                        ready.countDown();
-                        go.await();
-                        return task.call();
-                    }))
-                    .toList();
-            if (!ready.await(PATIENCE.toMillis(), TimeUnit.MILLISECONDS)) {
-                fail("%d threads did not start within %s", tasks.size(), PATIENCE);
-            }
-            go.countDown();
-            return futures;
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-        finally {
-            executor.shutdown();
-        }
-    }
-
-    private static <T> T await(Future<T> future)
-    {
-        try {
-            return future.get(PATIENCE.toMillis() * 3, TimeUnit.MILLISECONDS);
-        }
-        catch (ExecutionException e) {
-            if (e.getCause() instanceof Error error) {
-                throw error;
-            }
-            throw new IllegalStateException(e.getCause());
-        }
-        catch (TimeoutException e) {
-            throw new AssertionError("a concurrent task did not finish in time", e);
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /**
-     * What a verify response says about a key: {@code 200 admin}, {@code 401 UNAUTHENTICATED}, ...
-     */
-    private static String answer(Response response)
-    {
-        return response.status() == 200 ? acceptedAs(response.result().path("role").asText()) : response.status() + " " + response.errorCode();
-    }
-
-    private static String acceptedAs(String role)
-    {
-        return "200 " + role;
-    }
-
-    private static long millisSince(long startNanos)
-    {
-        return Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
-    }
 }
