@@ -68,6 +68,7 @@ import static java.util.Objects.requireNonNull;
  * accounts/&lt;account&gt;/account.json                  the account, its counts, the feed entry changing it
  * accounts/&lt;account&gt;/&lt;incarnation&gt;/users/&lt;user&gt;.json  a user: role, key id
  * keys/&lt;keyId&gt;.json                                a key: hash of its secret, account, user, role
+ * probes/&lt;nonce&gt;.json                              momentary: the check that conditional writes are honoured
  * </pre>
  *
  * <h2>How a write commits</h2>
@@ -82,9 +83,8 @@ import static java.util.Objects.requireNonNull;
  * <h2>Reads, and crashes half-way</h2>
  * A key lookup is two small reads: the key, then its account (and a conditional re-read of the key, 304 when
  * unchanged, if a write to the account was applied since the key was written, so that both reads are of one
- * moment). An account whose {@code pending} entry is committed
- * but not yet applied (a writer is finishing it, or was killed) is read as that entry leaves it: one more read, of
- * the head. So the committed entry is the decision, every lookup honours it from the moment it commits (a deleted
+ * moment). An account whose {@code pending} entry is committed but not yet applied (a writer is finishing it, or
+ * was killed) is read as that entry leaves it: one more read, of the head. So the committed entry is the decision, every lookup honours it from the moment it commits (a deleted
  * account's keys stop at once, whatever was left unwritten), and the next write to that account finishes it.
  *
  * <h2>Endpoints</h2>
