@@ -3,33 +3,27 @@ package dev.latchkey.adapters.jdbc;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Role;
-import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
-import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.key.ApiKey;
-import dev.latchkey.core.key.ApiKeyGenerator;
-import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
-import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.testing.WorkloadWriter;
 
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Supplier;
+
+import static dev.latchkey.core.testing.WorkloadWriter.awaitFile;
+import static dev.latchkey.core.testing.WorkloadWriter.checkDeadline;
 
 /**
  * A writer process for the multi-process tests: opens the JDBC store at a URL and writes to it, printing one line
  * per outcome to standard output (flushed at once, so that a killed process has reported every write it had
- * acknowledged). Lines: {@code READY}, {@code BEGIN <what>}, {@code ACK <what> [key]}, {@code LOST <what> <code>},
- * {@code FEED <position> <type> <account> <user>}.
+ * acknowledged). Lines: {@code READY}, {@code KEY <account>/<user> <key>}, {@code BEGIN <what>},
+ * {@code ACK <what> [key]}, {@code LOST <what> <code>}, {@code FEED <position> <type> <account> <user>}.
  */
 public final class JdbcStoreWorkload
 {
@@ -37,14 +31,13 @@ public final class JdbcStoreWorkload
     private static final Duration POLL = Duration.ofMillis(2);
 
     private final JdbcIdentityStore store;
-    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
-    private final SecretHasher hasher = SecretHasher.sha256();
     private final Clock clock = Clock.systemUTC();
-    private final PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    private final WorkloadWriter writer;
 
     private JdbcStoreWorkload(String url)
     {
         this.store = JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(url), clock);
+        this.writer = new WorkloadWriter(store);
     }
 
     /**
@@ -56,7 +49,7 @@ public final class JdbcStoreWorkload
         JdbcStoreWorkload workload = new JdbcStoreWorkload(args[1]);
         switch (args[0]) {
             case "race" -> workload.race(args[2], Integer.parseInt(args[3]), Path.of(args[4]), Path.of(args[5]), Integer.parseInt(args[6]));
-            case "burst" -> workload.burst(args[2], AccountId.of(args[3]));
+            case "burst" -> workload.writer.burst(args[2], AccountId.of(args[3]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
         workload.store.close();
@@ -69,28 +62,28 @@ public final class JdbcStoreWorkload
     private void race(String name, int rounds, Path go, Path doneDirectory, int peers)
             throws Exception
     {
-        out.println("READY");
-        awaitFile(go);
+        writer.out().println("READY");
+        awaitFile(go, WAIT);
         AccountId shared = AccountId.of("shared");
         for (int i = 0; i < rounds; i++) {
             AccountId race = AccountId.of("race-" + i);
-            attempt("CREATE " + race, () -> {
-                store.createAccount(new Account(race, clock.instant(), true), Optional.of(newUser(race, UserId.of("admin"), Role.ADMIN)));
+            writer.attempt("CREATE " + race, () -> {
+                store.createAccount(new Account(race, clock.instant(), true), Optional.of(writer.newUser(race, UserId.of("admin"), Role.ADMIN)));
                 return null;
             });
             UserId own = UserId.of(name + "-" + i);
-            attempt("ADD " + shared + "/" + own, () -> {
-                store.addUser(newUser(shared, own, Role.USER));
+            writer.attempt("ADD " + shared + "/" + own, () -> {
+                store.addUser(writer.newUser(shared, own, Role.USER));
                 return null;
             });
             UserId both = UserId.of("both-" + i);
-            attempt("ADD " + shared + "/" + both, () -> {
-                store.addUser(newUser(shared, both, Role.USER));
+            writer.attempt("ADD " + shared + "/" + both, () -> {
+                store.addUser(writer.newUser(shared, both, Role.USER));
                 return null;
             });
             AccountId duo = AccountId.of("duo-" + i);
             UserId admin = UserId.of(name.equals("p1") ? "a" : "b");
-            attempt("REMOVE " + duo + "/" + admin, () -> store.removeUser(duo, admin));
+            writer.attempt("REMOVE " + duo + "/" + admin, () -> store.removeUser(duo, admin));
         }
         Files.createFile(doneDirectory.resolve(name));
         long deadline = System.nanoTime() + WAIT.toNanos();
@@ -105,69 +98,9 @@ public final class JdbcStoreWorkload
                 break;
             }
             for (Change change : batch.changes()) {
-                out.println("FEED " + change.position() + " " + change.type() + " " + change.accountId() + " " + change.userId().map(UserId::value).orElse("-"));
+                writer.printFeedEntry(change);
             }
             position = batch.next();
-        }
-    }
-
-    /**
-     * Writes until killed: adds users, replaces some of their keys, removes some of them.
-     */
-    private void burst(String prefix, AccountId account)
-    {
-        for (int i = 0; i < 100_000; i++) {
-            UserId added = UserId.of(prefix + "-" + i);
-            ApiKey key = keys.random();
-            out.println("BEGIN ADD " + added);
-            store.addUser(new NewUser(new User(account, added, Role.USER, key.keyId(), clock.instant()), hasher.hash(key.secret())));
-            out.println("ACK ADD " + added + " " + key.value());
-            if (i % 3 == 2) {
-                UserId replaced = UserId.of(prefix + "-" + (i - 1));
-                ApiKey newKey = keys.random();
-                out.println("BEGIN REPLACE " + replaced);
-                store.replaceKey(account, replaced, newKey.keyId(), hasher.hash(newKey.secret()), clock.instant());
-                out.println("ACK REPLACE " + replaced + " " + newKey.value());
-            }
-            if (i % 5 == 4) {
-                UserId removed = UserId.of(prefix + "-" + (i - 2));
-                out.println("BEGIN REMOVE " + removed);
-                store.removeUser(account, removed);
-                out.println("ACK REMOVE " + removed);
-            }
-        }
-    }
-
-    private void attempt(String what, Supplier<?> write)
-    {
-        try {
-            write.get();
-            out.println("ACK " + what);
-        }
-        catch (LatchkeyException e) {
-            out.println("LOST " + what + " " + e.code());
-        }
-    }
-
-    private NewUser newUser(AccountId account, UserId user, Role role)
-    {
-        ApiKey key = keys.random();
-        return new NewUser(new User(account, user, role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
-    }
-
-    private static void awaitFile(Path file)
-    {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!Files.exists(file)) {
-            checkDeadline(deadline, file.getFileName().toString());
-            LockSupport.parkNanos(POLL.toNanos());
-        }
-    }
-
-    private static void checkDeadline(long deadline, String what)
-    {
-        if (System.nanoTime() - deadline > 0) {
-            throw new IllegalStateException("gave up waiting for " + what);
         }
     }
 }

@@ -3,31 +3,26 @@ package dev.latchkey.adapters.s3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Role;
-import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
-import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.key.ApiKey;
-import dev.latchkey.core.key.ApiKeyGenerator;
-import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.testing.WorkloadWriter;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Supplier;
 import java.util.stream.Stream;
+
+import static dev.latchkey.core.testing.WorkloadWriter.awaitFile;
+import static dev.latchkey.core.testing.WorkloadWriter.checkDeadline;
 
 /**
  * A writer process for the multi-process tests: opens the S3 store at an endpoint and prefix (of the shared test
@@ -43,14 +38,13 @@ public final class S3StoreWorkload
     private static final int DELETION_JITTER_MILLIS = 150;
 
     private final S3IdentityStore store;
-    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
-    private final SecretHasher hasher = SecretHasher.sha256();
     private final Clock clock = Clock.systemUTC();
-    private final PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    private final WorkloadWriter writer;
 
     private S3StoreWorkload(URI endpoint, String prefix)
     {
         this.store = S3IdentityStore.open(TestingS3Stores.config(endpoint, prefix), TestingS3Stores.credentials(), clock);
+        this.writer = new WorkloadWriter(store);
     }
 
     /**
@@ -63,7 +57,7 @@ public final class S3StoreWorkload
         S3StoreWorkload workload = new S3StoreWorkload(URI.create(args[1]), args[2]);
         switch (args[0]) {
             case "race" -> workload.race(args[3], Integer.parseInt(args[4]), Path.of(args[5]), Path.of(args[6]), Integer.parseInt(args[7]));
-            case "burst" -> workload.burst(args[3], AccountId.of(args[4]));
+            case "burst" -> workload.writer.burst(args[3], AccountId.of(args[4]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
         workload.store.close();
@@ -80,41 +74,41 @@ public final class S3StoreWorkload
     private void race(String name, int rounds, Path go, Path barrierDirectory, int peers)
             throws Exception
     {
-        out.println("READY");
-        awaitFile(go);
+        writer.out().println("READY");
+        awaitFile(go, WAIT);
         AccountId shared = AccountId.of("shared");
         for (int i = 0; i < rounds; i++) {
             AccountId race = AccountId.of("race-" + i);
-            NewUser raceAdmin = newUser(race, UserId.of("admin"), Role.ADMIN);
-            attempt("CREATE " + race, () -> {
+            NewUser raceAdmin = writer.newUser(race, UserId.of("admin"), Role.ADMIN);
+            writer.attempt("CREATE " + race, () -> {
                 store.createAccount(new Account(race, clock.instant(), true), Optional.of(raceAdmin));
                 return null;
             });
             UserId own = UserId.of(name + "-" + i);
-            NewUser ownUser = newUser(shared, own, Role.USER);
-            attempt("ADD " + shared + "/" + own, () -> {
+            NewUser ownUser = writer.newUser(shared, own, Role.USER);
+            writer.attempt("ADD " + shared + "/" + own, () -> {
                 store.addUser(ownUser);
                 return null;
             });
             UserId both = UserId.of("both-" + i);
-            NewUser bothUser = newUser(shared, both, Role.USER);
-            attempt("ADD " + shared + "/" + both, () -> {
+            NewUser bothUser = writer.newUser(shared, both, Role.USER);
+            writer.attempt("ADD " + shared + "/" + both, () -> {
                 store.addUser(bothUser);
                 return null;
             });
             AccountId duo = AccountId.of("duo-" + i);
             UserId admin = UserId.of(name.equals("p1") ? "a" : "b");
             if (name.equals("p1") || name.equals("p2")) {
-                attempt("REMOVE " + duo + "/" + admin, () -> store.removeUser(duo, admin));
+                writer.attempt("REMOVE " + duo + "/" + admin, () -> store.removeUser(duo, admin));
             }
             AccountId doomed = AccountId.of("doomed-" + i);
             UserId late = UserId.of(name + "-late");
-            NewUser lateUser = newUser(doomed, late, Role.USER);
-            Runnable delete = () -> attempt("DELETE " + doomed, () -> {
+            NewUser lateUser = writer.newUser(doomed, late, Role.USER);
+            Runnable delete = () -> writer.attempt("DELETE " + doomed, () -> {
                 store.deleteAccount(doomed);
                 return null;
             });
-            Runnable add = () -> attempt("ADD " + doomed + "/" + late, () -> {
+            Runnable add = () -> writer.attempt("ADD " + doomed + "/" + late, () -> {
                 store.addUser(lateUser);
                 return null;
             });
@@ -139,58 +133,10 @@ public final class S3StoreWorkload
                 break;
             }
             for (Change change : batch.changes()) {
-                out.println("FEED " + change.position() + " " + change.type() + " " + change.accountId() + " " + change.userId().map(UserId::value).orElse("-"));
+                writer.printFeedEntry(change);
             }
             position = batch.next();
         }
-    }
-
-    /**
-     * Writes until killed: adds users, replaces some of their keys, removes some of them.
-     */
-    private void burst(String prefix, AccountId account)
-    {
-        for (int i = 0; i < 100_000; i++) {
-            UserId added = UserId.of(prefix + "-" + i);
-            ApiKey key = keys.random();
-            out.println("BEGIN ADD " + added);
-            store.addUser(new NewUser(new User(account, added, Role.USER, key.keyId(), clock.instant()), hasher.hash(key.secret())));
-            out.println("ACK ADD " + added + " " + key.value());
-            if (i % 3 == 2) {
-                UserId replaced = UserId.of(prefix + "-" + (i - 1));
-                ApiKey newKey = keys.random();
-                out.println("BEGIN REPLACE " + replaced);
-                store.replaceKey(account, replaced, newKey.keyId(), hasher.hash(newKey.secret()), clock.instant());
-                out.println("ACK REPLACE " + replaced + " " + newKey.value());
-            }
-            if (i % 5 == 4) {
-                UserId removed = UserId.of(prefix + "-" + (i - 2));
-                out.println("BEGIN REMOVE " + removed);
-                store.removeUser(account, removed);
-                out.println("ACK REMOVE " + removed);
-            }
-        }
-    }
-
-    private void attempt(String what, Supplier<?> write)
-    {
-        try {
-            write.get();
-            out.println("ACK " + what);
-        }
-        catch (LatchkeyException e) {
-            out.println("LOST " + what + " " + e.code());
-        }
-    }
-
-    /**
-     * A new user with a new key, whose key it prints first.
-     */
-    private NewUser newUser(AccountId account, UserId user, Role role)
-    {
-        ApiKey key = keys.random();
-        out.println("KEY " + account + "/" + user + " " + key.value());
-        return new NewUser(new User(account, user, role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
     }
 
     /**
@@ -210,22 +156,6 @@ public final class S3StoreWorkload
             }
             checkDeadline(deadline, "the other racers at " + directory.getFileName());
             LockSupport.parkNanos(POLL.toNanos());
-        }
-    }
-
-    private static void awaitFile(Path file)
-    {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!Files.exists(file)) {
-            checkDeadline(deadline, file.getFileName().toString());
-            LockSupport.parkNanos(POLL.toNanos());
-        }
-    }
-
-    private static void checkDeadline(long deadline, String what)
-    {
-        if (System.nanoTime() - deadline > 0) {
-            throw new IllegalStateException("gave up waiting for " + what);
         }
     }
 }
