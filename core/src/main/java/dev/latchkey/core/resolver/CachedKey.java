@@ -38,8 +38,17 @@ final class CachedKey
     private final byte[] longUserId;
     private final CachedAccount account;
     private final Role role;
+    /**
+     * When the store last confirmed this entry (ticker nanos): when it was loaded, and again by every background
+     * refresh that found it unchanged. Written by the refresh, read by hits without a lock: a stale read only
+     * sends one more hit through the cache policy.
+     */
+    private volatile long confirmedAt;
 
-    CachedKey(KeyRecord record, CachedAccount account)
+    /**
+     * @param confirmedAt when the record was read from the store, in ticker nanos
+     */
+    CachedKey(KeyRecord record, CachedAccount account, long confirmedAt)
     {
         super(requireNonNull(record, "record is null").keyId());
         this.account = requireNonNull(account, "account is null");
@@ -64,6 +73,7 @@ final class CachedKey
             this.longUserId = userId;
         }
         this.role = record.role();
+        this.confirmedAt = confirmedAt;
     }
 
     /**
@@ -85,6 +95,22 @@ final class CachedKey
     CachedAccount account()
     {
         return account;
+    }
+
+    /**
+     * Ticker nanos since the store last confirmed this entry (see {@link #confirmed(long)}).
+     */
+    long age(long nowNanos)
+    {
+        return nowNanos - confirmedAt;
+    }
+
+    /**
+     * Records that the store confirmed this entry unchanged at the given ticker time.
+     */
+    void confirmed(long nowNanos)
+    {
+        confirmedAt = nowNanos;
     }
 
     /**

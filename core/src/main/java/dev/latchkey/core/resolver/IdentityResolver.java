@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.CacheLoader;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.LoadingCache;
+import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.latchkey.core.admin.LocalWriteListener;
 import dev.latchkey.core.domain.AccountId;
@@ -33,6 +34,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,7 +50,9 @@ import static java.util.Objects.requireNonNull;
  *   <li>A key that is not of the key format, or fails its checksum, is {@link Outcome#MALFORMED}: no store access.</li>
  *   <li>A key id in the <b>negative cache</b> (found absent within the negative TTL) is {@link Outcome#INVALID}.</li>
  *   <li>A key id in the <b>positive cache</b> is verified by hashing the presented secret and comparing in constant
- *       time. Entries are compact ({@link CachedKey}: about 190 bytes per key in all, see docs/performance.md).</li>
+ *       time. Entries are compact ({@link CachedKey}: about 230 bytes per key in all, see docs/performance.md), and
+ *       a hit reads them from a plain map kept equal to the Caffeine cache that decides what stays cached (see
+ *       {@link #served}).</li>
  *   <li>Otherwise one point lookup of the store, shared by every concurrent request for that key id (single
  *       flight), bounded by the lookup timeout. Absent ids go to the negative cache.</li>
  * </ol>
@@ -79,6 +83,8 @@ public final class IdentityResolver
 {
     private static final System.Logger LOG = System.getLogger(IdentityResolver.class.getName());
     private static final int LOOKUP_ATTEMPTS = 3;
+    /** One cache hit in this many, at random, is shown to the cache's eviction policy (see {@link #served}). */
+    private static final int POLICY_SAMPLE = 32;
 
     private final IdentityStore store;
     private final SecretHasher hasher;
@@ -88,7 +94,22 @@ public final class IdentityResolver
     private final Clock clock;
     private final ResolverStats stats;
     private final Executor lookupExecutor;
+    /** Decides which keys stay cached (size bound, frequency) and when they are refreshed; see {@link #served}. */
     private final LoadingCache<CacheKey, CachedKey> positives;
+    /**
+     * What cache hits read: exactly the entries of {@link #positives}, the same objects. A hit among a million keys
+     * is bound by memory latency, and a Caffeine read follows one more pointer than a plain map's (its node) and
+     * records the read in its policy, whose upkeep (frequency sketch, access order) costs several more random
+     * memory reads: one of a million entries read at random costs 1.3 to 2.4 us through Caffeine against 0.28 us
+     * in a plain map on the machine of docs/performance.md. So hits read this map, and the policy sees one hit in
+     * {@value #POLICY_SAMPLE} at random (its frequency estimates stay proportional; Caffeine itself drops reads
+     * under load) and every hit on an entry due for refresh. Kept equal to {@code positives}: entries are added
+     * inside Caffeine's atomic compute, size evictions are removed by Caffeine's eviction listener inside its
+     * atomic removal, and every other removal removes from {@code positives} first and from here second (an
+     * install racing with it either precedes both or sees the change epoch moved and installs nothing).
+     */
+    private final ConcurrentMap<CacheKey, CachedKey> served = new ConcurrentHashMap<>();
+    private final long refreshNanos;
     private final Cache<KeyId, Boolean> negatives;
     /** Point lookups in flight, one per key id (single flight); removed when done or when a change names the key. */
     private final ConcurrentMap<KeyId, CompletableFuture<CachedKey>> lookups = new ConcurrentHashMap<>();
@@ -128,9 +149,11 @@ public final class IdentityResolver
         this.lookupExecutor = requireNonNull(lookupExecutor, "lookupExecutor is null");
         this.ticker = requireNonNull(ticker, "ticker is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.refreshNanos = config.cacheTtl().toNanos();
         this.positives = Caffeine.newBuilder()
                 .maximumSize(config.maxKeys())
                 .refreshAfterWrite(config.cacheTtl())
+                .evictionListener((CacheKey key, CachedKey cached, RemovalCause cause) -> served.remove(key, cached))
                 // cache maintenance runs on the calling thread (amortized, no thread hand-off per few reads);
                 // store lookups and refreshes run on the lookup executor (see lookUpAsync and StoreLoader)
                 .executor(Runnable::run)
@@ -202,16 +225,30 @@ public final class IdentityResolver
             return decided(Outcome.UNAVAILABLE);
         }
         CacheKey probe = new CacheKey(keyId);
-        CachedKey cached = positives.getIfPresent(probe);
+        CachedKey cached = served.get(probe);
         if (cached != null && !cached.isDisowned()) {
+            showToPolicy(probe, cached);
             stats.cacheHit();
             return new Judgement(verified(key, cached), null);
         }
         stats.cacheMiss();
         if (cached != null) {
             positives.asMap().remove(probe, cached);
+            served.remove(probe, cached);
         }
         return new Judgement(null, key);
+    }
+
+    /**
+     * Reads the entry through Caffeine for one hit in {@value #POLICY_SAMPLE}, so that its eviction policy learns
+     * which keys are used, and for every hit on an entry older than the safety TTL, so that Caffeine starts its
+     * background refresh (see {@link #served}).
+     */
+    private void showToPolicy(CacheKey probe, CachedKey cached)
+    {
+        if (cached.age(ticker.read()) >= refreshNanos || ThreadLocalRandom.current().nextInt(POLICY_SAMPLE) == 0) {
+            positives.getIfPresent(probe);
+        }
     }
 
     private static Judgement decided(Outcome outcome)
@@ -255,7 +292,9 @@ public final class IdentityResolver
                 stats.feedPollFailed();
                 LOG.log(Level.DEBUG, "reading the change feed failed: {0}", e.getMessage());
                 if (isStale()) {
+                    changeEpoch.incrementAndGet();
                     positives.invalidateAll();
+                    served.clear();
                 }
             }
         }
@@ -313,7 +352,7 @@ public final class IdentityResolver
      */
     public long cachedKeys()
     {
-        return positives.estimatedSize();
+        return served.size();
     }
 
     private boolean isStale()
@@ -327,6 +366,7 @@ public final class IdentityResolver
             changeEpoch.incrementAndGet();
             lookups.clear();
             positives.invalidateAll();
+            served.clear();
             negatives.invalidateAll();
             stats.feedReset();
             return reset.head();
@@ -355,7 +395,9 @@ public final class IdentityResolver
     {
         // a request arriving from now on must not join a lookup that may have read the store before the change
         lookups.keySet().removeAll(keyIds);
-        positives.invalidateAll(keyIds.stream().map(CacheKey::new).toList());
+        List<CacheKey> cacheKeys = keyIds.stream().map(CacheKey::new).toList();
+        positives.invalidateAll(cacheKeys);
+        served.keySet().removeAll(cacheKeys);
         negatives.invalidateAll(keyIds);
         if (type == ChangeType.ACCOUNT_DELETED) {
             CachedAccount account = accounts.remove(accountId);
@@ -367,10 +409,23 @@ public final class IdentityResolver
         }
     }
 
+    /**
+     * Drops one cached key as a change naming it would.
+     */
+    private void forget(CacheKey key)
+    {
+        changeEpoch.incrementAndGet();
+        positives.invalidate(key);
+        served.remove(key);
+    }
+
     private void sweep(CachedAccount deleted)
     {
         try {
-            lookupExecutor.execute(() -> positives.asMap().values().removeIf(cached -> cached.account() == deleted));
+            lookupExecutor.execute(() -> {
+                positives.asMap().values().removeIf(cached -> cached.account() == deleted);
+                served.values().removeIf(cached -> cached.account() == deleted);
+            });
         }
         catch (RejectedExecutionException e) {
             // disowned entries are never served; size eviction or their next use removes them
@@ -425,17 +480,23 @@ public final class IdentityResolver
 
     private CachedKey lookUpAndCache(KeyId keyId)
     {
-        CachedKey cached = positives.getIfPresent(new CacheKey(keyId));
+        CachedKey cached = served.get(new CacheKey(keyId));
         if (cached != null && !cached.isDisowned()) {
             // a lookup that finished after this one was started already cached the key
             return cached;
         }
         Lookup lookup = lookUp(keyId);
         if (lookup.found() != null) {
-            // installed only if no change was applied since the store was read; under the entry's lock, so a
-            // change applied later (epoch first, eviction second) evicts it
-            // the entry is its own key (see CacheKey)
-            positives.asMap().compute(lookup.found(), (id, current) -> changeEpoch.get() == lookup.epoch() ? lookup.found() : current);
+            // installed (in both maps, under Caffeine's lock of the entry) only if no change was applied since the
+            // store was read, so a change applied later (epoch first, eviction second) evicts it; the entry is its
+            // own key (see CacheKey)
+            positives.asMap().compute(lookup.found(), (id, current) -> {
+                if (changeEpoch.get() != lookup.epoch()) {
+                    return current;
+                }
+                served.put(lookup.found(), lookup.found());
+                return lookup.found();
+            });
         }
         return lookup.found();
     }
@@ -474,7 +535,7 @@ public final class IdentityResolver
 
     private CachedKey toCached(KeyRecord record)
     {
-        return new CachedKey(record, accounts.computeIfAbsent(record.accountId(), CachedAccount::new));
+        return new CachedKey(record, accounts.computeIfAbsent(record.accountId(), CachedAccount::new), ticker.read());
     }
 
     /**
@@ -497,14 +558,21 @@ public final class IdentityResolver
         }
 
         /**
-         * Keeps the cached object when nothing changed (the usual answer), so the entry stays its own key.
+         * Keeps the cached object when nothing changed (the usual answer), so the entry stays its own key. When the
+         * store says otherwise (a change the feed never reported), drops the entry as a change would: the next
+         * request looks the key up afresh.
          */
         @Override
         public CompletableFuture<CachedKey> asyncReload(CacheKey key, CachedKey oldValue, Executor executor)
         {
             return CompletableFuture.supplyAsync(() -> {
                         CachedKey reloaded = load(key);
-                        return reloaded != null && reloaded.sameAs(oldValue) ? oldValue : reloaded;
+                        if (reloaded != null && reloaded.sameAs(oldValue)) {
+                            oldValue.confirmed(ticker.read());
+                            return oldValue;
+                        }
+                        forget(key);
+                        return null;
                     }, lookupExecutor)
                     .orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS)
                     .whenComplete((cached, failure) -> {

@@ -29,7 +29,7 @@ class TestCachedKey
             "a-longer-user-id-of-forty-characters-xyz"})
     void theIdentityComesBackWhateverTheUserIdLength(String userId)
     {
-        CachedKey cached = new CachedKey(record(userId, Role.ADMIN), new CachedAccount(ACME));
+        CachedKey cached = new CachedKey(record(userId, Role.ADMIN), new CachedAccount(ACME), 0);
         assertThat(cached.identity()).isEqualTo(Identity.accountUser(ACME, UserId.of(userId), Role.ADMIN));
     }
 
@@ -37,14 +37,14 @@ class TestCachedKey
     void theLongestUserIdComesBack()
     {
         String userId = "u".repeat(128);
-        CachedKey cached = new CachedKey(record(userId, Role.USER), new CachedAccount(ACME));
+        CachedKey cached = new CachedKey(record(userId, Role.USER), new CachedAccount(ACME), 0);
         assertThat(cached.identity().userId()).contains(UserId.of(userId));
     }
 
     @Test
     void theSecretIsCheckedAgainstTheInlineHash()
     {
-        CachedKey cached = new CachedKey(record("alice", Role.USER), new CachedAccount(ACME));
+        CachedKey cached = new CachedKey(record("alice", Role.USER), new CachedAccount(ACME), 0);
         assertThat(cached.matches(HASHER.hash(SECRET))).isTrue();
         assertThat(cached.matches(HASHER.hash(SECRET.toUpperCase()))).isFalse();
     }
@@ -52,7 +52,7 @@ class TestCachedKey
     @Test
     void aCachedKeyEqualsItsProbe()
     {
-        CachedKey cached = new CachedKey(record("alice", Role.USER), new CachedAccount(ACME));
+        CachedKey cached = new CachedKey(record("alice", Role.USER), new CachedAccount(ACME), 0);
         CacheKey probe = new CacheKey(KEY_ID);
         assertThat(probe).isEqualTo(cached).hasSameHashCodeAs(cached);
         assertThat(cached).isEqualTo(probe);
@@ -65,20 +65,20 @@ class TestCachedKey
     void sameAsComparesEverythingAHitReads()
     {
         CachedAccount account = new CachedAccount(ACME);
-        CachedKey cached = new CachedKey(record("alice", Role.USER), account);
-        assertThat(cached.sameAs(new CachedKey(record("alice", Role.USER), account))).isTrue();
-        assertThat(cached.sameAs(new CachedKey(record("alice", Role.ADMIN), account))).isFalse();
-        assertThat(cached.sameAs(new CachedKey(record("alicf", Role.USER), account))).isFalse();
-        assertThat(cached.sameAs(new CachedKey(record("alice", Role.USER), new CachedAccount(ACME)))).isFalse();
+        CachedKey cached = new CachedKey(record("alice", Role.USER), account, 0);
+        assertThat(cached.sameAs(new CachedKey(record("alice", Role.USER), account, 0))).isTrue();
+        assertThat(cached.sameAs(new CachedKey(record("alice", Role.ADMIN), account, 0))).isFalse();
+        assertThat(cached.sameAs(new CachedKey(record("alicf", Role.USER), account, 0))).isFalse();
+        assertThat(cached.sameAs(new CachedKey(record("alice", Role.USER), new CachedAccount(ACME), 0))).isFalse();
         KeyRecord otherSecret = new KeyRecord(KEY_ID, HASHER.hash(SECRET.toUpperCase()), ACME, UserId.of("alice"), Role.USER, Instant.EPOCH);
-        assertThat(cached.sameAs(new CachedKey(otherSecret, account))).isFalse();
+        assertThat(cached.sameAs(new CachedKey(otherSecret, account, 0))).isFalse();
     }
 
     @Test
     void aDeletedAccountDisownsItsKeys()
     {
         CachedAccount account = new CachedAccount(ACME);
-        CachedKey cached = new CachedKey(record("alice", Role.USER), account);
+        CachedKey cached = new CachedKey(record("alice", Role.USER), account, 0);
         assertThat(cached.isDisowned()).isFalse();
         account.markDeleted();
         assertThat(cached.isDisowned()).isTrue();
@@ -87,7 +87,7 @@ class TestCachedKey
     @Test
     void theAccountMustBeTheKeysAccount()
     {
-        assertThatThrownBy(() -> new CachedKey(record("alice", Role.USER), new CachedAccount(AccountId.of("other"))))
+        assertThatThrownBy(() -> new CachedKey(record("alice", Role.USER), new CachedAccount(AccountId.of("other")), 0))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 

@@ -524,6 +524,120 @@ class TestIdentityResolver
         assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.INVALID);
     }
 
+    @Test
+    void aRefreshThatFindsADifferentRecordServesTheNewOneAtTheNextRequest()
+    {
+        resolver(ResolverConfig.defaults().withCacheTtl(Duration.ofMinutes(10)));
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
+        assertThat(resolver.resolve(bob.value()).identity()).contains(Identity.accountUser(ACME, UserId.of("bob"), Role.USER));
+        // a change the feed never reports
+        memory.setRole(ACME, UserId.of("bob"), Role.ADMIN);
+        assertThat(resolver.resolve(bob.value()).identity()).as("within the TTL, the cache serves")
+                .contains(Identity.accountUser(ACME, UserId.of("bob"), Role.USER));
+
+        Identity promoted = Identity.accountUser(ACME, UserId.of("bob"), Role.ADMIN);
+        resolveAfterTtlUntil(bob, () -> resolver.resolve(bob.value()).identity().equals(Optional.of(promoted)));
+        int lookups = store.keyLookups();
+        for (int i = 0; i < 10; i++) {
+            assertThat(resolver.resolve(bob.value()).identity()).contains(promoted);
+        }
+        assertThat(store.keyLookups()).as("the new record is cached").isEqualTo(lookups);
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void aRefreshThatFindsTheKeyUnchangedIsNotRepeatedWithinTheTtl()
+    {
+        resolver(ResolverConfig.defaults().withCacheTtl(Duration.ofMinutes(10)));
+        ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+        int lookups = store.keyLookups();
+
+        resolveAfterTtlUntil(alice, () -> store.keyLookups() > lookups);
+        // the refresh confirmed the entry: within the next TTL, hits read no store at all
+        int afterRefresh = store.keyLookups();
+        for (int minute = 0; minute < 9; minute++) {
+            clock.advance(Duration.ofMinutes(1));
+            for (int i = 0; i < 100; i++) {
+                assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
+            }
+        }
+        assertThat(store.keyLookups()).isEqualTo(afterRefresh);
+        assertThat(resolver.cachedKeys()).isEqualTo(1);
+    }
+
+    @Test
+    void theCacheHoldsAtMostItsSizeAndAnEvictedKeyIsLookedUpAgain()
+    {
+        resolver(ResolverConfig.defaults().withMaxKeys(20));
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        List<ApiKey> users = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            users.add(otherInstance.registerUser(ROOT, ACME, UserId.of("user-" + i), Role.USER, Optional.empty()).userKey());
+        }
+        resolver.pollFeed();
+        for (ApiKey key : users) {
+            assertThat(resolver.resolve(key.value()).outcome()).isEqualTo(Outcome.OK);
+            assertThat(resolver.cachedKeys()).isLessThanOrEqualTo(20);
+        }
+        int lookups = store.keyLookups();
+        for (int i = 0; i < users.size(); i++) {
+            assertThat(resolver.resolve(users.get(i).value()).identity()).contains(Identity.accountUser(ACME, UserId.of("user-" + i), Role.USER));
+        }
+        assertThat(store.keyLookups() - lookups).as("the evicted keys were looked up again").isGreaterThanOrEqualTo(180);
+        assertThat(resolver.cachedKeys()).isLessThanOrEqualTo(20);
+    }
+
+    @Test
+    void concurrentMissesEvictionsAndRevocationsLeaveNoEntryBeyondTheCacheSize()
+            throws Exception
+    {
+        resolver(ResolverConfig.defaults().withMaxKeys(50));
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        List<ApiKey> users = new ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            users.add(otherInstance.registerUser(ROOT, ACME, UserId.of("user-" + i), Role.USER, Optional.empty()).userKey());
+        }
+        resolver.pollFeed();
+        ExecutorService clients = Executors.newFixedThreadPool(4);
+        List<ApiKey> regenerated = new ArrayList<>();
+        try {
+            List<Future<?>> running = new ArrayList<>();
+            for (int thread = 0; thread < 4; thread++) {
+                int first = thread;
+                running.add(clients.submit(() -> {
+                    for (int round = 0; round < 5; round++) {
+                        for (int i = first; i < users.size(); i += 4) {
+                            resolver.resolve(users.get(i).value());
+                        }
+                    }
+                }));
+            }
+            for (int i = 0; i < 40; i++) {
+                regenerated.add(thisInstance.regenerateKey(ROOT, ACME, UserId.of("user-" + i), Optional.empty()));
+            }
+            for (Future<?> client : running) {
+                client.get(30, TimeUnit.SECONDS);
+            }
+        }
+        finally {
+            clients.shutdownNow();
+        }
+        // one more miss lets the cache finish its pending maintenance (size evictions)
+        assertThat(resolver.resolve(regenerated.get(0).value()).outcome()).isEqualTo(Outcome.OK);
+
+        assertThat(resolver.cachedKeys()).isLessThanOrEqualTo(50);
+        for (int i = 0; i < 40; i++) {
+            assertThat(resolver.resolve(users.get(i).value()).outcome()).as("revoked key %s", i).isEqualTo(Outcome.INVALID);
+            assertThat(resolver.resolve(regenerated.get(i).value()).outcome()).isEqualTo(Outcome.OK);
+        }
+        for (int i = 40; i < users.size(); i++) {
+            assertThat(resolver.resolve(users.get(i).value()).outcome()).isEqualTo(Outcome.OK);
+        }
+        assertThat(resolver.cachedKeys()).isLessThanOrEqualTo(50);
+    }
+
     /**
      * Moves past the safety TTL and uses the key (which starts a background refresh), until the condition holds.
      * Repeats because the cache stamps an entry when its load completes, which may be after the test moved on.
