@@ -38,6 +38,9 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import static java.util.Objects.requireNonNull;
 
@@ -50,7 +53,7 @@ import static java.util.Objects.requireNonNull;
  *   <li>A key that is not of the key format, or fails its checksum, is {@link Outcome#MALFORMED}: no store access.</li>
  *   <li>A key id in the <b>negative cache</b> (found absent within the negative TTL) is {@link Outcome#INVALID}.</li>
  *   <li>A key id in the <b>positive cache</b> is verified by hashing the presented secret and comparing in constant
- *       time. Entries are compact ({@link CachedKey}: about 230 bytes per key in all, see docs/performance.md), and
+ *       time. Entries are compact ({@link CachedKey}: about 240 bytes per key in all, see docs/performance.md), and
  *       a hit reads them from a plain map kept equal to the Caffeine cache that decides what stays cached (see
  *       {@link #served}).</li>
  *   <li>Otherwise one point lookup of the store, shared by every concurrent request for that key id (single
@@ -68,9 +71,10 @@ import static java.util.Objects.requireNonNull;
  *   <li>A lookup that overlaps the application of any change is repeated, so a lookup that read the store before a
  *       change can never put the old record back after the change evicted it.</li>
  *   <li><b>Refresh</b>: after the safety TTL a cached key is reloaded in the background on its next use while the
- *       old entry keeps serving. A failed refresh is counted ({@link ResolverStats#refreshFailed()}) and logged by
- *       Caffeine at WARNING, never thrown at a request; the old entry keeps serving until a change, size eviction,
- *       or the max-stale bound drops it.</li>
+ *       old entry keeps serving. A refresh that finds the record changed (a change the feed never reported) drops
+ *       the entry as a change would; the next request looks the key up. A failed refresh is counted
+ *       ({@link ResolverStats#refreshFailed()}) and logged by Caffeine at WARNING, never thrown at a request; the
+ *       old entry keeps serving until a change, size eviction, or the max-stale bound drops it.</li>
  *   <li><b>Outage</b>: while the feed cannot be read, cached keys keep working until max-stale has passed since the
  *       last successful read; then (at once when max-stale is zero) every resolution that needs the cache is
  *       {@link Outcome#UNAVAILABLE} and the positive cache is dropped. A lookup that fails is UNAVAILABLE, never
@@ -97,18 +101,27 @@ public final class IdentityResolver
     /** Decides which keys stay cached (size bound, frequency) and when they are refreshed; see {@link #served}. */
     private final LoadingCache<CacheKey, CachedKey> positives;
     /**
-     * What cache hits read: exactly the entries of {@link #positives}, the same objects. A hit among a million keys
-     * is bound by memory latency, and a Caffeine read follows one more pointer than a plain map's (its node) and
-     * records the read in its policy, whose upkeep (frequency sketch, access order) costs several more random
-     * memory reads: one of a million entries read at random costs 1.3 to 2.4 us through Caffeine against 0.28 us
-     * in a plain map on the machine of docs/performance.md. So hits read this map, and the policy sees one hit in
-     * {@value #POLICY_SAMPLE} at random (its frequency estimates stay proportional; Caffeine itself drops reads
-     * under load) and every hit on an entry due for refresh. Kept equal to {@code positives}: entries are added
-     * inside Caffeine's atomic compute, size evictions are removed by Caffeine's eviction listener inside its
-     * atomic removal, and every other removal removes from {@code positives} first and from here second (an
-     * install racing with it either precedes both or sees the change epoch moved and installs nothing).
+     * What cache hits read: the entries of {@link #positives}, the same objects. A hit among a million keys is bound
+     * by memory latency, and a Caffeine read follows one more pointer than a plain map's (its node) and records the
+     * read in its policy, whose upkeep (frequency sketch, access order) costs several more random memory reads: one
+     * of a million entries read at random costs 1.3 to 2.4 us through Caffeine against 0.28 us in a plain map on
+     * the machine of docs/performance.md. So hits read this map, and Caffeine is shown one hit in
+     * {@value #POLICY_SAMPLE} at random and every hit on an entry due for refresh: its policy still favours the
+     * keys used most, with hits weighing less against insertions than if it saw them all.
+     * <p>
+     * Never holds an entry that {@code positives} does not (it would escape the size bound and the refresh):
+     * entries are added inside Caffeine's atomic compute of the entry, after the change-epoch check; size
+     * evictions are removed by Caffeine's eviction listener inside its atomic removal; every other removal removes
+     * from {@code positives} first and from here second, by identity; clearing both excludes installs
+     * ({@link #installs}). The other way round, an install landing between the two steps of a removal can leave an
+     * entry in {@code positives} only, which costs one store read at its next use.
      */
     private final ConcurrentMap<CacheKey, CachedKey> served = new ConcurrentHashMap<>();
+    /**
+     * Installs hold the read lock, clearing both caches the write lock: Caffeine's clear skips an entry whose first
+     * compute is still running, which would otherwise outlive the clear.
+     */
+    private final ReadWriteLock installs = new ReentrantReadWriteLock();
     private final long refreshNanos;
     private final Cache<KeyId, Boolean> negatives;
     /** Point lookups in flight, one per key id (single flight); removed when done or when a change names the key. */
@@ -153,7 +166,7 @@ public final class IdentityResolver
         this.positives = Caffeine.newBuilder()
                 .maximumSize(config.maxKeys())
                 .refreshAfterWrite(config.cacheTtl())
-                .evictionListener((CacheKey key, CachedKey cached, RemovalCause cause) -> served.remove(key, cached))
+                .evictionListener((CacheKey key, CachedKey cached, RemovalCause cause) -> removeExactly(served, cached))
                 // cache maintenance runs on the calling thread (amortized, no thread hand-off per few reads);
                 // store lookups and refreshes run on the lookup executor (see lookUpAsync and StoreLoader)
                 .executor(Runnable::run)
@@ -233,8 +246,7 @@ public final class IdentityResolver
         }
         stats.cacheMiss();
         if (cached != null) {
-            positives.asMap().remove(probe, cached);
-            served.remove(probe, cached);
+            removeExactly(cached);
         }
         return new Judgement(null, key);
     }
@@ -292,9 +304,7 @@ public final class IdentityResolver
                 stats.feedPollFailed();
                 LOG.log(Level.DEBUG, "reading the change feed failed: {0}", e.getMessage());
                 if (isStale()) {
-                    changeEpoch.incrementAndGet();
-                    positives.invalidateAll();
-                    served.clear();
+                    clearPositives();
                 }
             }
         }
@@ -363,10 +373,8 @@ public final class IdentityResolver
     private FeedPosition apply(FeedBatch batch)
     {
         if (batch instanceof FeedBatch.Reset reset) {
-            changeEpoch.incrementAndGet();
             lookups.clear();
-            positives.invalidateAll();
-            served.clear();
+            clearPositives();
             negatives.invalidateAll();
             stats.feedReset();
             return reset.head();
@@ -410,21 +418,51 @@ public final class IdentityResolver
     }
 
     /**
-     * Drops one cached key as a change naming it would.
+     * Drops a cached key that the store no longer confirms, exactly as a change naming the key would.
      */
-    private void forget(CacheKey key)
+    private void forget(CachedKey stale)
     {
-        changeEpoch.incrementAndGet();
-        positives.invalidate(key);
-        served.remove(key);
+        evict(ChangeType.KEY_REPLACED, stale.account().id(), List.of(stale.keyId()));
+    }
+
+    /**
+     * Drops every cached key; a lookup that read the store before cannot install its answer after.
+     */
+    private void clearPositives()
+    {
+        Lock lock = installs.writeLock();
+        lock.lock();
+        try {
+            changeEpoch.incrementAndGet();
+            positives.invalidateAll();
+            served.clear();
+        }
+        finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Removes this very entry from both caches; a newer entry for the same key id (equal, see {@link CacheKey})
+     * stays.
+     */
+    private void removeExactly(CachedKey cached)
+    {
+        removeExactly(positives.asMap(), cached);
+        removeExactly(served, cached);
+    }
+
+    private static void removeExactly(ConcurrentMap<CacheKey, CachedKey> map, CachedKey cached)
+    {
+        map.computeIfPresent(cached, (key, current) -> current == cached ? null : current);
     }
 
     private void sweep(CachedAccount deleted)
     {
         try {
             lookupExecutor.execute(() -> {
-                positives.asMap().values().removeIf(cached -> cached.account() == deleted);
-                served.values().removeIf(cached -> cached.account() == deleted);
+                positives.asMap().values().stream().filter(cached -> cached.account() == deleted).toList().forEach(this::removeExactly);
+                served.values().stream().filter(cached -> cached.account() == deleted).toList().forEach(this::removeExactly);
             });
         }
         catch (RejectedExecutionException e) {
@@ -490,13 +528,20 @@ public final class IdentityResolver
             // installed (in both maps, under Caffeine's lock of the entry) only if no change was applied since the
             // store was read, so a change applied later (epoch first, eviction second) evicts it; the entry is its
             // own key (see CacheKey)
-            positives.asMap().compute(lookup.found(), (id, current) -> {
-                if (changeEpoch.get() != lookup.epoch()) {
-                    return current;
-                }
-                served.put(lookup.found(), lookup.found());
-                return lookup.found();
-            });
+            Lock lock = installs.readLock();
+            lock.lock();
+            try {
+                positives.asMap().compute(lookup.found(), (id, current) -> {
+                    if (changeEpoch.get() != lookup.epoch()) {
+                        return current;
+                    }
+                    served.put(lookup.found(), lookup.found());
+                    return lookup.found();
+                });
+            }
+            finally {
+                lock.unlock();
+            }
         }
         return lookup.found();
     }
@@ -571,7 +616,8 @@ public final class IdentityResolver
                             oldValue.confirmed(ticker.read());
                             return oldValue;
                         }
-                        forget(key);
+                        // before completing: Caffeine's own removal on null does not call the eviction listener
+                        forget(oldValue);
                         return null;
                     }, lookupExecutor)
                     .orTimeout(config.lookupTimeout().toNanos(), TimeUnit.NANOSECONDS)
