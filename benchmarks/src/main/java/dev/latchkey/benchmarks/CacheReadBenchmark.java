@@ -80,15 +80,7 @@ public class CacheReadBenchmark
 
     private static Entry entry(int index)
     {
-        return new Entry(mix(index), mix(~index));
-    }
-
-    private static long mix(long value)
-    {
-        long z = value * 0x9E3779B97F4A7C15L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return new Entry(PresentedKeys.mix(index), PresentedKeys.mix(~index));
     }
 
     /**

@@ -69,7 +69,7 @@ final class PresentedKeys
     /**
      * SplitMix64's finalizer: distinct inputs give distinct, well-spread outputs.
      */
-    private static long mix(long value)
+    static long mix(long value)
     {
         long z = value * 0x9E3779B97F4A7C15L;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
