@@ -9,6 +9,7 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.testing.WriteRounds;
 
 import java.io.IOException;
 import java.net.URI;
@@ -27,11 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -92,12 +89,12 @@ public final class JdbcMeasurements
                     store.createAccount(new Account(account, clock.instant(), false), Optional.empty());
                     accounts.add(account);
                 }
-                long writes = forDuration(threads, (thread, count) -> store.addUser(newUser(accounts.get(thread), "user-" + count)));
+                long writes = WriteRounds.writesWithin(ROUND, threads, (thread, count) -> store.addUser(newUser(accounts.get(thread), "user-" + count)));
                 System.out.printf("store addUser, %d threads on %d accounts: %.0f writes/s%n", threads, threads, writes / (double) ROUND.toSeconds());
             }
             AccountId shared = AccountId.of("store-shared");
             store.createAccount(new Account(shared, clock.instant(), false), Optional.empty());
-            long writes = forDuration(16, (thread, count) -> store.addUser(newUser(shared, "user-" + thread + "-" + count)));
+            long writes = WriteRounds.writesWithin(ROUND, 16, (thread, count) -> store.addUser(newUser(shared, "user-" + thread + "-" + count)));
             System.out.printf("store addUser, 16 threads on one account: %.0f writes/s%n", writes / (double) ROUND.toSeconds());
         }
     }
@@ -115,7 +112,7 @@ public final class JdbcMeasurements
             awaitReady(base, Duration.ofSeconds(60));
             post(base, "/api/v1/admin/accounts", "{\"account_id\":\"acme\",\"admin_user_id\":\"owner\"}");
             for (int clients : List.of(1, 4, 16)) {
-                long writes = forDuration(clients, (thread, count) -> post(base, "/api/v1/admin/accounts/acme/users",
+                long writes = WriteRounds.writesWithin(ROUND, clients, (thread, count) -> post(base, "/api/v1/admin/accounts/acme/users",
                         "{\"user_id\":\"user-" + clients + "-" + thread + "-" + count + "\",\"role\":\"user\"}"));
                 System.out.printf("server POST users, %d clients, one account: %.0f writes/s%n", clients, writes / (double) ROUND.toSeconds());
             }
@@ -247,42 +244,6 @@ public final class JdbcMeasurements
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         process.waitFor(30, TimeUnit.SECONDS);
         return output;
-    }
-
-    @FunctionalInterface
-    private interface Write
-    {
-        void run(int thread, long count);
-    }
-
-    /**
-     * Runs the write in a loop on each thread for one round; returns how many completed.
-     */
-    private static long forDuration(int threads, Write write)
-            throws Exception
-    {
-        AtomicLong done = new AtomicLong();
-        long end = System.nanoTime() + ROUND.toNanos();
-        ExecutorService executor = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (int thread = 0; thread < threads; thread++) {
-                int number = thread;
-                futures.add(executor.submit(() -> {
-                    for (long count = 0; System.nanoTime() - end < 0; count++) {
-                        write.run(number, count);
-                        done.incrementAndGet();
-                    }
-                }));
-            }
-            for (Future<?> future : futures) {
-                future.get();
-            }
-        }
-        finally {
-            executor.shutdownNow();
-        }
-        return done.get();
     }
 
     private NewUser newUser(AccountId account, String user)

@@ -21,6 +21,7 @@ import dev.latchkey.core.resolver.ResolverConfig;
 import dev.latchkey.core.resolver.ResolverStats;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.testing.TestingProcess;
+import dev.latchkey.core.testing.WriteRounds;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -37,7 +38,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -263,13 +263,13 @@ public final class S3Measurements
         }
     }
 
-    private void measureWrites(String what, String prefix, int threads, Write write)
+    private void measureWrites(String what, String prefix, int threads, WriteRounds.Write write)
             throws Exception
     {
         long writes;
         Map<Operation, Long> counts;
         try (RequestCounter counter = proxy.countRequests(request -> request.isUnder(prefix))) {
-            writes = forDuration(threads, write);
+            writes = WriteRounds.writesWithin(ROUND, threads, write);
             counts = counter.counts();
         }
         double perWrite = counts.values().stream().mapToLong(Long::longValue).sum() / (double) writes;
@@ -277,42 +277,6 @@ public final class S3Measurements
                 + (counts.get(Operation.PUT_OBJECT) + counts.get(Operation.LIST_OBJECTS)) * PUT_PRICE) / writes;
         System.out.printf("store addUser, %s: %.1f writes/s; %.1f S3 requests per write (%s in all), $%.2f per million writes%n",
                 what, writes / (double) ROUND.toSeconds(), perWrite, counts, cost * 1e6);
-    }
-
-    @FunctionalInterface
-    private interface Write
-    {
-        void run(int thread, long count);
-    }
-
-    /**
-     * Runs the write in a loop on each thread for one round; returns how many completed.
-     */
-    private static long forDuration(int threads, Write write)
-            throws Exception
-    {
-        AtomicLong done = new AtomicLong();
-        long end = System.nanoTime() + ROUND.toNanos();
-        ExecutorService executor = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (int thread = 0; thread < threads; thread++) {
-                int number = thread;
-                futures.add(executor.submit(() -> {
-                    for (long count = 0; System.nanoTime() - end < 0; count++) {
-                        write.run(number, count);
-                        done.incrementAndGet();
-                    }
-                }));
-            }
-            for (Future<?> future : futures) {
-                future.get();
-            }
-        }
-        finally {
-            executor.shutdownNow();
-        }
-        return done.get();
     }
 
     private NewUser newUser(AccountId account, String user)
