@@ -21,6 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.channels.UnresolvedAddressException;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -134,6 +135,20 @@ public final class LatchkeyServer
     public int port()
     {
         return http.port();
+    }
+
+    /**
+     * Every route the HTTP API serves, as {@code METHOD /path/{param}}, sorted: what the API's documentation must
+     * describe.
+     */
+    public List<String> routes()
+    {
+        return http.unsafe.internalRouter.allHttpHandlers().stream()
+                .filter(handler -> handler.endpoint.method.isHttpMethod())
+                .map(handler -> handler.endpoint.method.name() + " " + handler.endpoint.path)
+                .distinct()
+                .sorted()
+                .toList();
     }
 
     /**

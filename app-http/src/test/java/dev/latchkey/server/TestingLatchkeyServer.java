@@ -79,6 +79,14 @@ public final class TestingLatchkeyServer
         return server.port();
     }
 
+    /**
+     * Every route the server serves, as {@code METHOD /path/{param}}.
+     */
+    public List<String> routes()
+    {
+        return server.routes();
+    }
+
     public TestingHttpClient client()
     {
         return client;
