@@ -15,6 +15,8 @@ import dev.latchkey.core.resolver.RootKey;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.http.HttpApi;
+import dev.latchkey.server.metrics.HttpRequestMetrics;
+import dev.latchkey.server.metrics.JvmMetrics;
 import dev.latchkey.server.metrics.MicrometerResolverStats;
 import dev.latchkey.server.store.StoreModule;
 import io.micrometer.core.instrument.Gauge;
@@ -81,6 +83,13 @@ final class ServerModule
 
     @Provides
     @Singleton
+    JvmMetrics jvmMetrics(PrometheusMeterRegistry registry)
+    {
+        return new JvmMetrics(registry);
+    }
+
+    @Provides
+    @Singleton
     IdentityResolver resolver(IdentityStore identityStore, SecretHasher hasher, PrometheusMeterRegistry registry, Clock clock)
     {
         IdentityResolver resolver = new IdentityResolver(identityStore, hasher, Optional.of(rootKey), config.resolver(),
@@ -108,7 +117,7 @@ final class ServerModule
     {
         // a body is one JSON value: anything after it makes the request malformed, not ignored
         ObjectMapper mapper = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
-        return new HttpApi(admin, resolver, registry, mapper, store.kind(), config.readyMaxLag());
+        return new HttpApi(admin, resolver, registry, new HttpRequestMetrics(registry), mapper, store.kind(), config.readyMaxLag());
     }
 
     private static ExecutorService lookupExecutor()

@@ -6,10 +6,12 @@ import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.IdentityResolver;
+import dev.latchkey.server.metrics.HttpRequestMetrics;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
+import io.javalin.router.Endpoint;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.eclipse.jetty.server.Handler;
 import org.slf4j.Logger;
@@ -39,6 +41,7 @@ public final class HttpApi
     private static final Logger ACCESS_VERIFY = LoggerFactory.getLogger("dev.latchkey.access.verify");
     private static final String VERIFY_PATH = VerifyHandler.PATH;
     /** Anything shaped like an API key in a logged path: its key id is kept, the rest is not logged. */
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
     private static final Pattern KEY_IN_PATH = Pattern.compile("(lk_[0-9A-Za-z]{16}_)[0-9A-Za-z]+");
 
     private final AdminApi adminApi;
@@ -49,17 +52,30 @@ public final class HttpApi
     private final Envelope envelope;
     private final String storeKind;
     private final Duration readyMaxLag;
+    private final HttpRequestMetrics requestMetrics;
+    private volatile boolean draining;
 
-    public HttpApi(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry, ObjectMapper mapper, String storeKind, Duration readyMaxLag)
+    public HttpApi(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry, HttpRequestMetrics requestMetrics, ObjectMapper mapper,
+            String storeKind, Duration readyMaxLag)
     {
         this.resolver = requireNonNull(resolver, "resolver is null");
         this.registry = requireNonNull(registry, "registry is null");
+        this.requestMetrics = requireNonNull(requestMetrics, "requestMetrics is null");
         this.mapper = requireNonNull(mapper, "mapper is null");
         this.envelope = new Envelope(mapper);
         this.authenticator = new Authenticator(resolver);
         this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope);
         this.storeKind = requireNonNull(storeKind, "storeKind is null");
         this.readyMaxLag = requireNonNull(readyMaxLag, "readyMaxLag is null");
+    }
+
+    /**
+     * From now on {@code /ready} answers 503, so that load balancers take this instance out of rotation while it
+     * still serves every request: the start of a clean stop.
+     */
+    public void startDraining()
+    {
+        draining = true;
     }
 
     /**
@@ -79,10 +95,12 @@ public final class HttpApi
         config.http.prefer405over404 = true;
         config.http.maxRequestSize = RequestBodies.MAX_BYTES;
         config.jetty.modifyServer(server -> {
+            // on stop, requests in flight get this long to finish (graceful: Javalin's StatisticsHandler counts them)
+            server.setStopTimeout(STOP_TIMEOUT.toMillis());
             server.setErrorHandler(new EnvelopeErrorHandler(mapper));
             // the verify fast path goes inside Javalin's outer handler (a StatisticsHandler, which graceful stop
             // needs) and ahead of its servlet, which Javalin attaches to the innermost wrapper it finds
-            VerifyHandler verify = new VerifyHandler(authenticator, mapper, ACCESS_VERIFY);
+            VerifyHandler verify = new VerifyHandler(authenticator, mapper, ACCESS_VERIFY, requestMetrics);
             if (server.getHandler() instanceof Handler.Wrapper outer) {
                 verify.setHandler(outer.getHandler());
                 outer.setHandler(verify);
@@ -91,7 +109,12 @@ public final class HttpApi
                 server.setHandler(verify);
             }
         });
-        config.requestLogger.http(HttpApi::logAccess);
+        config.requestLogger.http((ctx, millis) -> {
+            Endpoint endpoint = ctx.endpoints().matchedHttpEndpoint();
+            requestMetrics.record(ctx.method().name(), endpoint == null ? HttpRequestMetrics.UNMATCHED : endpoint.path, ctx.status().getCode(),
+                    (long) (millis * 1_000_000L));
+            logAccess(ctx, millis);
+        });
 
         config.routes.before(ctx -> ctx.attribute(Envelope.START_NANOS, System.nanoTime()));
         adminApi.register(config.routes);
@@ -168,6 +191,10 @@ public final class HttpApi
     {
         double lag = resolver.feedLag().toNanos() / 1e9;
         Map<String, Object> state = map("store", storeKind, "feed_lag_seconds", Math.round(lag * 1000) / 1000.0);
+        if (draining) {
+            envelope.error(ctx, ErrorCode.UNAVAILABLE, "the instance is shutting down", Optional.of(state));
+            return;
+        }
         if (resolver.feedLag().compareTo(readyMaxLag) > 0) {
             envelope.error(ctx, ErrorCode.UNAVAILABLE, "the change feed has not been read for longer than " + readyMaxLag.toMillis() + " ms", Optional.of(state));
             return;

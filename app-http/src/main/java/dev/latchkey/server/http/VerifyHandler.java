@@ -9,6 +9,7 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.Outcome;
 import dev.latchkey.core.resolver.Resolution;
+import dev.latchkey.server.metrics.HttpRequestMetrics;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
@@ -49,12 +50,14 @@ final class VerifyHandler
     private final Authenticator authenticator;
     private final ObjectMapper mapper;
     private final Logger accessLog;
+    private final HttpRequestMetrics requestMetrics;
 
-    VerifyHandler(Authenticator authenticator, ObjectMapper mapper, Logger accessLog)
+    VerifyHandler(Authenticator authenticator, ObjectMapper mapper, Logger accessLog, HttpRequestMetrics requestMetrics)
     {
         this.authenticator = requireNonNull(authenticator, "authenticator is null");
         this.mapper = requireNonNull(mapper, "mapper is null");
         this.accessLog = requireNonNull(accessLog, "accessLog is null");
+        this.requestMetrics = requireNonNull(requestMetrics, "requestMetrics is null");
     }
 
     /**
@@ -151,8 +154,10 @@ final class VerifyHandler
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, head ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(body), callback);
+        long nanos = System.nanoTime() - start;
+        requestMetrics.record(head ? "HEAD" : "GET", PATH, status, nanos);
         if (accessLog.isDebugEnabled()) {
-            accessLog.debug("{} {} {} {}ms", head ? "HEAD" : "GET", PATH, status, Math.round((System.nanoTime() - start) / 1e6));
+            accessLog.debug("{} {} {} {}ms", head ? "HEAD" : "GET", PATH, status, Math.round(nanos / 1e6));
         }
     }
 
