@@ -13,6 +13,7 @@ import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
 import dev.latchkey.server.http.HttpApi;
+import dev.latchkey.server.metrics.JvmMetrics;
 import dev.latchkey.server.store.StoreModule;
 import dev.latchkey.server.store.StoreModules;
 import io.javalin.Javalin;
@@ -21,10 +22,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.channels.UnresolvedAddressException;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.stream.Stream;
 
 import static java.util.Objects.requireNonNull;
 
@@ -37,17 +40,32 @@ public final class LatchkeyServer
     private static final Logger LOG = LoggerFactory.getLogger(LatchkeyServer.class);
 
     private final Javalin http;
+    private final HttpApi api;
     private final IdentityResolver resolver;
     private final ScheduledExecutorService poller;
     private final IdentityStore store;
+    private final JvmMetrics jvmMetrics;
+    private final Duration shutdownDrain;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private LatchkeyServer(Javalin http, IdentityResolver resolver, ScheduledExecutorService poller, IdentityStore store)
+    private LatchkeyServer(Javalin http, HttpApi api, IdentityResolver resolver, ScheduledExecutorService poller, IdentityStore store, JvmMetrics jvmMetrics,
+            Duration shutdownDrain)
     {
         this.http = requireNonNull(http, "http is null");
+        this.api = requireNonNull(api, "api is null");
         this.resolver = requireNonNull(resolver, "resolver is null");
         this.poller = requireNonNull(poller, "poller is null");
         this.store = requireNonNull(store, "store is null");
+        this.jvmMetrics = requireNonNull(jvmMetrics, "jvmMetrics is null");
+        this.shutdownDrain = requireNonNull(shutdownDrain, "shutdownDrain is null");
+    }
+
+    /**
+     * Every setting the server reads, the stores' included.
+     */
+    public static List<String> settingNames()
+    {
+        return Stream.of(ServerConfig.SETTINGS, StoreModules.SETTINGS).flatMap(List::stream).toList();
     }
 
     /**
@@ -58,6 +76,10 @@ public final class LatchkeyServer
     public static LatchkeyServer start(Settings settings)
     {
         ServerConfig config = ServerConfig.from(settings);
+        List<String> unknown = settings.unknown(settingNames());
+        if (!unknown.isEmpty()) {
+            LOG.warn("unknown settings ignored (check the spelling; docs/configuration.md lists every setting): {}", String.join(", ", unknown));
+        }
         StoreModule store = StoreModules.select(config.storeKind(), settings);
         String rootKey = config.rootKey()
                 .or(store::generatedRootKey)
@@ -74,7 +96,8 @@ public final class LatchkeyServer
         resolver.start(poller);
         config.defaultAccount().ifPresent(account -> createDefaultAccount(injector.getInstance(AdminService.class), account));
 
-        Javalin http = injector.getInstance(HttpApi.class).create(config.host(), config.port());
+        HttpApi api = injector.getInstance(HttpApi.class);
+        Javalin http = api.create(config.host(), config.port());
         try {
             http.start();
         }
@@ -83,11 +106,13 @@ public final class LatchkeyServer
             resolver.close();
             poller.shutdownNow();
             closeStore(injector.getInstance(IdentityStore.class));
+            injector.getInstance(JvmMetrics.class).close();
             throw new ConfigException("cannot listen on " + config.host() + ":" + config.port() + " (" + ServerConfig.HTTP_HOST + ", "
                     + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
         }
         LOG.info("listening on {}:{}", config.host(), http.port());
-        return new LatchkeyServer(http, resolver, poller, injector.getInstance(IdentityStore.class));
+        return new LatchkeyServer(http, api, resolver, poller, injector.getInstance(IdentityStore.class), injector.getInstance(JvmMetrics.class),
+                config.shutdownDrain());
     }
 
     /**
@@ -161,8 +186,27 @@ public final class LatchkeyServer
     }
 
     /**
-     * Stops serving (finishing requests in flight), then stops following the feed, then closes the store (its
-     * connections, for the stores that hold some).
+     * A clean stop, as on SIGTERM: for {@code LATCHKEY_SHUTDOWN_DRAIN}, {@code /ready} answers 503 while every
+     * request is still served, so that load balancers stop sending requests here first; then {@link #close()}.
+     */
+    public void drainAndClose()
+    {
+        if (!shutdownDrain.isZero()) {
+            api.startDraining();
+            LOG.info("draining for {} ms: /ready answers 503", shutdownDrain.toMillis());
+            try {
+                Thread.sleep(shutdownDrain.toMillis());
+            }
+            catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        close();
+    }
+
+    /**
+     * Stops serving (no new connections; requests in flight get up to 30 s to finish), then stops following the
+     * feed, then closes the store (its connections, for the stores that hold some).
      */
     @Override
     public void close()
@@ -172,6 +216,7 @@ public final class LatchkeyServer
         resolver.close();
         poller.shutdownNow();
         closeStore(store);
+        jvmMetrics.close();
         stopped.countDown();
         LOG.info("stopped");
     }

@@ -1,21 +1,27 @@
 package dev.latchkey.server;
 
 import dev.latchkey.server.config.ConfigException;
+import dev.latchkey.server.config.LogFormat;
 import dev.latchkey.server.config.Settings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.concurrent.Callable;
 
 /**
- * {@code java -jar latchkey.jar [serve] [--config FILE]}.
+ * {@code java -jar latchkey.jar [serve] [--config FILE]}: serves until SIGTERM (or SIGINT), then drains for
+ * {@code LATCHKEY_SHUTDOWN_DRAIN} and stops; exits with status 2 on a bad setting.
  */
-@Command(name = "latchkey", mixinStandardHelpOptions = true, version = "Latchkey 0.1.0",
+@Command(name = "latchkey", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "API-key authentication for services behind a load balancer. Without a sub-command, serves.",
         subcommands = Main.Serve.class)
 public final class Main
@@ -39,7 +45,7 @@ public final class Main
         return serve(spec, config);
     }
 
-    @Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve the HTTP API (the default).")
+    @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, description = "Serve the HTTP API (the default).")
     static final class Serve
             implements Callable<Integer>
     {
@@ -62,14 +68,37 @@ public final class Main
     {
         LatchkeyServer server;
         try {
-            server = LatchkeyServer.start(Settings.load(Optional.ofNullable(config), System.getenv()));
+            Settings settings = Settings.load(Optional.ofNullable(config), System.getenv());
+            LogFormat.from(settings).install();
+            server = LatchkeyServer.start(settings);
         }
         catch (ConfigException e) {
             spec.commandLine().getErr().println("latchkey: " + e.getMessage());
             return 2;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "latchkey-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(server::drainAndClose, "latchkey-shutdown"));
         server.awaitStop();
         return 0;
+    }
+
+    /**
+     * The version of the build, which the build writes into {@code version.properties}.
+     */
+    static final class Version
+            implements IVersionProvider
+    {
+        @Override
+        public String[] getVersion()
+                throws IOException
+        {
+            Properties properties = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+                if (in == null) {
+                    throw new IOException("version.properties is missing from the jar");
+                }
+                properties.load(in);
+            }
+            return new String[] {"Latchkey " + properties.getProperty("version")};
+        }
     }
 }

@@ -6,6 +6,7 @@ import dev.latchkey.core.resolver.ResolverConfig;
 import dev.latchkey.core.resolver.RootKey;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -21,7 +22,9 @@ public record ServerConfig(
         ResolverConfig resolver,
         Duration readyMaxLag,
         Optional<String> pepper,
-        Optional<AccountId> defaultAccount)
+        Optional<AccountId> defaultAccount,
+        Duration shutdownDrain,
+        LogFormat logFormat)
 {
     public static final String HTTP_HOST = "LATCHKEY_HTTP_HOST";
     public static final String HTTP_PORT = "LATCHKEY_HTTP_PORT";
@@ -35,6 +38,13 @@ public record ServerConfig(
     public static final String READY_MAX_LAG = "LATCHKEY_READY_MAX_LAG";
     public static final String KEY_PEPPER = "LATCHKEY_KEY_PEPPER";
     public static final String DEFAULT_ACCOUNT = "LATCHKEY_DEFAULT_ACCOUNT";
+    public static final String SHUTDOWN_DRAIN = "LATCHKEY_SHUTDOWN_DRAIN";
+
+    /**
+     * Every setting of the server itself; the stores' are listed by {@link dev.latchkey.server.store.StoreModules}.
+     */
+    public static final List<String> SETTINGS = List.of(HTTP_HOST, HTTP_PORT, ROOT_KEY, STORE, POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL,
+            MAX_STALE, CACHE_MAX_KEYS, READY_MAX_LAG, KEY_PEPPER, DEFAULT_ACCOUNT, SHUTDOWN_DRAIN, LogFormat.SETTING);
 
     public ServerConfig
     {
@@ -45,6 +55,8 @@ public record ServerConfig(
         requireNonNull(readyMaxLag, "readyMaxLag is null");
         requireNonNull(pepper, "pepper is null");
         requireNonNull(defaultAccount, "defaultAccount is null");
+        requireNonNull(shutdownDrain, "shutdownDrain is null");
+        requireNonNull(logFormat, "logFormat is null");
     }
 
     public static ServerConfig from(Settings settings)
@@ -83,7 +95,9 @@ public record ServerConfig(
                 resolver,
                 positive(settings, READY_MAX_LAG, Duration.ofSeconds(3)),
                 settings.optional(KEY_PEPPER),
-                defaultAccount);
+                defaultAccount,
+                settings.duration(SHUTDOWN_DRAIN, Duration.ZERO),
+                LogFormat.from(settings));
     }
 
     private static Duration positive(Settings settings, String name, Duration defaultValue)

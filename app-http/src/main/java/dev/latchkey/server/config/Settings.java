@@ -6,7 +6,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -21,6 +23,7 @@ import static java.util.Objects.requireNonNull;
  */
 public final class Settings
 {
+    private static final String PREFIX = "LATCHKEY_";
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
 
     private final Map<String, String> values;
@@ -50,7 +53,7 @@ public final class Settings
             properties.stringPropertyNames().forEach(name -> values.put(name, properties.getProperty(name).trim()));
         }
         environment.forEach((name, value) -> {
-            if (name.startsWith("LATCHKEY_") || name.startsWith("AWS_")) {
+            if (name.startsWith(PREFIX) || name.startsWith("AWS_")) {
                 values.put(name, value.trim());
             }
         });
@@ -60,6 +63,18 @@ public final class Settings
     public static Settings of(Map<String, String> values)
     {
         return new Settings(values);
+    }
+
+    /**
+     * The {@code LATCHKEY_*} names set (in the file or the environment) that are not among these, sorted: typos, or
+     * settings of another version.
+     */
+    public List<String> unknown(Collection<String> known)
+    {
+        return values.keySet().stream()
+                .filter(name -> name.startsWith(PREFIX) && !known.contains(name))
+                .sorted()
+                .toList();
     }
 
     public Optional<String> optional(String name)

@@ -12,6 +12,7 @@ import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
 
 import java.time.Clock;
+import java.util.List;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -31,6 +32,7 @@ public final class JdbcStoreModule
     public static final String POOL_SIZE = "LATCHKEY_JDBC_POOL_SIZE";
     public static final String CONNECT_TIMEOUT = "LATCHKEY_JDBC_CONNECT_TIMEOUT";
     public static final String QUERY_TIMEOUT = "LATCHKEY_JDBC_QUERY_TIMEOUT";
+    static final List<String> SETTINGS = List.of(URL, USER, PASSWORD, MIGRATE, POOL_SIZE, CONNECT_TIMEOUT, QUERY_TIMEOUT);
 
     private final JdbcStoreConfig config;
 

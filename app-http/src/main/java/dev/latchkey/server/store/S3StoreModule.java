@@ -16,6 +16,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Clock;
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -40,6 +41,7 @@ public final class S3StoreModule
     public static final String ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID";
     public static final String SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY";
     public static final String SESSION_TOKEN = "AWS_SESSION_TOKEN";
+    static final List<String> SETTINGS = List.of(BUCKET, PREFIX, ENDPOINT, REGION, PATH_STYLE, ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN);
 
     // what S3 accepts, with the upper case and underscores of the buckets made in us-east-1 before 2018
     private static final Pattern BUCKET_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]");

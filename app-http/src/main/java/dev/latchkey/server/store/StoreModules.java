@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Picks the store adapter named by {@code LATCHKEY_STORE}.
@@ -16,6 +17,13 @@ public final class StoreModules
 {
     public static final String FS_DIR = "LATCHKEY_FS_DIR";
     private static final List<String> KNOWN = List.of("filesystem", "s3", "jdbc");
+
+    /**
+     * Every setting of every store (the {@code AWS_*} credentials included).
+     */
+    public static final List<String> SETTINGS = Stream.of(List.of(FS_DIR), S3StoreModule.SETTINGS, JdbcStoreModule.SETTINGS)
+            .flatMap(List::stream)
+            .toList();
 
     private StoreModules() {}
 

@@ -3,6 +3,7 @@ package dev.latchkey.server.config;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.resolver.ResolverConfig;
 import dev.latchkey.server.LatchkeyServer;
+import dev.latchkey.server.TestingLogCapture;
 import dev.latchkey.server.store.StoreModule;
 import dev.latchkey.server.store.StoreModules;
 import org.junit.jupiter.api.Test;
@@ -21,6 +22,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import static dev.latchkey.server.config.ServerConfig.CACHE_MAX_KEYS;
@@ -34,6 +36,7 @@ import static dev.latchkey.server.config.ServerConfig.NEGATIVE_TTL;
 import static dev.latchkey.server.config.ServerConfig.POLL_INTERVAL;
 import static dev.latchkey.server.config.ServerConfig.READY_MAX_LAG;
 import static dev.latchkey.server.config.ServerConfig.ROOT_KEY;
+import static dev.latchkey.server.config.ServerConfig.SHUTDOWN_DRAIN;
 import static dev.latchkey.server.config.ServerConfig.STORE;
 import static dev.latchkey.server.store.S3StoreModule.BUCKET;
 import static dev.latchkey.server.store.S3StoreModule.ENDPOINT;
@@ -53,7 +56,8 @@ import static org.junit.jupiter.params.provider.Arguments.arguments;
 public class TestServerConfig
 {
     private static final String A_ROOT_KEY = "configured-root-key-" + "K".repeat(20);
-    private static final List<String> DURATIONS = List.of(POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL, MAX_STALE, READY_MAX_LAG);
+    private static final List<String> DURATIONS = List.of(POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL, MAX_STALE, READY_MAX_LAG, SHUTDOWN_DRAIN);
+    private static final Set<String> ZERO_ALLOWED = Set.of(MAX_STALE, SHUTDOWN_DRAIN);
 
     @Test
     public void testDefaults()
@@ -72,6 +76,8 @@ public class TestServerConfig
         assertThat(config.readyMaxLag()).isEqualTo(Duration.ofSeconds(3));
         assertThat(config.pepper()).isEmpty();
         assertThat(config.defaultAccount()).contains(AccountId.of("default"));
+        assertThat(config.shutdownDrain()).isZero();
+        assertThat(config.logFormat()).isEqualTo(LogFormat.TEXT);
         StoreModule store = StoreModules.select(config.storeKind(), Settings.of(Map.of()));
         assertThat(store.kind()).isEqualTo("filesystem");
         assertThat(Path.of(store.location())).isEqualTo(Path.of("data").toAbsolutePath());
@@ -94,6 +100,8 @@ public class TestServerConfig
         values.put(READY_MAX_LAG, "10s");
         values.put(KEY_PEPPER, "a-pepper");
         values.put(DEFAULT_ACCOUNT, "tenants");
+        values.put(SHUTDOWN_DRAIN, "15s");
+        values.put(LogFormat.SETTING, "json");
         Settings settings = Settings.of(values);
 
         ServerConfig config = ServerConfig.from(settings);
@@ -111,6 +119,8 @@ public class TestServerConfig
         assertThat(config.readyMaxLag()).isEqualTo(Duration.ofSeconds(10));
         assertThat(config.pepper()).contains("a-pepper");
         assertThat(config.defaultAccount()).contains(AccountId.of("tenants"));
+        assertThat(config.shutdownDrain()).isEqualTo(Duration.ofSeconds(15));
+        assertThat(config.logFormat()).isEqualTo(LogFormat.JSON);
         assertThat(StoreModules.select(config.storeKind(), settings).location()).isEqualTo(directory.resolve("store").toString());
     }
 
@@ -131,7 +141,7 @@ public class TestServerConfig
     public void testDurationSyntax(String text, Duration expected)
     {
         for (String variable : DURATIONS) {
-            if (expected.isZero() && !variable.equals(MAX_STALE)) {
+            if (expected.isZero() && !ZERO_ALLOWED.contains(variable)) {
                 continue;
             }
             assertThat(Settings.of(Map.of(variable, text)).duration(variable, Duration.ofDays(1))).as(variable).isEqualTo(expected);
@@ -147,6 +157,7 @@ public class TestServerConfig
             case CACHE_TTL -> config.resolver().cacheTtl();
             case MAX_STALE -> config.resolver().maxStale();
             case READY_MAX_LAG -> config.readyMaxLag();
+            case SHUTDOWN_DRAIN -> config.shutdownDrain();
             default -> throw new IllegalArgumentException("not a duration: " + variable);
         };
     }
@@ -193,7 +204,7 @@ public class TestServerConfig
                     "9223372036854775807h", "9223372036854775807m", "3000000h")) {
                 rows.add(arguments(variable, duration));
             }
-            if (!variable.equals(MAX_STALE)) {
+            if (!ZERO_ALLOWED.contains(variable)) {
                 rows.add(arguments(variable, "0"));
                 rows.add(arguments(variable, "0ms"));
             }
@@ -203,6 +214,9 @@ public class TestServerConfig
         }
         for (String account : List.of("_default", "a b", ".", "..", "a@b@c", "a".repeat(129), "é")) {
             rows.add(arguments(DEFAULT_ACCOUNT, account));
+        }
+        for (String format : List.of("JSON", "plain", "logfmt", "")) {
+            rows.add(arguments(LogFormat.SETTING, format));
         }
         rows.add(arguments(FS_DIR, "a\u0000b"));
         return rows.build();
@@ -403,6 +417,41 @@ public class TestServerConfig
                 arguments(FS_DIR, "<file>"),
                 arguments(HTTP_HOST, "no-such-host.invalid"),
                 arguments(HTTP_HOST, "192.0.2.1"));
+    }
+
+    @Test
+    public void testUnknownSettingsAreLoggedOnceByName(@TempDir Path directory)
+            throws IOException
+    {
+        Path file = directory.resolve("latchkey.properties");
+        Files.writeString(file, "LATCHKEY_POLL_INTERVALL=1s\nLATCHKEY_HTTP_PORT=0\n", StandardCharsets.UTF_8);
+        Map<String, String> environment = Map.of(
+                FS_DIR, directory.resolve("store").toString(),
+                ROOT_KEY, A_ROOT_KEY,
+                "LATCHKEY_ROOTKEY", "a-secret-that-must-not-be-logged",
+                "AWS_PROFILE", "the SDK's own, not checked",
+                "HOME", "/not/a/setting");
+        try (TestingLogCapture log = TestingLogCapture.start();
+                LatchkeyServer server = LatchkeyServer.start(Settings.load(Optional.of(file), environment))) {
+            assertThat(server.port()).isPositive();
+            List<String> warnings = log.lines().stream().filter(line -> line.contains("unknown settings")).toList();
+            assertThat(warnings).hasSize(1);
+            assertThat(warnings.get(0))
+                    .startsWith("WARN ")
+                    .endsWith(": LATCHKEY_POLL_INTERVALL, LATCHKEY_ROOTKEY")
+                    .doesNotContain("a-secret-that-must-not-be-logged")
+                    .doesNotContain("AWS_PROFILE");
+        }
+    }
+
+    @Test
+    public void testKnownSettingsAreNotReportedUnknown()
+    {
+        Map<String, String> values = new HashMap<>();
+        LatchkeyServer.settingNames().forEach(name -> values.put(name, "x"));
+        values.put("LATCHKEY_STOER", "s3");
+
+        assertThat(Settings.of(values).unknown(LatchkeyServer.settingNames())).containsExactly("LATCHKEY_STOER");
     }
 
     @Test
