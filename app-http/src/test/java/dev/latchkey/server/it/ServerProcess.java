@@ -168,7 +168,10 @@ final class ServerProcess
         return base.resolve(pathAndQuery);
     }
 
-    private String logText()
+    /**
+     * Everything the process wrote so far, standard error and output together.
+     */
+    String logText()
     {
         try {
             return Files.readString(log, StandardCharsets.UTF_8);
@@ -176,6 +179,32 @@ final class ServerProcess
         catch (IOException e) {
             return "(log unreadable: " + e.getMessage() + ")";
         }
+    }
+
+    /**
+     * SIGTERM, as a service manager stops a service, without waiting for the process to exit.
+     */
+    void terminate()
+    {
+        process.destroy();
+    }
+
+    /**
+     * Waits for the process to exit and returns its exit status; fails the test past the deadline.
+     */
+    int awaitExit(Duration timeout)
+            throws InterruptedException
+    {
+        assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("%s exited within %s; log:%n%s", name, timeout, logText()).isTrue();
+        return process.exitValue();
+    }
+
+    /**
+     * The loopback port the process serves on (once {@link #awaitReady} returned).
+     */
+    int port()
+    {
+        return uri("/").getPort();
     }
 
     /**
