@@ -8,6 +8,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
@@ -30,7 +32,8 @@ public final class Main
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "a properties file of LATCHKEY_* settings (the environment overrides it)")
+    // inherited: `--config FILE serve` and `serve --config FILE` both work
+    @Option(names = "--config", paramLabel = "FILE", scope = ScopeType.INHERIT, description = "a properties file of LATCHKEY_* settings (the environment overrides it)")
     Path config;
 
     public static void main(String[] args)
@@ -52,14 +55,14 @@ public final class Main
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--config", paramLabel = "FILE", description = "a properties file of LATCHKEY_* settings (the environment overrides it)")
-        Path config;
+        @ParentCommand
+        Main main;
 
         @Override
         public Integer call()
                 throws InterruptedException
         {
-            return serve(spec, config);
+            return serve(spec, main.config);
         }
     }
 

@@ -5,11 +5,14 @@ import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The command line: {@code --version} prints the version of the build, on the top command and on {@code serve}.
+ * The command line: {@code --version} prints the version of the build, on the top command and on {@code serve};
+ * {@code --config} is taken before or after {@code serve}.
  */
 public class TestMain
 {
@@ -21,6 +24,16 @@ public class TestMain
 
         assertThat(run("--version")).isEqualTo("Latchkey " + version);
         assertThat(run("serve", "--version")).isEqualTo("Latchkey " + version);
+    }
+
+    @Test
+    public void testConfigFileIsTakenBeforeOrAfterServe()
+    {
+        for (List<String> arguments : List.of(List.of("--config", "a.properties"), List.of("--config", "a.properties", "serve"), List.of("serve", "--config", "a.properties"))) {
+            Main main = new Main();
+            new CommandLine(main).parseArgs(arguments.toArray(String[]::new));
+            assertThat(main.config).as("%s", arguments).isEqualTo(Path.of("a.properties"));
+        }
     }
 
     private static String run(String... arguments)
