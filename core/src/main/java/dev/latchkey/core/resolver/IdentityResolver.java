@@ -137,6 +137,8 @@ public final class IdentityResolver
     private volatile FeedPosition position;
     private volatile long lastFeedReadNanos;
     private volatile boolean feedFailing;
+    /** Whether a failed feed read was logged that no successful read has followed yet (guarded by feedLock). */
+    private boolean feedFailureLogged;
     private volatile ScheduledExecutorService scheduler;
     private volatile ScheduledFuture<?> polling;
 
@@ -279,7 +281,8 @@ public final class IdentityResolver
     /**
      * Reads the change feed once, applies what it says, and catches up fully (several reads when many changes are
      * waiting). Never throws: a failure is counted and leaves the instance in the outage state until a read
-     * succeeds.
+     * succeeds. The first failure of an outage is logged at WARNING, the rest at DEBUG, and the first success after
+     * it at INFO.
      */
     public void pollFeed()
     {
@@ -298,11 +301,17 @@ public final class IdentityResolver
                 lastFeedReadNanos = ticker.read();
                 feedFailing = false;
                 stats.feedPolled();
+                if (feedFailureLogged) {
+                    feedFailureLogged = false;
+                    LOG.log(Level.INFO, "the change feed is read again");
+                }
             }
             catch (LatchkeyException | IllegalStateException e) {
                 feedFailing = true;
                 stats.feedPollFailed();
-                LOG.log(Level.DEBUG, "reading the change feed failed: {0}", e.getMessage());
+                // once per outage: every later failure until a read succeeds is only counted (and logged at DEBUG)
+                LOG.log(feedFailureLogged ? Level.DEBUG : Level.WARNING, "reading the change feed failed: {0}", e.getMessage());
+                feedFailureLogged = true;
                 if (isStale()) {
                     clearPositives();
                 }
