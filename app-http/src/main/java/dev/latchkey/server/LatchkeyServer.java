@@ -1,8 +1,10 @@
 package dev.latchkey.server;
 
+import com.google.inject.CreationException;
 import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Stage;
+import com.google.inject.spi.Message;
 import dev.latchkey.core.admin.AdminService;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.error.LatchkeyException;
@@ -72,6 +74,7 @@ public final class LatchkeyServer
      * Starts a server with these settings.
      *
      * @throws ConfigException when a setting is missing or malformed (the message names it)
+     * @throws LatchkeyException when the store cannot be opened (UNAVAILABLE: unreachable)
      */
     public static LatchkeyServer start(Settings settings)
     {
@@ -84,7 +87,7 @@ public final class LatchkeyServer
         String rootKey = config.rootKey()
                 .or(store::generatedRootKey)
                 .orElseThrow(() -> new ConfigException(ServerConfig.ROOT_KEY + " is required with the " + store.kind() + " store"));
-        Injector injector = Guice.createInjector(Stage.PRODUCTION, new ServerModule(config, new RootKey(rootKey), store));
+        Injector injector = createInjector(new ServerModule(config, new RootKey(rootKey), store));
         LOG.info("store: {} at {}", store.kind(), store.location());
 
         IdentityResolver resolver = injector.getInstance(IdentityResolver.class);
@@ -113,6 +116,26 @@ public final class LatchkeyServer
         LOG.info("listening on {}:{}", config.host(), http.port());
         return new LatchkeyServer(http, api, resolver, poller, injector.getInstance(IdentityStore.class), injector.getInstance(JvmMetrics.class),
                 config.shutdownDrain());
+    }
+
+    /**
+     * The injector, which makes every singleton at once (the store connects, the JDBC store migrates its schema).
+     *
+     * @throws LatchkeyException when making one failed for a reason of the store's (unreachable, for one), as is
+     */
+    private static Injector createInjector(ServerModule module)
+    {
+        try {
+            return Guice.createInjector(Stage.PRODUCTION, module);
+        }
+        catch (CreationException e) {
+            for (Message message : e.getErrorMessages()) {
+                if (message.getCause() instanceof LatchkeyException cause) {
+                    throw cause;
+                }
+            }
+            throw e;
+        }
     }
 
     /**

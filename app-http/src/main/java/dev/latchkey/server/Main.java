@@ -1,5 +1,6 @@
 package dev.latchkey.server;
 
+import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.LogFormat;
 import dev.latchkey.server.config.Settings;
@@ -21,7 +22,7 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code java -jar latchkey.jar [serve] [--config FILE]}: serves until SIGTERM (or SIGINT), then drains for
- * {@code LATCHKEY_SHUTDOWN_DRAIN} and stops; exits with status 2 on a bad setting.
+ * {@code LATCHKEY_SHUTDOWN_DRAIN} and stops; exits with status 2 on a bad setting, 1 when the store cannot be opened.
  */
 @Command(name = "latchkey", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "API-key authentication for services behind a load balancer. Without a sub-command, serves.",
@@ -78,6 +79,11 @@ public final class Main
         catch (ConfigException e) {
             spec.commandLine().getErr().println("latchkey: " + e.getMessage());
             return 2;
+        }
+        catch (LatchkeyException e) {
+            // the store could not be opened (unreachable, say): worth starting again later, unlike a bad setting
+            spec.commandLine().getErr().println("latchkey: cannot start: " + e.getMessage());
+            return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::drainAndClose, "latchkey-shutdown"));
         server.awaitStop();

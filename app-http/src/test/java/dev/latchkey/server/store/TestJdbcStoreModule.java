@@ -1,10 +1,15 @@
 package dev.latchkey.server.store;
 
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.server.LatchkeyServer;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.Settings;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -59,6 +64,26 @@ class TestJdbcStoreModule
                 "LATCHKEY_HTTP_PORT", "0"))))
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("LATCHKEY_ROOT_KEY");
+    }
+
+    @Test
+    void anUnreachableDatabaseToMigrateFailsStartUpAsUnavailable()
+            throws IOException
+    {
+        int closedPort;
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = socket.getLocalPort();
+        }
+        Map<String, String> settings = Map.of(
+                "LATCHKEY_STORE", "jdbc",
+                "LATCHKEY_JDBC_URL", "jdbc:postgresql://127.0.0.1:" + closedPort + "/latchkey",
+                "LATCHKEY_JDBC_PASSWORD", "a-database-password",
+                "LATCHKEY_ROOT_KEY", ROOT_KEY,
+                "LATCHKEY_HTTP_PORT", "0");
+
+        assertThatThrownBy(() -> LatchkeyServer.start(Settings.of(settings)).close())
+                .isInstanceOfSatisfying(LatchkeyException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
+                .message().contains("database").doesNotContain("a-database-password");
     }
 
     @Test
