@@ -4,7 +4,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 
+import java.io.IOException;
 import java.net.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,6 +15,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -94,6 +99,10 @@ public class TestOpenApiDocument
         assertThat(problems("GET", "/api/v1/admin/migrate", 404, json(), error("NOT_FOUND"))).isEmpty();
         assertThat(problems("PATCH", USERS, 405, json(), error("METHOD_NOT_ALLOWED"))).isEmpty();
         assertThat(problems("HEAD", "/ready", 503, json(), "")).isEmpty();
+        assertThat(problems("GET", "/ready", 503, json(), error("UNAVAILABLE"))).isEmpty();
+        assertThat(problems("GET", "/ready/", 503, json(),
+                "{\"status\":\"error\",\"result\":null,\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"no\",\"details\":{\"store\":\"s3\",\"feed_lag_seconds\":4.2}},\"time\":0.0}"))
+                .isEmpty();
         assertThat(problems("GET", "/metrics", 200, headers("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), "# HELP x\n")).isEmpty();
         assertThat(problems("POST", USERS + "/bob/key", 200, json(), "{\"status\":\"ok\",\"result\":{\"user_key\":\"" + KEY + "\"},\"error\":null,\"time\":0.01}"))
                 .isEmpty();
@@ -124,7 +133,9 @@ public class TestOpenApiDocument
         assertThat(problems("GET", VERIFY, 401, json(),
                 "{\"status\":\"error\",\"result\":null,\"error\":{\"code\":\"UNAUTHENTICATED\",\"message\":\"no\",\"details\":{\"field\":\"x\"}},\"time\":0.0}")).isNotEmpty();
         assertThat(problems("GET", VERIFY, 401, json(), "{\"status\":\"error\",\"result\":null,\"error\":{\"code\":\"UNAUTHENTICATED\"},\"time\":0.0}")).isNotEmpty();
-        assertThat(problems("GET", "/ready", 503, json(), error("UNAVAILABLE"))).as("503 from /ready carries its state").isNotEmpty();
+        assertThat(problems("GET", "/ready", 503, json(),
+                "{\"status\":\"error\",\"result\":null,\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"no\",\"details\":{\"store\":\"tape\",\"feed_lag_seconds\":1.0}},\"time\":0.0}"))
+                .as("503 from /ready with a state that is not one").isNotEmpty();
         // a missing verify header, a header value that is not a role, a body on HEAD, a JSON answer where text is documented
         assertThat(problems("GET", VERIFY, 200, json(),
                 "{\"status\":\"ok\",\"result\":{\"role\":\"root\",\"account_id\":null,\"user_id\":null},\"error\":null,\"time\":0.0}")).isNotEmpty();
@@ -145,6 +156,25 @@ public class TestOpenApiDocument
         assertThat(problems("GET", "/api/v1/admin/migrate", 405, json(), error("METHOD_NOT_ALLOWED"))).isNotEmpty();
         assertThat(problems("PATCH", USERS, 404, json(), error("NOT_FOUND"))).isNotEmpty();
         assertThat(problems("GET", USERS, 500, json(), "{}")).isNotEmpty();
+    }
+
+    /**
+     * The operator's reference stands alone: its links stay inside the repository.
+     */
+    @Test
+    public void testReferenceLinksStayInTheRepository()
+            throws IOException
+    {
+        String reference = Files.readString(TestingOpenApi.DOCUMENT.resolveSibling("http-api.md"), StandardCharsets.UTF_8);
+        Matcher links = Pattern.compile("\\]\\(([^)]*)\\)").matcher(reference);
+        List<String> targets = new ArrayList<>();
+        while (links.find()) {
+            targets.add(links.group(1));
+        }
+        assertThat(targets).isNotEmpty()
+                .contains("openapi.yaml", "operations.md")
+                .allSatisfy(target -> assertThat(target).doesNotContain("://").doesNotStartWith("..").doesNotStartWith("/"));
+        assertThat(reference).doesNotContain("shared/");
     }
 
     private List<String> problems(String method, String target, int status, HttpHeaders headers, String body)
