@@ -1,5 +1,8 @@
 package dev.latchkey.server;
 
+import io.swagger.v3.parser.OpenAPIV3Parser;
+import io.swagger.v3.parser.core.models.ParseOptions;
+import io.swagger.v3.parser.core.models.SwaggerParseResult;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
@@ -39,6 +42,24 @@ public class TestOpenApiDocument
             assertThat(server.routes()).as("routes of the server").isNotEmpty();
             assertThat(openApi.operations()).as("operations of %s", TestingOpenApi.DOCUMENT).containsExactlyElementsOf(server.routes());
         }
+    }
+
+    /**
+     * The document is well-formed OpenAPI 3.1 for a second, independent reader (swagger-parser), with every
+     * reference resolving.
+     */
+    @Test
+    public void testDocumentIsValidOpenApi()
+            throws IOException
+    {
+        ParseOptions options = new ParseOptions();
+        options.setResolve(true);
+        options.setValidateInternalRefs(true);
+        SwaggerParseResult result = new OpenAPIV3Parser().readContents(Files.readString(TestingOpenApi.DOCUMENT, StandardCharsets.UTF_8), null, options);
+        assertThat(result.getMessages()).as("swagger-parser's messages on %s", TestingOpenApi.DOCUMENT).isEmpty();
+        assertThat(result.getOpenAPI().getOpenapi()).isEqualTo("3.1.0");
+        assertThat(result.getOpenAPI().getPaths()).hasSize(10);
+        assertThat(result.getOpenAPI().getComponents().getSecuritySchemes()).containsOnlyKeys("apiKey", "bearer");
     }
 
     @Test
