@@ -9,6 +9,7 @@ import tools.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.net.http.HttpHeaders;
+import java.net.http.HttpRequest.BodyPublishers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,6 +61,32 @@ public class TestOpenApiDocument
         assertThat(result.getOpenAPI().getOpenapi()).isEqualTo("3.1.0");
         assertThat(result.getOpenAPI().getPaths()).hasSize(10);
         assertThat(result.getOpenAPI().getComponents().getSecuritySchemes()).containsOnlyKeys("apiKey", "bearer");
+    }
+
+    /**
+     * Requests no other HTTP test sends, answered by the real server: {@link TestingHttpClient} checks each answer
+     * against the document (the operation's responses, or the unrouted ones), and the statuses are the ones
+     * docs/http-api.md describes.
+     */
+    @Test
+    public void testUnusualRequestsAreAnsweredAsDocumented(@TempDir Path directory)
+    {
+        try (TestingLatchkeyServer server = TestingLatchkeyServer.start(directory)) {
+            TestingHttpClient client = server.client();
+            Map<String, String> root = TestingHttpClient.keyHeader(TestingLatchkeyServer.ROOT_KEY);
+            assertThat(client.send("HEAD", "/api/v1/admin/accounts/acme", root, BodyPublishers.noBody()).status()).as("HEAD where there is no GET").isEqualTo(405);
+            assertThat(client.send("HEAD", "/nothing", root, BodyPublishers.noBody()).status()).isEqualTo(404);
+            client.send("OPTIONS", "/health", Map.of(), BodyPublishers.noBody()).assertError(405, "METHOD_NOT_ALLOWED");
+            client.send("TRACE", "/health", Map.of(), BodyPublishers.noBody()).assertError(405, "METHOD_NOT_ALLOWED");
+            client.send("OPTIONS", "/nothing", Map.of(), BodyPublishers.noBody()).assertError(404, "NOT_FOUND");
+            client.send("DELETE", "/api/v1/admin/accounts/", root, BodyPublishers.noBody()).assertError(405, "METHOD_NOT_ALLOWED");
+            client.get("/ready/", null).assertOk();
+            client.get("//health", null).assertError(404, "NOT_FOUND");
+            client.get("/", null).assertError(404, "NOT_FOUND");
+            client.get("/api/v1/admin/accounts/a%2Fb/users", TestingLatchkeyServer.ROOT_KEY).assertInvalidField("account_id");
+            client.get("/api/v1/admin/accounts/default/users/", TestingLatchkeyServer.ROOT_KEY).assertOk();
+            assertThat(client.responses()).hasSize(11);
+        }
     }
 
     @Test
