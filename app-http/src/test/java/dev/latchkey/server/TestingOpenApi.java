@@ -46,26 +46,17 @@ public final class TestingOpenApi
     private static final Set<String> METHODS = Set.of("get", "head", "post", "put", "delete", "patch", "options", "trace");
     private static final String UNROUTED = "x-latchkey-unrouted";
     private static final String JSON = "application/json";
+    private static final JsonMapper JSON_MAPPER = JsonMapper.builder().build();
 
     private final JsonNode document;
     private final SchemaRegistry registry;
     private final List<PathTemplate> paths;
     private final Map<String, Schema> schemas = new ConcurrentHashMap<>();
 
-    private static final class Holder
-    {
-        private static final TestingOpenApi DOCUMENT_ON_DISK = load(DOCUMENT);
-    }
-
-    /**
-     * A path of the document with the pattern of the request paths that Javalin routes to it.
-     */
-    private record PathTemplate(String template, Pattern pattern, JsonNode item) {}
-
     private TestingOpenApi(JsonNode document)
     {
         this.document = requireNonNull(document, "document is null");
-        String json = JsonMapper.builder().build().writeValueAsString(document);
+        String json = JSON_MAPPER.writeValueAsString(document);
         this.registry = SchemaRegistry.withDefaultDialect(OpenApi31.getInstance(), builder -> builder.schemas(Map.of(DOCUMENT_IRI, json)));
         List<PathTemplate> templates = new ArrayList<>();
         for (Map.Entry<String, JsonNode> path : document.path("paths").properties()) {
@@ -178,7 +169,7 @@ public final class TestingOpenApi
         JsonNode instance;
         if (mediaType.equals(JSON)) {
             try {
-                instance = JsonMapper.builder().build().readTree(body);
+                instance = JSON_MAPPER.readTree(body);
             }
             catch (JacksonException e) {
                 problems.add("the body is not JSON");
@@ -304,5 +295,15 @@ public final class TestingOpenApi
             }
         }
         return fragment.toString();
+    }
+
+    /**
+     * A path of the document with the pattern of the request paths that Javalin routes to it.
+     */
+    private record PathTemplate(String template, Pattern pattern, JsonNode item) {}
+
+    private static final class Holder
+    {
+        private static final TestingOpenApi DOCUMENT_ON_DISK = load(DOCUMENT);
     }
 }
