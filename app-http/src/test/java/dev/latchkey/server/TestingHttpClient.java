@@ -43,7 +43,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * A small HTTP/1.1 client for one in-process server. Every response it returns has been checked for leaks: no
  * stack trace or exception class name, never a configured secret (the root key, the pepper), never the SHA-256 of
  * a key secret, and never the secret of a key other than the one the response itself hands out in
- * {@code result.user_key}. Every response is also kept, for checks over all of them at the end of a test class.
+ * {@code result.user_key}. Every response must also match docs/openapi.yaml (see {@link TestingOpenApi}): a status
+ * documented for its request, and headers and body valid against that response. Every response is also kept, for
+ * checks over all of them at the end of a test class.
  */
 public final class TestingHttpClient
 {
@@ -176,6 +178,7 @@ public final class TestingHttpClient
     private TestingResponse checked(TestingResponse response)
     {
         assertNoLeak(response);
+        TestingOpenApi.document().assertValid(response);
         responses.add(response);
         return response;
     }
