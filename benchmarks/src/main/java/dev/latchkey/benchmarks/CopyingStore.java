@@ -119,4 +119,10 @@ final class CopyingStore
     {
         return delegate.headPosition();
     }
+
+    @Override
+    public void close()
+    {
+        delegate.close();
+    }
 }

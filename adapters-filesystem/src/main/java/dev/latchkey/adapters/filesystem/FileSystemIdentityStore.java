@@ -16,6 +16,7 @@ import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
@@ -153,7 +154,7 @@ public final class FileSystemIdentityStore
     {
         requireNonNull(query, "query is null");
         if (settledAccount(accountId).isEmpty()) {
-            throw accountNotFound(accountId);
+            throw StoreErrors.accountNotFound(accountId);
         }
         List<UserId> candidates = new ArrayList<>();
         for (String name : read(() -> files.list(usersDirectory(accountId)))) {
@@ -184,15 +185,11 @@ public final class FileSystemIdentityStore
     {
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
-        firstAdmin.ifPresent(admin -> {
-            if (!admin.user().accountId().equals(account.id()) || admin.user().role() != Role.ADMIN) {
-                throw new IllegalArgumentException("the first user must be an admin of the new account");
-            }
-        });
+        NewUser.requireFirstAdmin(account.id(), firstAdmin);
         lock.call(() -> {
             recover(account.id());
             if (files.read(accountFile(account.id()), AccountFile.class).isPresent()) {
-                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "account " + account.id() + " already exists");
+                throw StoreErrors.accountExists(account.id());
             }
             String incarnation = UUID.randomUUID().toString();
             PendingOperation operation;
@@ -222,7 +219,7 @@ public final class FileSystemIdentityStore
         lock.call(() -> {
             AccountFile account = lockedAccount(user.accountId());
             if (files.read(userFile(user.accountId(), user.id()), UserFile.class).isPresent()) {
-                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id() + " already exists in account " + user.accountId());
+                throw StoreErrors.userExists(user.accountId(), user.id());
             }
             requireKeyIdFree(user.keyId());
             PendingOperation operation = pending(ChangeType.USER_ADDED, user.id(), List.of(user.keyId()), toFile(user), toFile(newUser, account.incarnation()), null);
@@ -396,7 +393,7 @@ public final class FileSystemIdentityStore
             throws IOException
     {
         recover(requireNonNull(accountId, "accountId is null"));
-        return files.read(accountFile(accountId), AccountFile.class).orElseThrow(() -> accountNotFound(accountId));
+        return files.read(accountFile(accountId), AccountFile.class).orElseThrow(() -> StoreErrors.accountNotFound(accountId));
     }
 
     private UserFile lockedUser(AccountId accountId, UserId userId)
@@ -404,23 +401,20 @@ public final class FileSystemIdentityStore
     {
         requireNonNull(userId, "userId is null");
         return files.read(userFile(accountId, userId), UserFile.class)
-                .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + accountId));
+                .orElseThrow(() -> StoreErrors.userNotFound(accountId, userId));
     }
 
     private void requireKeyIdFree(KeyId keyId)
             throws IOException
     {
         if (liveKey(keyId).isPresent()) {
-            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "key id is already in use");
+            throw StoreErrors.keyIdInUse();
         }
     }
 
     private static void requireNotLastAdmin(AccountFile account, UserId userId, String action)
     {
-        if (account.adminRequired() && account.adminCount() <= 1) {
-            throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
-                    "cannot " + action + " " + userId + ": it is the last admin of account " + account.accountId());
-        }
+        StoreErrors.requireAnotherAdmin(account.adminRequired(), account.adminCount() > 1, AccountId.of(account.accountId()), userId, action);
     }
 
     private PendingOperation pending(ChangeType type, UserId userId, List<KeyId> changeKeyIds, UserFile user, KeyFile newKey, String removedKeyId)
@@ -579,11 +573,6 @@ public final class FileSystemIdentityStore
         return new KeyFile(key.keyId().value(), key.secretHash().toHex(), key.accountId().value(), incarnation, key.userId().value(), key.role().name(), key.createdAt().toString(), null);
     }
 
-    private static LatchkeyException accountNotFound(AccountId accountId)
-    {
-        return new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
-    }
-
     private interface Read<T>
     {
         T run()
@@ -604,4 +593,10 @@ public final class FileSystemIdentityStore
     {
         return new LatchkeyException(ErrorCode.UNAVAILABLE, "filesystem store unavailable", e);
     }
+
+    /**
+     * Holds nothing open between calls (each write takes and releases the lock file).
+     */
+    @Override
+    public void close() {}
 }

@@ -19,6 +19,7 @@ import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 import org.flywaydb.core.Flyway;
@@ -84,7 +85,7 @@ import static java.util.Objects.requireNonNull;
  * UNAVAILABLE within about one to one and a half seconds at the defaults instead of hanging it. Thread safe.
  */
 public final class JdbcIdentityStore
-        implements IdentityStore, AutoCloseable
+        implements IdentityStore
 {
     private static final System.Logger LOG = System.getLogger(JdbcIdentityStore.class.getName());
     private static final int ATTEMPTS = 3;
@@ -298,7 +299,7 @@ public final class JdbcIdentityStore
                 statement.setInt(index, query.limit() + 1);
                 try (ResultSet row = statement.executeQuery()) {
                     if (!row.next()) {
-                        throw accountNotFound(accountId);
+                        throw StoreErrors.accountNotFound(accountId);
                     }
                     List<User> users = new ArrayList<>();
                     boolean more = false;
@@ -346,11 +347,7 @@ public final class JdbcIdentityStore
     {
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
-        firstAdmin.ifPresent(admin -> {
-            if (!admin.user().accountId().equals(account.id()) || admin.user().role() != Role.ADMIN) {
-                throw new IllegalArgumentException("the first user must be an admin of the new account");
-            }
-        });
+        NewUser.requireFirstAdmin(account.id(), firstAdmin);
         write(transaction -> {
             Connection connection = transaction.connection();
             try (PreparedStatement insert = connection.prepareStatement(
@@ -378,7 +375,7 @@ public final class JdbcIdentityStore
             Connection connection = transaction.connection();
             lockAccount(connection, user.accountId());
             if (selectUser(connection, user.accountId(), user.id()).isPresent()) {
-                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id() + " already exists in account " + user.accountId());
+                throw StoreErrors.userExists(user.accountId(), user.id());
             }
             insertUser(connection, newUser);
             transaction.append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(user.keyId()));
@@ -623,7 +620,7 @@ public final class JdbcIdentityStore
             statement.setString(1, accountId.value());
             try (ResultSet row = statement.executeQuery()) {
                 if (!row.next()) {
-                    throw accountNotFound(accountId);
+                    throw StoreErrors.accountNotFound(accountId);
                 }
                 return row.getBoolean(1);
             }
@@ -655,7 +652,7 @@ public final class JdbcIdentityStore
             throws SQLException
     {
         return selectUser(connection, accountId, userId)
-                .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + accountId));
+                .orElseThrow(() -> StoreErrors.userNotFound(accountId, userId));
     }
 
     private static void insertUser(Connection connection, NewUser newUser)
@@ -693,17 +690,9 @@ public final class JdbcIdentityStore
             statement.setString(1, admin.accountId().value());
             statement.setString(2, admin.id().value());
             try (ResultSet row = statement.executeQuery()) {
-                if (!row.next()) {
-                    throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
-                            "cannot " + action + " " + admin.id() + ": it is the last admin of account " + admin.accountId());
-                }
+                StoreErrors.requireAnotherAdmin(true, row.next(), admin.accountId(), admin.id(), action);
             }
         }
-    }
-
-    private static LatchkeyException accountNotFound(AccountId accountId)
-    {
-        return new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
     }
 
     /**

@@ -21,6 +21,7 @@ import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -96,8 +97,10 @@ import static java.util.Objects.requireNonNull;
  * read: the head's entity tag is only sent back to S3, which decides.
  */
 public final class S3IdentityStore
-        implements IdentityStore, AutoCloseable
+        implements IdentityStore
 {
+    private static final System.Logger LOG = System.getLogger(S3IdentityStore.class.getName());
+
     static final int PAGE_SIZE = 32;
     private static final String HEAD = "head.json";
     private static final String ACCOUNTS = "accounts/";
@@ -247,7 +250,7 @@ public final class S3IdentityStore
         requireNonNull(query, "query is null");
         AccountView view = readAccount(accountId)
                 .filter(found -> found.account().exists())
-                .orElseThrow(() -> accountNotFound(accountId));
+                .orElseThrow(() -> StoreErrors.accountNotFound(accountId));
         TreeSet<UserId> candidates = new TreeSet<>();
         for (String name : objects.list(usersDirectory(view.account()))) {
             if (name.endsWith(JSON)) {
@@ -282,18 +285,11 @@ public final class S3IdentityStore
     {
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
-        firstAdmin.ifPresent(admin -> {
-            if (admin.user().role() != Role.ADMIN) {
-                throw new IllegalArgumentException("the first user of an account must be an admin");
-            }
-            if (!admin.user().accountId().equals(account.id())) {
-                throw new IllegalArgumentException("the first admin belongs to another account");
-            }
-        });
+        NewUser.requireFirstAdmin(account.id(), firstAdmin);
         String incarnation = UUID.randomUUID().toString();
         write(account.id(), current -> {
             if (current.account().exists()) {
-                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "account " + account.id().value() + " already exists");
+                throw StoreErrors.accountExists(account.id());
             }
             firstAdmin.ifPresent(admin -> requireKeyIdFree(admin.user().keyId(), Optional.empty()));
             NewUser admin = firstAdmin.orElse(null);
@@ -314,7 +310,7 @@ public final class S3IdentityStore
         write(user.accountId(), current -> {
             AccountView view = requireAccount(current, user.accountId());
             if (user(view, user.id()).isPresent()) {
-                throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id().value() + " already exists");
+                throw StoreErrors.userExists(user.accountId(), user.id());
             }
             requireKeyIdFree(user.keyId(), Optional.empty());
             return Plan.of(userEntry(ChangeType.USER_ADDED, view, user, null, null, newUser.secretHash(), user.createdAt()), null);
@@ -353,8 +349,8 @@ public final class S3IdentityStore
             if (before.role() == role) {
                 return Plan.unchanged(before);
             }
-            if (before.role() == Role.ADMIN && view.account().adminRequired() && view.account().adminCount() <= 1) {
-                throw lastAdmin(accountId);
+            if (before.role() == Role.ADMIN) {
+                StoreErrors.requireAnotherAdmin(view.account().adminRequired(), view.account().adminCount() > 1, accountId, userId, "demote");
             }
             Key key = currentKey(before);
             return Plan.of(userEntry(ChangeType.ROLE_CHANGED, view, before.withRole(role), before.role(), null, key.secretHash(), key.createdAt()), before);
@@ -369,8 +365,8 @@ public final class S3IdentityStore
         return write(accountId, current -> {
             AccountView view = requireAccount(current, accountId);
             User before = requireUser(view, userId);
-            if (before.role() == Role.ADMIN && view.account().adminRequired() && view.account().adminCount() <= 1) {
-                throw lastAdmin(accountId);
+            if (before.role() == Role.ADMIN) {
+                StoreErrors.requireAnotherAdmin(view.account().adminRequired(), view.account().adminCount() > 1, accountId, userId, "remove");
             }
             Entry entry = new Entry(0, null, ChangeType.USER_REMOVED.name(), accountId.value(), view.account().incarnation(), null, null, null,
                     userId.value(), before.role().wireName(), null, before.createdAt().toString(), before.keyId().value(), null, null, null);
@@ -438,7 +434,8 @@ public final class S3IdentityStore
             client.close();
         }
         catch (Exception e) {
-            throw new IllegalStateException("cannot close the S3 client", e);
+            // the client's connections are gone with the process anyway; closing is best effort
+            LOG.log(System.Logger.Level.WARNING, "closing the S3 client failed: {0}", e.getMessage());
         }
     }
 
@@ -996,7 +993,7 @@ public final class S3IdentityStore
     {
         Optional<LiveKey> live = liveKey(keyId);
         if (live.isPresent() && owner.map(user -> !user.accountId().equals(live.get().record().accountId()) || !user.id().equals(live.get().userId())).orElse(true)) {
-            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "the key id is already in use");
+            throw StoreErrors.keyIdInUse();
         }
     }
 
@@ -1010,14 +1007,14 @@ public final class S3IdentityStore
     private static AccountView requireAccount(AccountView current, AccountId accountId)
     {
         if (!current.account().exists()) {
-            throw accountNotFound(accountId);
+            throw StoreErrors.accountNotFound(accountId);
         }
         return current;
     }
 
     private User requireUser(AccountView view, UserId userId)
     {
-        return user(view, userId).orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId.value() + " does not exist"));
+        return user(view, userId).orElseThrow(() -> StoreErrors.userNotFound(AccountId.of(view.account().accountId()), userId));
     }
 
     private static Entry userEntry(ChangeType type, AccountView view, User after, Role oldRole, KeyId oldKeyId, SecretHash secretHash, Instant keyCreatedAt)
@@ -1073,16 +1070,6 @@ public final class S3IdentityStore
     private static Account toAccount(Documents.Account account)
     {
         return new Account(AccountId.of(account.accountId()), Instant.parse(account.createdAt()), account.adminRequired());
-    }
-
-    private static LatchkeyException accountNotFound(AccountId accountId)
-    {
-        return new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId.value() + " does not exist");
-    }
-
-    private static LatchkeyException lastAdmin(AccountId accountId)
-    {
-        return new LatchkeyException(ErrorCode.FAILED_PRECONDITION, "account " + accountId.value() + " must keep at least one admin");
     }
 
     // object keys

@@ -38,6 +38,7 @@ import java.util.Optional;
  * </ul>
  */
 public interface IdentityStore
+        extends AutoCloseable
 {
     /**
      * The live key with this id: a constant number of small reads, never proportional to the size of the store.
@@ -142,4 +143,11 @@ public interface IdentityStore
      * reader that has just loaded nothing starts following the feed.
      */
     FeedPosition headPosition();
+
+    /**
+     * Releases what the store holds (connections, threads); a store without any does nothing. Idempotent. Calls
+     * made after it fail with {@code UNAVAILABLE} or may not be answered at all; never throws.
+     */
+    @Override
+    void close();
 }

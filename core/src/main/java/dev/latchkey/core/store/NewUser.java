@@ -1,8 +1,12 @@
 package dev.latchkey.core.store;
 
+import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.key.SecretHash;
+
+import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
 
@@ -15,6 +19,22 @@ public record NewUser(User user, SecretHash secretHash)
     {
         requireNonNull(user, "user is null");
         requireNonNull(secretHash, "secretHash is null");
+    }
+
+    /**
+     * The precondition of {@link IdentityStore#createAccount} on its first user: an admin of that very account.
+     *
+     * @throws IllegalArgumentException when the first user is not
+     */
+    public static void requireFirstAdmin(AccountId accountId, Optional<NewUser> firstAdmin)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(firstAdmin, "firstAdmin is null");
+        firstAdmin.ifPresent(admin -> {
+            if (!admin.user().accountId().equals(accountId) || admin.user().role() != Role.ADMIN) {
+                throw new IllegalArgumentException("the first user must be an admin of the new account");
+            }
+        });
     }
 
     /**

@@ -201,4 +201,10 @@ public final class TestingIdentityStore
             throw new LatchkeyException(ErrorCode.UNAVAILABLE, "testing store: unavailable");
         }
     }
+
+    @Override
+    public void close()
+    {
+        delegate.close();
+    }
 }

@@ -1,5 +1,6 @@
 package dev.latchkey.core.store.memory;
 
+import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
@@ -8,8 +9,6 @@ import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
-import dev.latchkey.core.error.ErrorCode;
-import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
@@ -103,9 +102,9 @@ public final class InMemoryIdentityStore
     {
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
-        firstAdmin.ifPresent(admin -> checkNewUser(admin, account.id(), true));
+        NewUser.requireFirstAdmin(account.id(), firstAdmin);
         if (accounts.containsKey(account.id())) {
-            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "account " + account.id() + " already exists");
+            throw StoreErrors.accountExists(account.id());
         }
         firstAdmin.ifPresent(admin -> checkKeyIdFree(admin.user().keyId()));
         AccountState state = new AccountState(account, new TreeMap<>());
@@ -122,9 +121,9 @@ public final class InMemoryIdentityStore
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
         AccountState state = existing(user.accountId());
-        checkNewUser(newUser, user.accountId(), false);
+        checkNewUser(newUser, user.accountId());
         if (state.users().containsKey(user.id())) {
-            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "user " + user.id() + " already exists in account " + user.accountId());
+            throw StoreErrors.userExists(user.accountId(), user.id());
         }
         checkKeyIdFree(user.keyId());
         putUser(state, newUser);
@@ -233,7 +232,7 @@ public final class InMemoryIdentityStore
     {
         AccountState state = accounts.get(requireNonNull(accountId, "accountId is null"));
         if (state == null) {
-            throw new LatchkeyException(ErrorCode.NOT_FOUND, "account " + accountId + " not found");
+            throw StoreErrors.accountNotFound(accountId);
         }
         return state;
     }
@@ -242,39 +241,30 @@ public final class InMemoryIdentityStore
     {
         User user = state.users().get(requireNonNull(userId, "userId is null"));
         if (user == null) {
-            throw new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + state.account().id());
+            throw StoreErrors.userNotFound(state.account().id(), userId);
         }
         return user;
     }
 
-    private static void checkNewUser(NewUser newUser, AccountId accountId, boolean mustBeAdmin)
+    private static void checkNewUser(NewUser newUser, AccountId accountId)
     {
         if (!newUser.user().accountId().equals(accountId)) {
             throw new IllegalArgumentException("user belongs to another account");
-        }
-        if (mustBeAdmin && newUser.user().role() != Role.ADMIN) {
-            throw new IllegalArgumentException("the first user of an account must be an admin");
         }
     }
 
     private void checkKeyIdFree(KeyId keyId)
     {
         if (keys.containsKey(keyId)) {
-            throw new LatchkeyException(ErrorCode.ALREADY_EXISTS, "key id is already in use");
+            throw StoreErrors.keyIdInUse();
         }
     }
 
     private static void checkNotLastAdmin(AccountState state, User admin, String action)
     {
-        if (!state.account().adminRequired()) {
-            return;
-        }
         boolean otherAdmin = state.users().values().stream()
                 .anyMatch(user -> user.role() == Role.ADMIN && !user.id().equals(admin.id()));
-        if (!otherAdmin) {
-            throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
-                    "cannot " + action + " " + admin.id() + ": it is the last admin of account " + admin.accountId());
-        }
+        StoreErrors.requireAnotherAdmin(state.account().adminRequired(), otherAdmin, admin.accountId(), admin.id(), action);
     }
 
     private void putUser(AccountState state, NewUser newUser)
@@ -290,4 +280,10 @@ public final class InMemoryIdentityStore
     }
 
     private record AccountState(Account account, Map<UserId, User> users) {}
+
+    /**
+     * Holds nothing to release.
+     */
+    @Override
+    public void close() {}
 }
