@@ -8,14 +8,11 @@ import com.google.inject.spi.Message;
 import dev.latchkey.core.admin.AdminService;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.resolver.IdentityResolver;
 import dev.latchkey.core.resolver.RootKey;
-import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
 import dev.latchkey.server.http.HttpApi;
-import dev.latchkey.server.metrics.JvmMetrics;
 import dev.latchkey.server.store.StoreModule;
 import dev.latchkey.server.store.StoreModules;
 import io.javalin.Javalin;
@@ -27,8 +24,6 @@ import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.stream.Stream;
 
 import static java.util.Objects.requireNonNull;
@@ -43,22 +38,15 @@ public final class LatchkeyServer
 
     private final Javalin http;
     private final HttpApi api;
-    private final IdentityResolver resolver;
-    private final ScheduledExecutorService poller;
-    private final IdentityStore store;
-    private final JvmMetrics jvmMetrics;
+    private final Closer closer;
     private final Duration shutdownDrain;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private LatchkeyServer(Javalin http, HttpApi api, IdentityResolver resolver, ScheduledExecutorService poller, IdentityStore store, JvmMetrics jvmMetrics,
-            Duration shutdownDrain)
+    private LatchkeyServer(Javalin http, HttpApi api, Closer closer, Duration shutdownDrain)
     {
         this.http = requireNonNull(http, "http is null");
         this.api = requireNonNull(api, "api is null");
-        this.resolver = requireNonNull(resolver, "resolver is null");
-        this.poller = requireNonNull(poller, "poller is null");
-        this.store = requireNonNull(store, "store is null");
-        this.jvmMetrics = requireNonNull(jvmMetrics, "jvmMetrics is null");
+        this.closer = requireNonNull(closer, "closer is null");
         this.shutdownDrain = requireNonNull(shutdownDrain, "shutdownDrain is null");
     }
 
@@ -87,35 +75,29 @@ public final class LatchkeyServer
         String rootKey = config.rootKey()
                 .or(store::generatedRootKey)
                 .orElseThrow(() -> new ConfigException(ServerConfig.ROOT_KEY + " is required with the " + store.kind() + " store"));
-        Injector injector = createInjector(new ServerModule(config, new RootKey(rootKey), store));
-        LOG.info("store: {} at {}", store.kind(), store.location());
-
-        IdentityResolver resolver = injector.getInstance(IdentityResolver.class);
-        ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "latchkey-feed");
-            thread.setDaemon(true);
-            return thread;
-        });
-        resolver.start(poller);
-        config.defaultAccount().ifPresent(account -> createDefaultAccount(injector.getInstance(AdminService.class), account));
-
-        HttpApi api = injector.getInstance(HttpApi.class);
-        Javalin http = api.create(config.host(), config.port());
+        Closer closer = new Closer();
         try {
-            http.start();
+            Injector injector = createInjector(new ServerModule(config, new RootKey(rootKey), store, closer));
+            LOG.info("store: {} at {}", store.kind(), store.location());
+            config.defaultAccount().ifPresent(account -> createDefaultAccount(injector.getInstance(AdminService.class), account));
+
+            HttpApi api = injector.getInstance(HttpApi.class);
+            Javalin http = api.create(config.host(), config.port());
+            closer.register("HTTP server", http::stop);
+            try {
+                http.start();
+            }
+            catch (JavalinBindException e) {
+                throw new ConfigException("cannot listen on " + config.host() + ":" + config.port() + " (" + ServerConfig.HTTP_HOST + ", "
+                        + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
+            }
+            LOG.info("listening on {}:{}", config.host(), http.port());
+            return new LatchkeyServer(http, api, closer, config.shutdownDrain());
         }
-        catch (JavalinBindException e) {
-            http.stop();
-            resolver.close();
-            poller.shutdownNow();
-            closeStore(injector.getInstance(IdentityStore.class));
-            injector.getInstance(JvmMetrics.class).close();
-            throw new ConfigException("cannot listen on " + config.host() + ":" + config.port() + " (" + ServerConfig.HTTP_HOST + ", "
-                    + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
+        catch (RuntimeException e) {
+            closer.close();
+            throw e;
         }
-        LOG.info("listening on {}:{}", config.host(), http.port());
-        return new LatchkeyServer(http, api, resolver, poller, injector.getInstance(IdentityStore.class), injector.getInstance(JvmMetrics.class),
-                config.shutdownDrain());
     }
 
     /**
@@ -168,18 +150,6 @@ public final class LatchkeyServer
         }
     }
 
-    private static void closeStore(IdentityStore store)
-    {
-        if (store instanceof AutoCloseable closeable) {
-            try {
-                closeable.close();
-            }
-            catch (Exception e) {
-                LOG.warn("closing the store failed: {}", e.getMessage());
-            }
-        }
-    }
-
     public int port()
     {
         return http.port();
@@ -228,18 +198,15 @@ public final class LatchkeyServer
     }
 
     /**
-     * Stops serving (no new connections; requests in flight get up to 30 s to finish), then stops following the
-     * feed, then closes the store (its connections, for the stores that hold some).
+     * Closes everything the server started, in reverse order of start ({@link Closer}): first the HTTP server (no new
+     * connections; requests in flight get up to 30 s to finish), then the resolver and its threads, the metrics, and
+     * last the store (its connections, for the stores that hold some).
      */
     @Override
     public void close()
     {
         LOG.info("stopping");
-        http.stop();
-        resolver.close();
-        poller.shutdownNow();
-        closeStore(store);
-        jvmMetrics.close();
+        closer.close();
         stopped.countDown();
         LOG.info("stopped");
     }

@@ -7,6 +7,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
+import com.google.inject.name.Named;
 import dev.latchkey.core.admin.AdminService;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
@@ -28,6 +29,7 @@ import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -40,16 +42,24 @@ final class ServerModule
         extends AbstractModule
 {
     private static final int LOOKUP_THREADS = 8;
+    private static final String LOOKUPS = "lookups";
+    private static final String FEED = "feed";
 
     private final ServerConfig config;
     private final RootKey rootKey;
     private final StoreModule store;
+    private final Closer closer;
 
-    ServerModule(ServerConfig config, RootKey rootKey, StoreModule store)
+    /**
+     * @param closer where each resource made here is registered, to be closed with the server (made outside the
+     *         injector, so that what a failed start made is closed too)
+     */
+    ServerModule(ServerConfig config, RootKey rootKey, StoreModule store, Closer closer)
     {
         this.config = requireNonNull(config, "config is null");
         this.rootKey = requireNonNull(rootKey, "rootKey is null");
         this.store = requireNonNull(store, "store is null");
+        this.closer = requireNonNull(closer, "closer is null");
     }
 
     @Override
@@ -76,24 +86,61 @@ final class ServerModule
 
     @Provides
     @Singleton
-    PrometheusMeterRegistry registry()
+    Closer closer()
     {
-        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        return closer;
     }
 
     @Provides
     @Singleton
-    JvmMetrics jvmMetrics(PrometheusMeterRegistry registry)
+    PrometheusMeterRegistry registry(Closer closer)
     {
-        return new JvmMetrics(registry);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        closer.register("metrics registry", registry::close);
+        return registry;
     }
 
     @Provides
     @Singleton
-    IdentityResolver resolver(IdentityStore identityStore, SecretHasher hasher, PrometheusMeterRegistry registry, Clock clock)
+    JvmMetrics jvmMetrics(PrometheusMeterRegistry registry, Closer closer)
+    {
+        return closer.register("JVM metrics", new JvmMetrics(registry));
+    }
+
+    /**
+     * Runs the resolver's store lookups (cache misses and refreshes), off the request threads.
+     */
+    @Provides
+    @Singleton
+    @Named(LOOKUPS)
+    ExecutorService lookupExecutor(Closer closer)
+    {
+        return closer.registerExecutor("lookup executor", Executors.newFixedThreadPool(LOOKUP_THREADS, daemonThreads("latchkey-lookup-")));
+    }
+
+    /**
+     * Reads the change feed every poll interval (and when a store wakes it up).
+     */
+    @Provides
+    @Singleton
+    @Named(FEED)
+    ScheduledExecutorService feedPoller(Closer closer)
+    {
+        return closer.registerExecutor("feed poller", Executors.newSingleThreadScheduledExecutor(daemonThreads("latchkey-feed-")));
+    }
+
+    /**
+     * The resolver, following the change feed from the moment it is made.
+     */
+    @Provides
+    @Singleton
+    IdentityResolver resolver(IdentityStore identityStore, SecretHasher hasher, PrometheusMeterRegistry registry, Clock clock,
+            @Named(LOOKUPS) ExecutorService lookups, @Named(FEED) ScheduledExecutorService poller, Closer closer)
     {
         IdentityResolver resolver = new IdentityResolver(identityStore, hasher, Optional.of(rootKey), config.resolver(),
-                new MicrometerResolverStats(registry), lookupExecutor(), Ticker.systemTicker(), clock);
+                new MicrometerResolverStats(registry), lookups, Ticker.systemTicker(), clock);
+        resolver.start(poller);
+        closer.register("resolver", resolver);
         Gauge.builder("latchkey.feed.lag", resolver, value -> value.feedLag().toNanos() / 1e9)
                 .baseUnit("seconds")
                 .description("Time since the change feed was last read successfully")
@@ -120,14 +167,13 @@ final class ServerModule
         return new HttpApi(admin, resolver, registry, new HttpRequestMetrics(registry), mapper, store.kind(), config.readyMaxLag());
     }
 
-    private static ExecutorService lookupExecutor()
+    private static ThreadFactory daemonThreads(String prefix)
     {
         AtomicInteger threads = new AtomicInteger();
-        ThreadFactory factory = runnable -> {
-            Thread thread = new Thread(runnable, "latchkey-lookup-" + threads.incrementAndGet());
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + threads.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         };
-        return Executors.newFixedThreadPool(LOOKUP_THREADS, factory);
     }
 }

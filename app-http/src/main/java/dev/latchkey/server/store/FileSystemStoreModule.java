@@ -4,6 +4,7 @@ import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import dev.latchkey.adapters.filesystem.FileSystemIdentityStore;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.server.Closer;
 
 import java.nio.file.Path;
 import java.time.Clock;
@@ -29,9 +30,9 @@ public final class FileSystemStoreModule
 
     @Provides
     @Singleton
-    IdentityStore store(Clock clock)
+    IdentityStore store(Clock clock, Closer closer)
     {
-        return FileSystemIdentityStore.open(directory, clock);
+        return closer.register("store", FileSystemIdentityStore.open(directory, clock));
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.latchkey.adapters.jdbc.JdbcIdentityStore;
 import dev.latchkey.adapters.jdbc.JdbcStoreConfig;
 import dev.latchkey.core.resolver.IdentityResolver;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.server.Closer;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
@@ -66,9 +67,10 @@ public final class JdbcStoreModule
 
     @Provides
     @Singleton
-    JdbcIdentityStore jdbcStore(Clock clock)
+    JdbcIdentityStore jdbcStore(Clock clock, Closer closer)
     {
-        return JdbcIdentityStore.open(config, clock);
+        // closing it also stops its commit listeners
+        return closer.register("store", JdbcIdentityStore.open(config, clock));
     }
 
     @Provides

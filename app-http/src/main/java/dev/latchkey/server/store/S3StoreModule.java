@@ -5,6 +5,7 @@ import com.google.inject.Singleton;
 import dev.latchkey.adapters.s3.S3IdentityStore;
 import dev.latchkey.adapters.s3.S3StoreConfig;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.server.Closer;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
@@ -154,11 +155,11 @@ public final class S3StoreModule
 
     @Provides
     @Singleton
-    IdentityStore store(Clock clock)
+    IdentityStore store(Clock clock, Closer closer)
     {
-        return credentials
+        return closer.register("store", credentials
                 .map(value -> S3IdentityStore.open(config, StaticCredentialsProvider.create(value), clock))
-                .orElseGet(() -> S3IdentityStore.open(config, clock));
+                .orElseGet(() -> S3IdentityStore.open(config, clock)));
     }
 
     @Override
