@@ -7,7 +7,11 @@ import dev.latchkey.server.config.Settings;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
@@ -16,7 +20,10 @@ import java.util.stream.Stream;
 public final class StoreModules
 {
     public static final String FS_DIR = "LATCHKEY_FS_DIR";
-    private static final List<String> KNOWN = List.of("filesystem", "s3", "jdbc");
+    /**
+     * Every store kind, by its {@code LATCHKEY_STORE} name, in the order the error message lists them.
+     */
+    private static final Map<String, Function<Settings, StoreModule>> KINDS = kinds();
 
     /**
      * Every setting of every store (the {@code AWS_*} credentials included).
@@ -29,12 +36,20 @@ public final class StoreModules
 
     public static StoreModule select(String kind, Settings settings)
     {
-        return switch (kind) {
-            case "filesystem" -> new FileSystemStoreModule(fileSystemDirectory(settings));
-            case "s3" -> S3StoreModule.from(settings);
-            case "jdbc" -> JdbcStoreModule.from(settings);
-            default -> throw new ConfigException(ServerConfig.STORE + " must be one of " + String.join(", ", KNOWN) + ", not '" + kind + "'");
-        };
+        Function<Settings, StoreModule> store = KINDS.get(kind);
+        if (store == null) {
+            throw new ConfigException(ServerConfig.STORE + " must be one of " + String.join(", ", KINDS.keySet()) + ", not '" + kind + "'");
+        }
+        return store.apply(settings);
+    }
+
+    private static Map<String, Function<Settings, StoreModule>> kinds()
+    {
+        Map<String, Function<Settings, StoreModule>> kinds = new LinkedHashMap<>();
+        kinds.put("filesystem", settings -> new FileSystemStoreModule(fileSystemDirectory(settings)));
+        kinds.put("s3", S3StoreModule::from);
+        kinds.put("jdbc", JdbcStoreModule::from);
+        return Collections.unmodifiableMap(kinds);
     }
 
     private static Path fileSystemDirectory(Settings settings)
