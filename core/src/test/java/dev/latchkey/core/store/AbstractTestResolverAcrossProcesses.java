@@ -11,11 +11,8 @@ import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.resolver.ResolverConfig;
 import dev.latchkey.core.testing.ProcessStores;
 import dev.latchkey.core.testing.ScenarioFigures;
-import dev.latchkey.core.testing.StoreWorkload;
 import dev.latchkey.core.testing.TestingProcess;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -29,19 +26,18 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 
 import static dev.latchkey.core.testing.ScenarioFigures.percentile;
-import static java.util.Objects.requireNonNull;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The resolver over a store in two JVMs, for every store: this one writes (instance A) through an
- * {@link AdminService}, a {@link StoreWorkload} {@code resolve} program answers (instance B), polling the feed at
+ * {@link AdminService}, a {@code StoreWorkload} {@code resolve} program answers (instance B), polling the feed at
  * the default interval (250 ms), woken between polls as the store's {@link ProcessStores#startWakeUps} says. G1: a
  * key created on A resolves on B at its first request. G2: a revoked key (regenerated, its user removed, its
  * account deleted) or an old role is refused by B within the store's revocation bound. Subclass it with the store
  * and its bounds; each scenario prints its delays through {@link ScenarioFigures}.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class AbstractTestResolverAcrossProcesses
+        extends AbstractTestAcrossProcesses
 {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final Duration POLL_INTERVAL = ResolverConfig.defaults().pollInterval();
@@ -50,17 +46,12 @@ public abstract class AbstractTestResolverAcrossProcesses
     private static final int REVOCATIONS = 40;
     private static final int KIND_ROUNDS = 3;
 
-    private final String storeName;
-    private final ProcessStores stores;
-    private final List<IdentityStore> opened = new ArrayList<>();
-
     /**
      * @param storeName the store's name in the figures printed
      */
     protected AbstractTestResolverAcrossProcesses(String storeName, ProcessStores stores)
     {
-        this.storeName = requireNonNull(storeName, "storeName is null");
-        this.stores = requireNonNull(stores, "stores is null");
+        super(storeName, stores);
     }
 
     /**
@@ -81,52 +72,44 @@ public abstract class AbstractTestResolverAcrossProcesses
         return revocationBound();
     }
 
-    @AfterEach
-    public final void closeStores()
-    {
-        opened.forEach(stores::close);
-        opened.clear();
-    }
-
     @Test
     public void keysOfNewAccountsResolveThereAtTheirFirstRequest(@TempDir Path temporaryDirectory)
     {
-        String location = stores.createStore(temporaryDirectory);
-        AdminService admin = adminService(location);
-        try (TestingProcess other = startResolver(temporaryDirectory, location)) {
+        try (Instances instances = startInstances(temporaryDirectory)) {
+            AdminService admin = instances.admin();
+            TestingProcess other = instances.other();
             for (int i = 0; i < NEW_ACCOUNTS; i++) {
-                ApiKey key = admin.createAccount(ROOT, AccountId.of("account-" + i), UserId.of("admin"), Optional.empty()).userKey();
-                assertThat(other.request("RESOLVE " + key.value(), TIMEOUT)).as("first request for key %s (G1)", i).isEqualTo("RESULT OK ADMIN");
-                ApiKey user = admin.registerUser(ROOT, AccountId.of("account-" + i), UserId.of("user"), Role.USER, Optional.empty()).userKey();
-                assertThat(other.request("RESOLVE " + user.value(), TIMEOUT)).as("first request for user key %s (G1)", i).isEqualTo("RESULT OK USER");
+                AccountId account = AccountId.of("account-" + i);
+                assertFirstRequest(other, admin.createAccount(ROOT, account, UserId.of("admin"), Optional.empty()).userKey(), "RESULT OK ADMIN");
+                assertFirstRequest(other, admin.registerUser(ROOT, account, UserId.of("user"), Role.USER, Optional.empty()).userKey(), "RESULT OK USER");
             }
-            ScenarioFigures.print(storeName, "new-keys", "keys", 2 * NEW_ACCOUNTS, "accepted_at_first_request", 2 * NEW_ACCOUNTS);
+            printFigures("new-keys", "keys", 2 * NEW_ACCOUNTS, "accepted_at_first_request", 2 * NEW_ACCOUNTS);
         }
     }
 
     @Test
     public void regeneratedKeysAreRefusedThereWithinTheBound(@TempDir Path temporaryDirectory)
     {
-        String location = stores.createStore(temporaryDirectory);
-        AdminService admin = adminService(location);
-        AccountId acme = AccountId.of("acme");
-        admin.createAccount(ROOT, acme, UserId.of("admin"), Optional.empty());
-        try (TestingProcess other = startResolver(temporaryDirectory, location)) {
+        try (Instances instances = startInstances(temporaryDirectory)) {
+            AdminService admin = instances.admin();
+            TestingProcess other = instances.other();
+            AccountId acme = AccountId.of("acme");
+            admin.createAccount(ROOT, acme, UserId.of("admin"), Optional.empty());
             List<Duration> delays = new ArrayList<>();
             for (int i = 0; i < REVOCATIONS; i++) {
                 UserId user = UserId.of("user-" + i);
                 ApiKey key = admin.registerUser(ROOT, acme, user, Role.USER, Optional.empty()).userKey();
-                assertThat(other.request("RESOLVE " + key.value(), TIMEOUT)).as("first request for a new key (G1)").isEqualTo("RESULT OK USER");
+                assertFirstRequest(other, key, "RESULT OK USER");
 
                 // at a random moment of the other's poll cycle, not always at the same time after the poll that ended
                 // the last wait
                 LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(POLL_INTERVAL.toNanos()));
                 ApiKey replacement = admin.regenerateKey(ROOT, acme, user, Optional.empty());
                 delays.add(awaitAnswer(other, key, "RESULT INVALID -"));
-                assertThat(other.request("RESOLVE " + replacement.value(), TIMEOUT)).as("first request for a replacement key (G1)").isEqualTo("RESULT OK USER");
+                assertFirstRequest(other, replacement, "RESULT OK USER");
             }
 
-            ScenarioFigures.print(storeName, "regenerated-key-refused", "revocations", REVOCATIONS,
+            printFigures("regenerated-key-refused", "revocations", REVOCATIONS,
                     "p50_ms", percentile(delays, 50), "p99_ms", percentile(delays, 99), "max_ms", percentile(delays, 100));
             assertThat(delays).allSatisfy(delay -> assertThat(delay).isLessThan(revocationBound()));
             assertThat(percentile(delays, 50)).as("median").isLessThan(medianRevocationBound());
@@ -136,46 +119,52 @@ public abstract class AbstractTestResolverAcrossProcesses
     @Test
     public void roleChangesRemovedUsersAndDeletedAccountsReachThereWithinTheBound(@TempDir Path temporaryDirectory)
     {
-        String location = stores.createStore(temporaryDirectory);
-        AdminService admin = adminService(location);
-        try (TestingProcess other = startResolver(temporaryDirectory, location)) {
+        try (Instances instances = startInstances(temporaryDirectory)) {
             for (int round = 0; round < KIND_ROUNDS; round++) {
-                AccountId account = AccountId.of("acme-" + round);
-                ApiKey adminKey = admin.createAccount(ROOT, account, UserId.of("admin"), Optional.empty()).userKey();
-                assertThat(other.request("RESOLVE " + adminKey.value(), TIMEOUT)).as("first request for a new account's admin key (G1)").isEqualTo("RESULT OK ADMIN");
-                ApiKey promoted = admin.registerUser(ROOT, account, UserId.of("promoted"), Role.USER, Optional.empty()).userKey();
-                ApiKey removed = admin.registerUser(ROOT, account, UserId.of("removed"), Role.USER, Optional.empty()).userKey();
-                assertThat(other.request("RESOLVE " + promoted.value(), TIMEOUT)).isEqualTo("RESULT OK USER");
-                assertThat(other.request("RESOLVE " + removed.value(), TIMEOUT)).isEqualTo("RESULT OK USER");
-
-                admin.setRole(ROOT, account, UserId.of("promoted"), Role.ADMIN);
-                Duration roleChange = awaitAnswer(other, promoted, "RESULT OK ADMIN");
-                admin.setRole(ROOT, account, UserId.of("promoted"), Role.USER);
-                Duration roleRevoked = awaitAnswer(other, promoted, "RESULT OK USER");
-                admin.removeUser(ROOT, account, UserId.of("removed"));
-                Duration removal = awaitAnswer(other, removed, "RESULT INVALID -");
-                assertThat(other.request("RESOLVE " + adminKey.value(), TIMEOUT)).isEqualTo("RESULT OK ADMIN");
-                admin.deleteAccount(ROOT, account);
-                Duration deletion = awaitAnswer(other, adminKey, "RESULT INVALID -");
-                assertThat(other.request("RESOLVE " + promoted.value(), TIMEOUT)).as("every key of a deleted account").isEqualTo("RESULT INVALID -");
-
-                ScenarioFigures.print(storeName, "revocation-kinds", "round", round, "role_change_ms", roleChange, "role_revoked_ms", roleRevoked,
-                        "user_removed_ms", removal, "account_deleted_ms", deletion);
-                assertThat(List.of(roleChange, roleRevoked, removal, deletion)).allSatisfy(delay -> assertThat(delay).isLessThan(revocationBound()));
+                revokeEveryKind(instances.admin(), instances.other(), round);
             }
         }
     }
 
-    private AdminService adminService(String location)
+    /**
+     * On a new account: a user promoted to admin and demoted again, a user removed, the account deleted; each seen
+     * by the other instance within the bound.
+     */
+    private void revokeEveryKind(AdminService admin, TestingProcess other, int round)
     {
-        IdentityStore store = stores.open(location);
-        opened.add(store);
-        return new AdminService(store, new ApiKeyGenerator(new SecureRandom()), SecretHasher.sha256(), Clock.systemUTC());
+        AccountId account = AccountId.of("acme-" + round);
+        ApiKey adminKey = admin.createAccount(ROOT, account, UserId.of("admin"), Optional.empty()).userKey();
+        assertFirstRequest(other, adminKey, "RESULT OK ADMIN");
+        ApiKey promoted = admin.registerUser(ROOT, account, UserId.of("promoted"), Role.USER, Optional.empty()).userKey();
+        ApiKey removed = admin.registerUser(ROOT, account, UserId.of("removed"), Role.USER, Optional.empty()).userKey();
+        assertFirstRequest(other, promoted, "RESULT OK USER");
+        assertFirstRequest(other, removed, "RESULT OK USER");
+
+        admin.setRole(ROOT, account, UserId.of("promoted"), Role.ADMIN);
+        Duration roleChange = awaitAnswer(other, promoted, "RESULT OK ADMIN");
+        admin.setRole(ROOT, account, UserId.of("promoted"), Role.USER);
+        Duration roleRevoked = awaitAnswer(other, promoted, "RESULT OK USER");
+        admin.removeUser(ROOT, account, UserId.of("removed"));
+        Duration removal = awaitAnswer(other, removed, "RESULT INVALID -");
+        assertThat(other.request("RESOLVE " + adminKey.value(), TIMEOUT)).isEqualTo("RESULT OK ADMIN");
+        admin.deleteAccount(ROOT, account);
+        Duration deletion = awaitAnswer(other, adminKey, "RESULT INVALID -");
+        assertThat(other.request("RESOLVE " + promoted.value(), TIMEOUT)).as("every key of a deleted account").isEqualTo("RESULT INVALID -");
+
+        printFigures("revocation-kinds", "round", round, "role_change_ms", roleChange, "role_revoked_ms", roleRevoked,
+                "user_removed_ms", removal, "account_deleted_ms", deletion);
+        assertThat(List.of(roleChange, roleRevoked, removal, deletion)).allSatisfy(delay -> assertThat(delay).isLessThan(revocationBound()));
     }
 
-    private TestingProcess startResolver(Path temporaryDirectory, String location)
+    /**
+     * Instance A (an admin service over a new store in this JVM) and instance B (a resolver over it in another JVM,
+     * ready to answer).
+     */
+    private Instances startInstances(Path temporaryDirectory)
     {
-        TestingProcess other = TestingProcess.start(StoreWorkload.class, temporaryDirectory.resolve("resolver.log"), stores.getClass().getName(), location, "resolve");
+        String location = createStore(temporaryDirectory);
+        AdminService admin = new AdminService(open(location), new ApiKeyGenerator(new SecureRandom()), SecretHasher.sha256(), Clock.systemUTC());
+        TestingProcess other = startChild(temporaryDirectory.resolve("resolver.log"), location, "resolve");
         try {
             other.awaitLines("READY"::equals, 1, TIMEOUT);
         }
@@ -183,7 +172,25 @@ public abstract class AbstractTestResolverAcrossProcesses
             other.close();
             throw e;
         }
-        return other;
+        return new Instances(admin, other);
+    }
+
+    private record Instances(AdminService admin, TestingProcess other)
+            implements AutoCloseable
+    {
+        @Override
+        public void close()
+        {
+            other.close();
+        }
+    }
+
+    /**
+     * G1: the other instance gives the expected answer at the key's first request there.
+     */
+    private static void assertFirstRequest(TestingProcess other, ApiKey key, String expected)
+    {
+        assertThat(other.request("RESOLVE " + key.value(), TIMEOUT)).as("first request for a new key %s (G1)", key.keyId()).isEqualTo(expected);
     }
 
     /**

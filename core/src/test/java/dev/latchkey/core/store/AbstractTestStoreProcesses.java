@@ -10,13 +10,9 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.testing.ProcessStores;
-import dev.latchkey.core.testing.ScenarioFigures;
 import dev.latchkey.core.testing.StoreConsistency;
-import dev.latchkey.core.testing.StoreWorkload;
 import dev.latchkey.core.testing.TestingProcess;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -36,35 +32,30 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 
-import static java.util.Objects.requireNonNull;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The multi-process scenarios of the store adapters, for every store (G3, G6): two writer JVMs racing on one
  * store, and writers killed with SIGKILL mid-burst. Subclass it with the store's {@link ProcessStores} and, where
  * the store is slower, its own timings; store-specific checks go in {@link #checkStore}, store-specific
- * scenarios in the subclass. The writers are {@link StoreWorkload} programs in child JVMs; each scenario prints
- * its figures through {@link ScenarioFigures}.
+ * scenarios in the subclass. The writers are {@code StoreWorkload} programs in child JVMs; each scenario prints
+ * its figures in the {@code ScenarioFigures} format.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class AbstractTestStoreProcesses
+        extends AbstractTestAcrossProcesses
 {
     private static final Set<String> LOSING_CODES = Set.of("ALREADY_EXISTS", "FAILED_PRECONDITION", "NOT_FOUND");
 
-    private final String storeName;
-    private final ProcessStores stores;
     private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
     private final SecretHasher hasher = SecretHasher.sha256();
     private final Clock clock = Clock.systemUTC();
-    private final List<IdentityStore> opened = new ArrayList<>();
 
     /**
      * @param storeName the store's name in the figures printed
      */
     protected AbstractTestStoreProcesses(String storeName, ProcessStores stores)
     {
-        this.storeName = requireNonNull(storeName, "storeName is null");
-        this.stores = requireNonNull(stores, "stores is null");
+        super(storeName, stores);
     }
 
     /**
@@ -104,19 +95,12 @@ public abstract class AbstractTestStoreProcesses
      */
     protected void checkStore(String location, IdentityStore store) {}
 
-    @AfterEach
-    public final void closeStores()
-    {
-        opened.forEach(stores::close);
-        opened.clear();
-    }
-
     @Test
     public void processesWritingAtOnceSeeEveryAcknowledgedWriteInTheSameOrderWithOneWinnerPerConflict(@TempDir Path temporaryDirectory)
             throws Exception
     {
         int rounds = rounds();
-        String location = stores.createStore(temporaryDirectory);
+        String location = createStore(temporaryDirectory);
         IdentityStore store = open(location);
         Map<String, ApiKey> setupKeys = new HashMap<>();
         setupKeys.put("shared/owner", createAccount(store, AccountId.of("shared"), "owner"));
@@ -147,7 +131,7 @@ public abstract class AbstractTestStoreProcesses
         List<String> both = Stream.concat(p1.stream(), p2.stream()).toList();
         List<String> acknowledged = both.stream().filter(line -> line.startsWith("ACK ")).toList();
         List<String> lost = both.stream().filter(line -> line.startsWith("LOST ")).toList();
-        ScenarioFigures.print(storeName, "writers-racing", "rounds", rounds, "acknowledged", acknowledged.size(), "lost", lost.size(),
+        printFigures("writers-racing", "rounds", rounds, "acknowledged", acknowledged.size(), "lost", lost.size(),
                 "doomed_adds_acknowledged", acknowledged.stream().filter(line -> line.startsWith("ACK ADD doomed-")).count(),
                 "doomed_adds_refused", lost.stream().filter(line -> line.startsWith("LOST ADD doomed-")).count());
         assertThat(lost).as("every lost write lost a conflict (no write failed for another reason)")
@@ -223,7 +207,7 @@ public abstract class AbstractTestStoreProcesses
     public void writersKilledMidBurstLeaveAConsistentStoreHoldingEveryAcknowledgedWriteAndNothingElse(@TempDir Path temporaryDirectory)
             throws Exception
     {
-        String location = stores.createStore(temporaryDirectory);
+        String location = createStore(temporaryDirectory);
         IdentityStore store = open(location);
         AccountId account = AccountId.of("crash");
         createAccount(store, account, "owner");
@@ -237,8 +221,7 @@ public abstract class AbstractTestStoreProcesses
         Random random = ThreadLocalRandom.current();
         for (int kill = 0; kill < kills(); kill++) {
             List<String> lines;
-            try (TestingProcess writer = TestingProcess.start(StoreWorkload.class, temporaryDirectory.resolve("burst-" + kill + ".log"),
-                    stores.getClass().getName(), location, "burst", "k" + kill, account.value())) {
+            try (TestingProcess writer = startChild(temporaryDirectory.resolve("burst-" + kill + ".log"), location, "burst", "k" + kill, account.value())) {
                 writer.awaitLines(line -> line.startsWith("ACK "), 5 + random.nextInt(20), timeout());
                 LockSupport.parkNanos(Duration.ofMillis(random.nextInt((int) maxPauseBeforeKill().toMillis())).toNanos());
                 lines = writer.kill(timeout());
@@ -275,7 +258,7 @@ public abstract class AbstractTestStoreProcesses
 
         IdentityStore restarted = open(location);
         checkConsistent(location, restarted);
-        ScenarioFigures.print(storeName, "writers-killed", "kills", kills(), "acknowledged", acknowledged.size(),
+        printFigures("writers-killed", "kills", kills(), "acknowledged", acknowledged.size(),
                 "users_expected", expected.values().stream().filter(Optional::isPresent).count(), "in_flight_at_kill", begun.size());
         assertThat(expected).hasSizeGreaterThan(kills() * 5);
         expected.forEach((user, key) -> {
@@ -316,16 +299,6 @@ public abstract class AbstractTestStoreProcesses
         assertThat(fed).doesNotHaveDuplicates();
     }
 
-    /**
-     * A handle on the store in this JVM, closed after the test.
-     */
-    protected final IdentityStore open(String location)
-    {
-        IdentityStore store = stores.open(location);
-        opened.add(store);
-        return store;
-    }
-
     private void checkConsistent(String location, IdentityStore store)
     {
         StoreConsistency.check(store);
@@ -334,8 +307,7 @@ public abstract class AbstractTestStoreProcesses
 
     private TestingProcess race(Path temporaryDirectory, String location, String name, Path go, Path barriers)
     {
-        return TestingProcess.start(StoreWorkload.class, temporaryDirectory.resolve(name + ".log"), stores.getClass().getName(), location,
-                "race", name, Integer.toString(rounds()), go.toString(), barriers.toString(), Long.toString(timeout().toSeconds()));
+        return startChild(temporaryDirectory.resolve(name + ".log"), location, "race", name, Integer.toString(rounds()), go.toString(), barriers.toString(), Long.toString(timeout().toSeconds()));
     }
 
     private static void assertOneWinner(List<String> lines, String what, String loserCode)
