@@ -9,8 +9,8 @@ import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The JDBC store on PostgreSQL for the multi-process suites: a fresh, migrated database of the shared test server;
- * the location is its URL. Resolvers poll only; {@link Notifying} wakes them by LISTEN/NOTIFY as well.
+ * The JDBC store on PostgreSQL for the multi-process suites: a fresh database of the shared test server; the
+ * location is its URL. Resolvers poll only; {@link Notifying} wakes them by LISTEN/NOTIFY as well.
  */
 public class JdbcProcessStores
         implements ProcessStores
@@ -20,15 +20,17 @@ public class JdbcProcessStores
     @Override
     public String createStore(Path temporaryDirectory)
     {
-        String url = TestingPostgres.shared().createDatabase();
-        JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(url), Clock.systemUTC()).close();
-        return url;
+        return TestingPostgres.shared().createDatabase();
     }
 
+    /**
+     * Migrates (the first handle creates the schema, the others find nothing to do), which also connects the pool
+     * at once: a pool left to connect at the first call could time that call out on a cold JVM under load.
+     */
     @Override
     public IdentityStore open(String location)
     {
-        return JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(location).withMigrate(false), Clock.systemUTC());
+        return JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(location), Clock.systemUTC());
     }
 
     @Override
