@@ -14,6 +14,7 @@ import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.testing.StoreConsistency;
 import dev.latchkey.core.testing.TestingClock;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -115,9 +116,9 @@ class TestFileSystemStoreCrashSteps
             }
             decided = seen.equals(after);
             StoreInvariants.check(directory, fresh);
-            List<ChangeType> changes = StoreInvariants.allChanges(fresh).stream().map(Change::type).toList();
+            List<ChangeType> changes = StoreConsistency.allChanges(fresh).stream().map(Change::type).toList();
             long writesOfThisKind = changes.stream().filter(type -> type == write.change).count();
-            long expectedBefore = StoreInvariants.allChanges(store(beforeDirectory)).stream().filter(change -> change.type() == write.change).count();
+            long expectedBefore = StoreConsistency.allChanges(store(beforeDirectory)).stream().filter(change -> change.type() == write.change).count();
             assertThat(writesOfThisKind).as("the feed lists a finished write exactly once").isEqualTo(expectedBefore + (decided ? 1 : 0));
         }
         assertThat(decided).as("the last step happens after the decision").isTrue();

@@ -20,6 +20,7 @@ import dev.latchkey.core.resolver.IdentityResolver;
 import dev.latchkey.core.resolver.ResolverConfig;
 import dev.latchkey.core.resolver.ResolverStats;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.testing.StoreWorkload;
 import dev.latchkey.core.testing.TestingProcess;
 import dev.latchkey.core.testing.WriteRounds;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -190,7 +191,7 @@ public final class S3Measurements
     }
 
     /**
-     * Revocation propagation between two JVMs, as TestS3RevocationAcrossProcesses measures it: a key regenerated
+     * Revocation propagation between two JVMs, as TestS3RevocationAcrossProcesses measures it (regeneratedKeysAreRefusedThereWithinTheBound): a key regenerated
      * here, until a resolver process (default 250 ms poll) that had it cached refuses it. Timed from the write's
      * return (what G2 bounds) and from its commit (when the proxy forwards its PUT of the head): the write goes on
      * for several requests after its commit, during which the other process may already have read the feed. Each
@@ -200,7 +201,8 @@ public final class S3Measurements
     {
         String prefix = TestingS3.uniquePrefix("revocation");
         try (S3IdentityStore store = S3IdentityStore.open(TestingS3Stores.config(proxy.endpoint(), prefix), TestingS3Stores.credentials(), clock);
-                TestingProcess other = TestingProcess.start(S3ResolverProcess.class, Path.of("target/measure-s3-resolver.log"), proxy.endpoint().toString(), prefix)) {
+                TestingProcess other = TestingProcess.start(StoreWorkload.class, Path.of("target/measure-s3-resolver.log"),
+                        S3ProcessStores.class.getName(), S3ProcessStores.location(proxy.endpoint(), prefix), "resolve")) {
             AdminService admin = new AdminService(store, keys, hasher, clock);
             AccountId acme = AccountId.of("acme");
             admin.createAccount(ROOT, acme, UserId.of("admin"), Optional.empty());

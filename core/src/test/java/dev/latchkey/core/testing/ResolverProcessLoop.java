@@ -23,7 +23,8 @@ import java.util.concurrent.ScheduledExecutorService;
  * The body of the adapters' resolver programs (a second Latchkey instance for the multi-process tests, run by
  * {@link TestingProcess}): an identity resolver over a store, polling its feed at the default interval in real
  * time, that reads {@code RESOLVE <key>} lines on standard input and answers each with
- * {@code RESULT <outcome> <role>} after printing {@code READY}. Closing it stops the resolver, not the store.
+ * {@code RESULT <outcome> <role>} after printing {@code READY} (once it has read the feed). Closing it stops the
+ * resolver, not the store.
  */
 public final class ResolverProcessLoop
         implements AutoCloseable
@@ -36,6 +37,9 @@ public final class ResolverProcessLoop
     {
         resolver = new IdentityResolver(store, SecretHasher.sha256(), Optional.empty(), ResolverConfig.defaults(),
                 ResolverStats.NONE, lookups, Ticker.systemTicker(), Clock.systemUTC());
+        // read the feed once before answering, as a server does before it reports ready: until then every lookup is
+        // UNAVAILABLE, and a cold JVM's first read can take longer than the test's next write
+        resolver.pollFeed();
         resolver.start(poller);
     }
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,12 +28,14 @@ public final class TestingProcess
     private static final Duration POLL = Duration.ofMillis(5);
 
     private final Process process;
+    private final Path logFile;
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Thread reader;
 
-    private TestingProcess(Process process)
+    private TestingProcess(Process process, Path logFile)
     {
         this.process = process;
+        this.logFile = logFile;
         this.reader = new Thread(this::readLines, "workload-output-" + process.pid());
         reader.setDaemon(true);
         reader.start();
@@ -51,7 +54,7 @@ public final class TestingProcess
         command.add(main.getName());
         command.addAll(List.of(arguments));
         try {
-            return new TestingProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start());
+            return new TestingProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start(), logFile);
         }
         catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -79,7 +82,9 @@ public final class TestingProcess
         long deadline = System.nanoTime() + timeout.toNanos();
         while (lines.stream().filter(matching).count() < count) {
             assertThat(System.nanoTime() - deadline).as("waited %s for %s lines; the process printed %s", timeout, count, lines).isNegative();
-            assertThat(process.isAlive() || lines.stream().filter(matching).count() >= count).as("process exited early: %s", lines).isTrue();
+            assertThat(process.isAlive() || lines.stream().filter(matching).count() >= count)
+                    .as("process exited early: %s; its standard error: %s", lines, errorOutput())
+                    .isTrue();
             LockSupport.parkNanos(POLL.toNanos());
         }
     }
@@ -117,7 +122,7 @@ public final class TestingProcess
     {
         assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("process finished in time").isTrue();
         reader.join(timeout.toMillis());
-        assertThat(process.exitValue()).as("exit status; output: %s", lines).isZero();
+        assertThat(process.exitValue()).as("exit status; output: %s; standard error: %s", lines, errorOutput()).isZero();
         return List.copyOf(lines);
     }
 
@@ -131,6 +136,16 @@ public final class TestingProcess
         assertThat(process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)).as("process died in time").isTrue();
         reader.join(timeout.toMillis());
         return List.copyOf(lines);
+    }
+
+    private String errorOutput()
+    {
+        try {
+            return Files.readString(logFile, StandardCharsets.UTF_8);
+        }
+        catch (IOException e) {
+            return "(unreadable: " + e + ")";
+        }
     }
 
     @Override
