@@ -33,11 +33,6 @@ public class JdbcProcessStores
         return JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(location), Clock.systemUTC());
     }
 
-    @Override
-    public void close(IdentityStore store)
-    {
-        ((JdbcIdentityStore) store).close();
-    }
 
     /**
      * Resolvers woken by LISTEN/NOTIFY at every commit (the default on PostgreSQL), once the listener is connected.

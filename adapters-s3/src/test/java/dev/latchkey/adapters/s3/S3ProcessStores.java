@@ -34,9 +34,4 @@ public final class S3ProcessStores
         return S3IdentityStore.open(TestingS3Stores.config(URI.create(endpointAndPrefix[0]), endpointAndPrefix[1]), TestingS3Stores.credentials(), Clock.systemUTC());
     }
 
-    @Override
-    public void close(IdentityStore store)
-    {
-        ((S3IdentityStore) store).close();
-    }
 }

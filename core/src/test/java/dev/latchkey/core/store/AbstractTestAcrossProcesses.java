@@ -38,7 +38,7 @@ public abstract class AbstractTestAcrossProcesses
     @AfterEach
     public final void closeStores()
     {
-        opened.forEach(stores::close);
+        opened.forEach(IdentityStore::close);
         opened.clear();
     }
 

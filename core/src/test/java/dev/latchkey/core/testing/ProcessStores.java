@@ -23,11 +23,6 @@ public interface ProcessStores
     IdentityStore open(String location);
 
     /**
-     * Closes a handle that {@link #open} returned.
-     */
-    default void close(IdentityStore store) {}
-
-    /**
      * Starts what wakes a resolver over the store between its polls (none by default); returns what stops it.
      */
     default AutoCloseable startWakeUps(IdentityStore store, Runnable wakeUp)

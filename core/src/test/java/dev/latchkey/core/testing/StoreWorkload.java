@@ -67,7 +67,7 @@ public final class StoreWorkload
             }
             default -> throw new IllegalArgumentException("unknown mode " + args[2]);
         }
-        stores.close(store);
+        store.close();
     }
 
     /**
