@@ -153,6 +153,15 @@ abstract class AbstractMultiInstanceIT
     }
 
     /**
+     * Whether G3 also sends forty registrations at once (twenty threads on each instance, one registration each), on
+     * top of the four threads of ten each that every store runs.
+     */
+    protected boolean takesFortyRegistrationsAtOnce()
+    {
+        return true;
+    }
+
+    /**
      * Sends a request to the server that the store holds in flight (unanswered) until released, for the graceful
      * stop to check that it is still answered after the drain; empty where the store offers no way to hold one.
      */
@@ -328,17 +337,22 @@ abstract class AbstractMultiInstanceIT
     }
 
     /**
-     * G3: registrations sent at once to A and B into one account are all kept, twice: 40 by two threads on each
-     * instance (ten each), and 40 by forty threads (twenty on each instance, one each). Each user is listed (page by
-     * page) by both instances with its key's prefix, the account's user count says 41 on both, and each key is
-     * accepted by both.
+     * G3: registrations sent at once to A and B into one account are all kept: 40 by two threads on each instance
+     * (ten each), and, where the store {@linkplain #takesFortyRegistrationsAtOnce takes them}, 40 by forty threads
+     * (twenty on each instance, one each). Each user is listed (page by page) by both instances with its key's
+     * prefix, the account's user count says 41 on both, and each key is accepted by both.
      */
     @Test
     @Order(5)
     void g3ConcurrentRegistrationsOnBothInstancesAreAllKept()
     {
         registerConcurrently("g3-account", 2, 10);
-        registerConcurrently("g3-shared", 20, 1);
+        if (takesFortyRegistrationsAtOnce()) {
+            registerConcurrently("g3-shared", 20, 1);
+        }
+        else {
+            System.out.printf("G3 registrations: forty at once not sent: the %s store of this test does not take them%n", figures.store());
+        }
     }
 
     private void registerConcurrently(String account, int writersPerInstance, int registrationsPerWriter)
