@@ -90,6 +90,7 @@ abstract class AbstractMultiInstanceIT
     protected final Figures figures;
     private final Duration patience;
     private final List<ServerProcess> started = new ArrayList<>();
+    private AutoCloseable store = () -> {};
     private Path logDirectory;
     private ServerProcess a;
     private ServerProcess b;
@@ -107,13 +108,10 @@ abstract class AbstractMultiInstanceIT
 
     /**
      * Starts the store that both instances share, in or below the directory given (removed after the tests).
+     *
+     * @return what stops the store, closed after the tests
      */
-    protected abstract void startStore(Path temporaryDirectory);
-
-    /**
-     * Stops the store, if it started.
-     */
-    protected abstract void stopStore();
+    protected abstract AutoCloseable startStore(Path temporaryDirectory);
 
     /**
      * The settings ({@code LATCHKEY_*} and {@code AWS_*} variables) that point a server at the store.
@@ -172,18 +170,17 @@ abstract class AbstractMultiInstanceIT
 
     /**
      * The store taken away for G5 and given back.
+     *
+     * @param begin takes the store away (stopped, or paused), returning once it is
+     * @param end gives the store back, with what it held
      */
-    protected interface StoreOutage
+    protected record StoreOutage(Runnable begin, Runnable end)
     {
-        /**
-         * Takes the store away (stopped, or paused), returning once it is.
-         */
-        void begin();
-
-        /**
-         * Gives the store back, with what it held.
-         */
-        void end();
+        protected StoreOutage
+        {
+            requireNonNull(begin, "begin is null");
+            requireNonNull(end, "end is null");
+        }
     }
 
     /**
@@ -213,7 +210,7 @@ abstract class AbstractMultiInstanceIT
     void startTwoInstancesOnOneStore(@TempDir Path temporaryDirectory)
     {
         long start = System.nanoTime();
-        startStore(temporaryDirectory);
+        store = startStore(temporaryDirectory);
         System.out.printf("started the %s store in %d ms%n", figures.store(), millisSince(start));
         logDirectory = ServerProcess.jar().resolveSibling("it-logs").resolve(getClass().getSimpleName());
         start = System.nanoTime();
@@ -226,9 +223,10 @@ abstract class AbstractMultiInstanceIT
 
     @AfterAll
     void stopInstances()
+            throws Exception
     {
         started.forEach(ServerProcess::close);
-        stopStore();
+        store.close();
     }
 
     /**
@@ -518,7 +516,7 @@ abstract class AbstractMultiInstanceIT
         }
 
         long signalled = System.nanoTime();
-        outage.get().begin();
+        outage.get().begin().run();
         long begun;
         ExecutorService watchers = Executors.newFixedThreadPool(2);
         Map<String, Long> writeMillis = new TreeMap<>();
@@ -572,7 +570,7 @@ abstract class AbstractMultiInstanceIT
         }
         finally {
             watchers.shutdownNow();
-            outage.get().end();
+            outage.get().end().run();
         }
 
         long resume = System.nanoTime();

@@ -37,13 +37,11 @@ class FileSystemMultiInstanceIT
     }
 
     @Override
-    protected void startStore(Path temporaryDirectory)
+    protected AutoCloseable startStore(Path temporaryDirectory)
     {
         storeDirectory = temporaryDirectory.resolve("store");
+        return () -> {};
     }
-
-    @Override
-    protected void stopStore() {}
 
     @Override
     protected Map<String, String> storeSettings()

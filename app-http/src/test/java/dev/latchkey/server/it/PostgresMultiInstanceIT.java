@@ -29,19 +29,12 @@ class PostgresMultiInstanceIT
     }
 
     @Override
-    protected void startStore(Path temporaryDirectory)
+    protected AutoCloseable startStore(Path temporaryDirectory)
     {
         postgres = TestingPostgres.start(false);
         databaseUrl = postgres.createDatabase();
         System.out.printf("PostgreSQL database %s%n", databaseUrl);
-    }
-
-    @Override
-    protected void stopStore()
-    {
-        if (postgres != null) {
-            postgres.close();
-        }
+        return postgres;
     }
 
     @Override
@@ -56,20 +49,7 @@ class PostgresMultiInstanceIT
     @Override
     protected Optional<StoreOutage> outage()
     {
-        return Optional.of(new StoreOutage()
-        {
-            @Override
-            public void begin()
-            {
-                postgres.stop();
-            }
-
-            @Override
-            public void end()
-            {
-                postgres.restart();
-            }
-        });
+        return Optional.of(new StoreOutage(postgres::stop, postgres::restart));
     }
 
     @Override

@@ -49,18 +49,11 @@ class S3MultiInstanceIT
     }
 
     @Override
-    protected void startStore(Path temporaryDirectory)
+    protected AutoCloseable startStore(Path temporaryDirectory)
     {
         s3 = TestingS3.start(BUCKET);
         System.out.printf("started %s; the servers reach it through %s%n", s3, s3.serializingProxy());
-    }
-
-    @Override
-    protected void stopStore()
-    {
-        if (s3 != null) {
-            s3.close();
-        }
+        return s3;
     }
 
     @Override
@@ -80,20 +73,7 @@ class S3MultiInstanceIT
     @Override
     protected Optional<StoreOutage> outage()
     {
-        return Optional.of(new StoreOutage()
-        {
-            @Override
-            public void begin()
-            {
-                s3.pause();
-            }
-
-            @Override
-            public void end()
-            {
-                s3.resume();
-            }
-        });
+        return Optional.of(new StoreOutage(s3::pause, s3::resume));
     }
 
     @Override
