@@ -3,7 +3,6 @@ package dev.latchkey.server.it;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.Base62;
-import dev.latchkey.server.it.LatchkeyClient.Response;
 
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -17,12 +16,13 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
+import static dev.latchkey.server.it.MultiInstanceSupport.answer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * G4 of consistency.md against a running instance, whatever its store: junk keys never hammer the store. Shared by
- * the multi-instance tests of every store. Run these while nothing else writes (feed traffic would not move the
- * lookup count, but other requests would).
+ * G4 of consistency.md against a running instance, whatever its store: junk keys never hammer the store. Run by
+ * {@link AbstractMultiInstanceIT} for every store, which prints the figures through {@link Figures}. Run these while
+ * nothing else writes (feed traffic would not move the lookup count, but other requests would).
  */
 final class StoreLookupChecks
 {
@@ -40,7 +40,7 @@ final class StoreLookupChecks
     /**
      * 100 keys that fail their checksum: all refused, none looked up.
      */
-    static void malformedKeysNeverReachTheStore(LatchkeyClient client, ServerProcess instance)
+    static void malformedKeysNeverReachTheStore(LatchkeyClient client, ServerProcess instance, Figures figures)
     {
         Map<String, Double> before = client.metrics(instance, LOOKUPS, MALFORMED);
         List<String> answers = IntStream.range(0, 100)
@@ -51,6 +51,7 @@ final class StoreLookupChecks
         double malformed = after.get(MALFORMED) - before.get(MALFORMED);
         System.out.printf("G4 malformed: 100 keys with a bad checksum on %s -> %s; store key lookups +%.0f; malformed counter +%.0f%n",
                 instance, tally(answers), lookups, malformed);
+        figures.print("g4-malformed", "keys", answers.size(), "refused", answers.stream().filter(REFUSED::equals).count(), "store_lookups", (long) lookups, "malformed_counted", (long) malformed);
         assertThat(answers).containsOnly(REFUSED);
         assertThat(malformed).as("keys judged malformed").isEqualTo(100);
         assertThat(lookups).as("store key lookups for 100 malformed keys").isZero();
@@ -60,7 +61,7 @@ final class StoreLookupChecks
      * Three herds of 400 concurrent requests, each with one unknown, well-formed key, on connections opened
      * beforehand so that the requests arrive together: at most one point lookup per negative-cache period begun.
      */
-    static void aHerdWithOneUnknownKeyCostsOneStoreLookup(LatchkeyClient client, ServerProcess instance)
+    static void aHerdWithOneUnknownKeyCostsOneStoreLookup(LatchkeyClient client, ServerProcess instance, Figures figures)
     {
         List<CompletableFuture<Integer>> warmUp = IntStream.range(0, 400).mapToObj(i -> client.healthAsync(instance)).toList();
         assertThat(warmUp.stream().map(CompletableFuture::join)).as("400 open connections").containsOnly(200);
@@ -80,6 +81,7 @@ final class StoreLookupChecks
             herds.add(new Herd(number, took, moved.get(LOOKUPS), allowed));
             System.out.printf("G4 herd %d: 400 concurrent requests on %s with one unknown well-formed key -> %s in %d ms; store key lookups +%.0f, allowed %d (counters moved: %s)%n",
                     number, instance, tally(statuses), took.toMillis(), moved.get(LOOKUPS), allowed, moved);
+            figures.print("g4-herd", "herd", number, "requests", statuses.size(), "took_ms", took.toMillis(), "store_lookups", moved.get(LOOKUPS).longValue(), "allowed", allowed);
             assertThat(statuses).containsOnly(401);
         }
         assertThat(herds).as("herds of 400 concurrent requests, each with one unknown key")
@@ -107,11 +109,6 @@ final class StoreLookupChecks
     static <T> Map<T, Long> tally(List<T> values)
     {
         return values.stream().collect(Collectors.groupingBy(Function.identity(), TreeMap::new, Collectors.counting()));
-    }
-
-    private static String answer(Response response)
-    {
-        return response.status() == 200 ? "200 " + response.result().path("role").asText() : response.status() + " " + response.errorCode();
     }
 
     private static String randomBase62(int length)
