@@ -1,21 +1,20 @@
 package dev.latchkey.server.it;
 
-import java.time.Duration;
+import dev.latchkey.core.testing.ScenarioFigures;
 
 import static java.util.Objects.requireNonNull;
 
 /**
- * Prints what a multi-instance scenario measured in the one line format that every store shares, so that the
- * figures of docs/guarantees.md can be read from one run ({@code grep '^FIGURE ' target/failsafe-reports/*-output.txt}):
- * <pre>FIGURE &lt;store&gt; &lt;scenario&gt; &lt;name&gt;=&lt;value&gt; ...</pre>
- * Durations are printed in milliseconds (names ending in {@code _ms}); a value never holds a space.
+ * Prints what a multi-instance scenario measured, for one store, in the line format that every scenario shares
+ * ({@link ScenarioFigures}: {@code FIGURE <store> <scenario> <name>=<value> ...}), so that the figures of
+ * docs/guarantees.md can be read from one run ({@code grep '^FIGURE ' target/failsafe-reports/*-output.txt}).
  */
 final class Figures
 {
     private final String store;
 
     /**
-     * @param store the store's name in the figure lines: {@code filesystem}, {@code postgresql}, {@code s3}
+     * @param store the store's name in the figure lines: {@code filesystem}, {@code postgres}, {@code s3}
      */
     Figures(String store)
     {
@@ -32,20 +31,6 @@ final class Figures
      */
     void print(String scenario, Object... namesAndValues)
     {
-        requireNonNull(scenario, "scenario is null");
-        if (namesAndValues.length % 2 != 0) {
-            throw new IllegalArgumentException("names and values do not pair up: " + namesAndValues.length);
-        }
-        StringBuilder line = new StringBuilder("FIGURE ").append(store).append(' ').append(scenario);
-        for (int i = 0; i < namesAndValues.length; i += 2) {
-            line.append(' ').append(namesAndValues[i]).append('=').append(format(namesAndValues[i + 1]));
-        }
-        System.out.println(line);
-    }
-
-    private static String format(Object value)
-    {
-        Object shown = value instanceof Duration duration ? duration.toMillis() : value;
-        return String.valueOf(shown).replace(", ", ",").replace(' ', '_');
+        ScenarioFigures.print(store, scenario, namesAndValues);
     }
 }

@@ -25,7 +25,7 @@ class PostgresMultiInstanceIT
 
     PostgresMultiInstanceIT()
     {
-        super("postgresql", PATIENCE);
+        super("postgres", PATIENCE);
     }
 
     @Override

@@ -5,9 +5,11 @@ import java.util.List;
 import java.util.StringJoiner;
 
 /**
- * The figures the multi-process scenarios print (delays, survivors, conflicts), one line each, in one format for
- * every store: {@code FIGURE <store> <scenario> <name>=<value> ...}, durations in milliseconds with names ending
- * in {@code _ms}. {@code grep -h '^FIGURE' <module>/target/surefire-reports/*-output.txt} collects them.
+ * The figures the multi-process and multi-instance scenarios print (delays, lookups, survivors, conflicts), one line
+ * each, in one format for every store: {@code FIGURE <store> <scenario> <name>=<value> ...}, durations in
+ * milliseconds with names ending in {@code _ms}, no value holding a space. Store names: {@code filesystem},
+ * {@code postgres}, {@code s3}. {@code grep -h '^FIGURE'} over a module's surefire or failsafe
+ * {@code *-output.txt} reports collects them.
  */
 public final class ScenarioFigures
 {
@@ -26,7 +28,8 @@ public final class ScenarioFigures
         StringJoiner line = new StringJoiner(" ").add("FIGURE").add(store).add(scenario);
         for (int i = 0; i < namesAndValues.length; i += 2) {
             Object value = namesAndValues[i + 1];
-            line.add(namesAndValues[i] + "=" + (value instanceof Duration duration ? duration.toMillis() : value));
+            Object shown = value instanceof Duration duration ? duration.toMillis() : value;
+            line.add(namesAndValues[i] + "=" + String.valueOf(shown).replace(", ", ",").replace(' ', '_'));
         }
         System.out.println(line);
         return line.toString();
