@@ -40,7 +40,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 public final class TestingOpenApi
 {
-    public static final Path DOCUMENT = Path.of(System.getProperty("user.dir")).resolve("../docs/openapi.yaml").normalize();
+    /** docs/openapi.yaml of the repository that the build names ({@code latchkey.repository}, as for TestDocumentation). */
+    public static final Path DOCUMENT = Path.of(System.getProperty("latchkey.repository", "..")).resolve("docs/openapi.yaml").toAbsolutePath().normalize();
 
     private static final String DOCUMENT_IRI = "https://latchkey.invalid/docs/openapi.json";
     private static final Set<String> METHODS = Set.of("get", "head", "post", "put", "delete", "patch", "options", "trace");
