@@ -17,6 +17,8 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.memory.InMemoryIdentityStore;
 import dev.latchkey.core.testing.TestingClock;
+import org.jspecify.annotations.NullMarked;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,11 +38,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 public class TestCoreDependencies
 {
     private static final String CORE = "dev.latchkey.core..";
+    /** JSpecify's nullness annotations: no behaviour, no framework; Caffeine carries them too. */
+    private static final String NULLNESS = "org.jspecify.annotations";
 
     private static final ArchRule ONLY_JDK_AND_CAFFEINE = classes()
             .that().resideInAPackage(CORE)
-            .should().onlyDependOnClassesThat().resideInAnyPackage("java..", "javax.crypto..", CORE, "com.github.benmanes.caffeine..")
-            .because("core depends on the JDK and Caffeine only: no Guice, Jackson, Micrometer, SLF4J, JDBC or AWS types");
+            .should().onlyDependOnClassesThat().resideInAnyPackage("java..", "javax.crypto..", CORE, "com.github.benmanes.caffeine..", NULLNESS)
+            .because("core depends on the JDK and Caffeine only (and the nullness annotations Caffeine uses): no Guice, Jackson, Micrometer, SLF4J, JDBC or AWS types");
 
     private static final ArchRule NO_JDBC = noClasses()
             .that().resideInAPackage(CORE)
@@ -111,8 +115,9 @@ public class TestCoreDependencies
                 .anySatisfy(violation(AnnotatedMethod.class, Tag.class))
                 .anySatisfy(violation(AnnotatedField.class, TempDir.class))
                 .anySatisfy(violation(AnnotatedParameter.class, TempDir.class));
-        // JDK annotations are fine
-        assertThat(ONLY_JDK_ANNOTATIONS.evaluate(new ClassFileImporter().importClasses(JdkAnnotated.class)).hasViolation()).isFalse();
+        // JDK and nullness annotations are fine
+        assertThat(ONLY_JDK_ANNOTATIONS.evaluate(new ClassFileImporter().importClasses(JdkAnnotated.class, NullnessAnnotated.class)).hasViolation()).isFalse();
+        assertThat(ONLY_JDK_AND_CAFFEINE.evaluate(new ClassFileImporter().importClasses(NullnessAnnotated.class)).hasViolation()).isFalse();
     }
 
     private static JavaClasses fixtures()
@@ -132,13 +137,14 @@ public class TestCoreDependencies
 
     private static ArchCondition<JavaClass> carryOnlyJdkAnnotations()
     {
-        return new ArchCondition<>("carry only annotations from java.*")
+        return new ArchCondition<>("carry only annotations from java.* and the nullness annotations")
         {
             @Override
             public void check(JavaClass javaClass, ConditionEvents events)
             {
                 annotationsOf(javaClass)
                         .filter(annotation -> !annotation.getRawType().getPackageName().startsWith("java."))
+                        .filter(annotation -> !annotation.getRawType().getPackageName().equals(NULLNESS))
                         .map(annotation -> javaClass.getName() + ": " + annotation.getDescription())
                         .forEach(message -> events.add(SimpleConditionEvent.violated(javaClass, message)));
             }
@@ -191,5 +197,13 @@ public class TestCoreDependencies
     {
         @Deprecated
         void run();
+    }
+
+    @NullMarked
+    static final class NullnessAnnotated
+    {
+        @Nullable String optional;
+
+        void run(@Nullable String value) {}
     }
 }

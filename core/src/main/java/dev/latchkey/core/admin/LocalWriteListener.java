@@ -15,6 +15,8 @@ public interface LocalWriteListener
     LocalWriteListener NONE = (type, accountId, keyIds) -> {};
 
     /**
+     * Told after a write made on this instance has committed, before the admin call returns.
+     *
      * @param keyIds the keys the write affected, as in {@link dev.latchkey.core.store.Change#keyIds()}
      */
     void written(ChangeType type, AccountId accountId, List<KeyId> keyIds);

@@ -1,6 +1,7 @@
 package dev.latchkey.core.domain;
 
 import dev.latchkey.core.error.LatchkeyException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The identifier rules of the HTTP contract: 1 to 128 characters of {@code [A-Za-z0-9_.@-]}, not {@code .} or
@@ -12,7 +13,7 @@ final class Identifiers
 
     private Identifiers() {}
 
-    static void check(String value, String field)
+    static void check(@Nullable String value, String field)
     {
         if (value == null || value.isEmpty()) {
             throw LatchkeyException.invalidField(field, field + " is required");

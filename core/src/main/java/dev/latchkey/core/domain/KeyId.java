@@ -26,6 +26,8 @@ public final class KeyId
     }
 
     /**
+     * The key id written as 16 base62 characters.
+     *
      * @throws IllegalArgumentException when the value is not 16 base62 characters
      */
     public static KeyId of(String value)

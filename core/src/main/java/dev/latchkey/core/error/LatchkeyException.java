@@ -1,5 +1,7 @@
 package dev.latchkey.core.error;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -24,7 +26,7 @@ public class LatchkeyException
         this(code, message, null, cause);
     }
 
-    private LatchkeyException(ErrorCode code, String message, String field, Throwable cause)
+    private LatchkeyException(ErrorCode code, String message, @Nullable String field, @Nullable Throwable cause)
     {
         super(requireNonNull(message, "message is null"), cause);
         this.code = requireNonNull(code, "code is null");

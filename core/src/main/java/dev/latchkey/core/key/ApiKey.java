@@ -1,6 +1,7 @@
 package dev.latchkey.core.key;
 
 import dev.latchkey.core.domain.KeyId;
+import org.jspecify.annotations.Nullable;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -59,7 +60,7 @@ public final class ApiKey
      * Parses a presented key. Empty when the text does not have the exact shape or its check characters do not
      * match; never touches anything but the text. One pass over the characters, one CRC32 over their bytes.
      */
-    public static Optional<ApiKey> parse(CharSequence presented)
+    public static Optional<ApiKey> parse(@Nullable CharSequence presented)
     {
         if (presented == null || presented.length() != LENGTH) {
             return Optional.empty();

@@ -4,6 +4,7 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.LatchkeyException;
+import org.jspecify.annotations.Nullable;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -86,9 +87,11 @@ public final class ApiKeyGenerator
     }
 
     /**
+     * Checks a seed given for a deterministic key.
+     *
      * @throws LatchkeyException INVALID_ARGUMENT (field {@code seed}) when the seed is shorter than 16 characters
      */
-    public static void checkSeed(String seed)
+    public static void checkSeed(@Nullable String seed)
     {
         if (seed == null || seed.length() < MIN_SEED_LENGTH) {
             throw LatchkeyException.invalidField(SEED_FIELD, "seed must be at least " + MIN_SEED_LENGTH + " characters");

@@ -33,6 +33,8 @@ public final class SecretHasher
     }
 
     /**
+     * HMAC-SHA-256 of the secret with a server secret (the pepper) as its key.
+     *
      * @param pepper the server secret; must not be empty
      */
     public static SecretHasher hmacSha256(String pepper)

@@ -6,6 +6,7 @@ import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
+import org.jspecify.annotations.Nullable;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -35,7 +36,7 @@ final class CachedKey
     private final long userId0;
     private final long userId1;
     /** The user id's ASCII bytes when it is longer than 16 characters; null otherwise. */
-    private final byte[] longUserId;
+    private final byte @Nullable [] longUserId;
     private final CachedAccount account;
     private final Role role;
     /**

@@ -6,6 +6,7 @@ import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import org.jspecify.annotations.Nullable;
 
 import java.lang.System.Logger.Level;
 import java.time.Clock;
@@ -55,13 +56,13 @@ final class FeedFollower
     private final Object readLock = new Object();
     private final AtomicBoolean wakeUpQueued = new AtomicBoolean();
     /** Null until the feed head has been read once. */
-    private volatile FeedPosition position;
+    private volatile @Nullable FeedPosition position;
     private volatile long lastReadNanos;
     private volatile boolean failing;
     /** Whether a failed read was logged that no successful read has followed yet (guarded by readLock). */
     private boolean failureLogged;
-    private volatile ScheduledExecutorService scheduler;
-    private ScheduledFuture<?> polling;
+    private volatile @Nullable ScheduledExecutorService scheduler;
+    private @Nullable ScheduledFuture<?> polling;
 
     /**
      * Starts in the outage state, as if the feed had last been read now: {@link #poll()} ends it.

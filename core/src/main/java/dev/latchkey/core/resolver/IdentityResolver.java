@@ -14,6 +14,7 @@ import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
+import org.jspecify.annotations.Nullable;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -119,7 +120,7 @@ public final class IdentityResolver
      * Judges a presented key. Never throws for anything the client sent. Waits at most the lookup timeout, and only
      * when the key needs a store lookup.
      */
-    public Resolution resolve(String presented)
+    public Resolution resolve(@Nullable String presented)
     {
         return resolveAsync(presented).join();
     }
@@ -128,7 +129,7 @@ public final class IdentityResolver
      * Judges a presented key without blocking: the future is already complete unless the key needs a store lookup,
      * and then completes on the lookup executor within the lookup timeout. Never completes exceptionally.
      */
-    public CompletableFuture<Resolution> resolveAsync(String presented)
+    public CompletableFuture<Resolution> resolveAsync(@Nullable String presented)
     {
         Judgement judgement = judge(presented);
         if (judgement instanceof Decided decided) {
@@ -156,7 +157,7 @@ public final class IdentityResolver
     private record NeedsLookup(ApiKey key)
             implements Judgement {}
 
-    private Judgement judge(String presented)
+    private Judgement judge(@Nullable String presented)
     {
         if (presented == null) {
             return MALFORMED;
@@ -308,6 +309,7 @@ public final class IdentityResolver
      * The single-flight point lookup of a key id that missed the cache: every concurrent caller gets the same
      * future, completed on the lookup executor.
      */
+    @SuppressWarnings("FutureReturnValueIgnored") // whenComplete's own future: its callback, a map removal, cannot fail
     private CompletableFuture<KeyLookup> lookUpAsync(KeyId keyId)
     {
         CompletableFuture<KeyLookup> running = lookups.get(keyId);
@@ -325,7 +327,6 @@ public final class IdentityResolver
         }
         // on a timeout (or any completion) the lookup leaves the map; a normal completion leaves it first, below
         started.whenComplete((lookup, failure) -> lookups.remove(keyId, started));
-        started.orTimeout(lookupTimeoutNanos, TimeUnit.NANOSECONDS);
         try {
             lookupExecutor.execute(() -> {
                 KeyLookup found;
@@ -346,7 +347,8 @@ public final class IdentityResolver
             lookups.remove(keyId, started);
             started.completeExceptionally(e);
         }
-        return started;
+        // the same future, bounded: it times out unless the lookup completes first
+        return started.orTimeout(lookupTimeoutNanos, TimeUnit.NANOSECONDS);
     }
 
     private KeyLookup lookUpAndCache(KeyId keyId)
@@ -377,7 +379,7 @@ public final class IdentityResolver
             }
             stats.storeKeyLookup();
             Optional<KeyRecord> record = store.findKey(keyId);
-            CachedKey found = record.map(cache::entry).orElse(null);
+            @Nullable CachedKey found = record.map(cache::entry).orElse(null);
             if (!cache.isCurrent(epoch)) {
                 continue;
             }
@@ -400,10 +402,14 @@ public final class IdentityResolver
     private final class Refresher
             implements CacheLoader<CacheKey, CachedKey>
     {
+        /**
+         * Never called: the resolver never asks the cache to load (misses go through {@link #lookUpAsync}), and
+         * refreshes go through {@link #asyncReload}.
+         */
         @Override
         public CachedKey load(CacheKey key)
         {
-            return lookUp(key.keyId(), false) instanceof KeyLookup.Found found ? found.key() : null;
+            throw new UnsupportedOperationException("the resolver's cache does not load keys");
         }
 
         /**
@@ -415,8 +421,8 @@ public final class IdentityResolver
         public CompletableFuture<CachedKey> asyncReload(CacheKey key, CachedKey oldValue, Executor executor)
         {
             return CompletableFuture.supplyAsync(() -> {
-                        CachedKey reloaded = load(key);
-                        if (reloaded != null && reloaded.sameAs(oldValue)) {
+                        KeyLookup reloaded = lookUp(key.keyId(), false);
+                        if (reloaded instanceof KeyLookup.Found found && found.key().sameAs(oldValue)) {
                             oldValue.confirmed(ticker.read());
                             return oldValue;
                         }

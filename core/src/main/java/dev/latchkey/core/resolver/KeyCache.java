@@ -11,6 +11,7 @@ import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.resolver.CachedKey.CachedAccount;
 import dev.latchkey.core.store.ChangeType;
+import org.jspecify.annotations.Nullable;
 
 import java.lang.System.Logger.Level;
 import java.util.List;
@@ -93,7 +94,11 @@ final class KeyCache
         this.positives = Caffeine.newBuilder()
                 .maximumSize(config.maxKeys())
                 .refreshAfterWrite(config.cacheTtl())
-                .evictionListener((CacheKey key, CachedKey cached, RemovalCause cause) -> removeExactly(served, cached))
+                .evictionListener((@Nullable CacheKey key, @Nullable CachedKey cached, RemovalCause cause) -> {
+                    if (cached != null) {
+                        removeExactly(served, cached);
+                    }
+                })
                 // maintenance runs on the calling thread (amortized, no thread hand-off per few reads)
                 .executor(Runnable::run)
                 .ticker(ticker)
@@ -112,7 +117,7 @@ final class KeyCache
      * entry older than the cache TTL, so that Caffeine starts its background refresh. A disowned entry (its account
      * was deleted) is removed and never returned.
      */
-    CachedKey hit(CacheKey probe)
+    @Nullable CachedKey hit(CacheKey probe)
     {
         CachedKey cached = served.get(probe);
         if (cached == null) {
@@ -123,7 +128,8 @@ final class KeyCache
             return null;
         }
         if (cached.age(ticker.read()) >= refreshNanos || ThreadLocalRandom.current().nextInt(POLICY_SAMPLE) == 0) {
-            positives.getIfPresent(probe);
+            // the read itself is the point: Caffeine records it, and starts the refresh of an entry due for one
+            var unused = positives.getIfPresent(probe);
         }
         return cached;
     }
@@ -131,7 +137,7 @@ final class KeyCache
     /**
      * The entry a hit would serve, or null, without telling Caffeine of the read.
      */
-    CachedKey peek(KeyId keyId)
+    @Nullable CachedKey peek(KeyId keyId)
     {
         CachedKey cached = served.get(new CacheKey(keyId));
         return cached == null || cached.isDisowned() ? null : cached;
@@ -272,6 +278,7 @@ final class KeyCache
     /**
      * Whether Caffeine holds this very entry (for tests of the two maps' rule).
      */
+    @SuppressWarnings("ReferenceEquality") // this very entry: an equal one (same key id) may be newer
     boolean decidesOn(CachedKey cached)
     {
         return positives.asMap().get(cached) == cached;
@@ -280,11 +287,13 @@ final class KeyCache
     /**
      * Whether a hit can read this very entry (for tests of the two maps' rule).
      */
+    @SuppressWarnings("ReferenceEquality") // this very entry: an equal one (same key id) may be newer
     boolean serves(CachedKey cached)
     {
         return served.get(cached) == cached;
     }
 
+    @SuppressWarnings("ReferenceEquality") // this very entry: an equal one (same key id) may be newer
     private static void removeExactly(ConcurrentMap<CacheKey, CachedKey> map, CachedKey cached)
     {
         map.computeIfPresent(cached, (key, current) -> current == cached ? null : current);

@@ -48,6 +48,8 @@ public interface IdentityStore
     Optional<KeyRecord> findKey(KeyId keyId);
 
     /**
+     * The account with this id.
+     *
      * @return empty when the account does not exist (or is being deleted)
      */
     Optional<Account> findAccount(AccountId accountId);
@@ -58,6 +60,8 @@ public interface IdentityStore
     List<AccountSummary> listAccounts();
 
     /**
+     * The user with this id in this account.
+     *
      * @return empty when the account or the user does not exist
      */
     Optional<User> findUser(AccountId accountId, UserId userId);

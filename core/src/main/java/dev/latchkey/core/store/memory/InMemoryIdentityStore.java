@@ -163,7 +163,7 @@ public final class InMemoryIdentityStore
             checkNotLastAdmin(state, before, "demote");
         }
         state.users().put(userId, after);
-        KeyRecord key = keys.get(before.keyId());
+        KeyRecord key = requireNonNull(keys.get(before.keyId()), "a user's key is missing");
         keys.put(key.keyId(), new KeyRecord(key.keyId(), key.secretHash(), accountId, userId, role, key.createdAt()));
         append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), List.of(before.keyId()));
         return before;
