@@ -21,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 public class TestCoreLogging
 {
-    private static final String LOGGER = "dev.latchkey.core.resolver.IdentityResolver";
+    private static final String LOGGER = "dev.latchkey.core.resolver.FeedFollower";
 
     @Test
     public void testAFeedOutageIsLoggedOnceWhenItStartsAndOnceWhenItEnds()
