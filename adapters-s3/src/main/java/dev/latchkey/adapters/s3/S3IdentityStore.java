@@ -80,6 +80,11 @@ import static java.util.Objects.requireNonNull;
  * Before committing, the writer marks the account with the position it is about to take ({@code pending}) and
  * stages the new key, if any; after committing, it writes the users and keys and finally the account
  * ({@code applied}). Every object write carries the position of its entry and never replaces a newer one.
+ * <p>
+ * A write that has not sent its commit within the write timeout ({@link S3StoreConfig#writeTimeout()}) is given up:
+ * UNAVAILABLE, "the store is busy". It has not landed and never will (what it marked and staged is ignored and
+ * overwritten by later writes). So a write answers within the write timeout plus the one request in flight when
+ * it passes, at most the call timeout. A commit sent whose answer is lost is the only ambiguous outcome.
  *
  * <h2>Reads, and crashes half-way</h2>
  * A key lookup is two small reads: the key, then its account (and a conditional re-read of the key, 304 when
@@ -111,12 +116,12 @@ public final class S3IdentityStore
     private static final int MAX_LOOKUP_ATTEMPTS = 5;
     private static final int READ_CHUNK = 64;
     private static final Duration PARALLEL_READ_WAIT = Duration.ofSeconds(10);
-    private static final long CONTENTION_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final S3Objects objects;
     private final AutoCloseable client;
     private final Clock clock;
     private final int feedRetention;
+    private final Duration writeTimeout;
     private final AtomicReference<HeadRead> lastHead = new AtomicReference<>();
     private final AtomicBoolean conditionalWritesChecked = new AtomicBoolean();
     private final CrashPoints crashPoints;
@@ -149,12 +154,13 @@ public final class S3IdentityStore
         OBJECTS_WRITTEN,
     }
 
-    private S3IdentityStore(S3Objects objects, AutoCloseable client, Clock clock, int feedRetention, CrashPoints crashPoints)
+    private S3IdentityStore(S3Objects objects, AutoCloseable client, Clock clock, int feedRetention, Duration writeTimeout, CrashPoints crashPoints)
     {
         this.objects = requireNonNull(objects, "objects is null");
         this.client = requireNonNull(client, "client is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.feedRetention = feedRetention;
+        this.writeTimeout = requireNonNull(writeTimeout, "writeTimeout is null");
         this.crashPoints = requireNonNull(crashPoints, "crashPoints is null");
     }
 
@@ -195,7 +201,7 @@ public final class S3IdentityStore
                         .build());
         config.endpoint().ifPresent(builder::endpointOverride);
         S3Client client = builder.build();
-        return new S3IdentityStore(new S3Objects(client, config.bucket(), config.prefix()), client, clock, config.feedRetention(), crashPoints);
+        return new S3IdentityStore(new S3Objects(client, config.bucket(), config.prefix()), client, clock, config.feedRetention(), config.writeTimeout(), crashPoints);
     }
 
     // reads
@@ -468,10 +474,11 @@ public final class S3IdentityStore
     {
         checkConditionalWrites();
         String txn = UUID.randomUUID().toString();
-        long deadline = System.nanoTime() + CONTENTION_TIMEOUT_NANOS;
+        long deadline = System.nanoTime() + writeTimeout.toNanos();
         for (int attempt = 0; ; attempt++) {
             if (attempt > 0) {
-                backOff(attempt, deadline);
+                checkDeadline(deadline);
+                backOff(attempt);
             }
             HeadRead head = readHead();
             Optional<AccountRead> stored = readAccountDocument(accountId);
@@ -505,6 +512,8 @@ public final class S3IdentityStore
                 }
                 stagedKey = staged.get();
             }
+            // the last moment to give up: a write answered as busy must never land later
+            checkDeadline(deadline);
             crashPoints.passing(WriteStep.STAGED);
             Optional<HeadRead> committed = commit(head, entry);
             if (committed.isEmpty() && !isCommitted(entry)) {
@@ -589,11 +598,19 @@ public final class S3IdentityStore
         }
     }
 
-    private static void backOff(int attempt, long deadline)
+    /**
+     * Gives the write up, unmade, once its time is over. Called only before the write's commit is sent, so a write
+     * given up has not landed and never will; what it marked and staged is ignored and overwritten by later writes.
+     */
+    private void checkDeadline(long deadline)
     {
-        if (System.nanoTime() > deadline) {
-            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store is too busy: the write kept losing to concurrent writes");
+        if (System.nanoTime() - deadline > 0) {
+            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the store is busy: the write was not made within " + writeTimeout.toMillis() + " ms; try again");
         }
+    }
+
+    private static void backOff(int attempt)
+    {
         // a write holds the head for several requests (tens of ms): wait about that long, doubling, with jitter
         long bound = Math.min(200, 10L << Math.min(attempt - 1, 4));
         try {

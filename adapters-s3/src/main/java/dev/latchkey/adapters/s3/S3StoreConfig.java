@@ -20,6 +20,8 @@ import static java.util.Objects.requireNonNull;
  *         UNAVAILABLE within this
  * @param maxAttempts attempts per S3 request (1 = no retry) for throttling, 5xx and network errors
  * @param feedRetention how many of the newest change-feed entries are kept; older ones are compacted away
+ * @param writeTimeout how long a write may try before it is given up, UNAVAILABLE "the store is busy", if it has
+ *         not sent its commit by then (the request in flight when it passes finishes first)
  */
 public record S3StoreConfig(
         String bucket,
@@ -31,7 +33,8 @@ public record S3StoreConfig(
         Duration attemptTimeout,
         Duration callTimeout,
         int maxAttempts,
-        int feedRetention)
+        int feedRetention,
+        Duration writeTimeout)
 {
     public static final String DEFAULT_PREFIX = "latchkey/";
     public static final String DEFAULT_REGION = "us-east-1";
@@ -40,6 +43,7 @@ public record S3StoreConfig(
     public static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofMillis(1800);
     public static final int DEFAULT_MAX_ATTEMPTS = 3;
     public static final int DEFAULT_FEED_RETENTION = 10_000;
+    public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(5);
 
     public S3StoreConfig
     {
@@ -50,6 +54,7 @@ public record S3StoreConfig(
         requireNonNull(connectTimeout, "connectTimeout is null");
         requireNonNull(attemptTimeout, "attemptTimeout is null");
         requireNonNull(callTimeout, "callTimeout is null");
+        requireNonNull(writeTimeout, "writeTimeout is null");
         if (bucket.isBlank()) {
             throw new IllegalArgumentException("bucket is blank");
         }
@@ -62,7 +67,7 @@ public record S3StoreConfig(
         if (region.isBlank()) {
             throw new IllegalArgumentException("region is blank");
         }
-        for (Duration timeout : new Duration[] {connectTimeout, attemptTimeout, callTimeout}) {
+        for (Duration timeout : new Duration[] {connectTimeout, attemptTimeout, callTimeout, writeTimeout}) {
             if (timeout.isNegative() || timeout.isZero()) {
                 throw new IllegalArgumentException("timeouts must be positive");
             }
@@ -81,41 +86,47 @@ public record S3StoreConfig(
     public static S3StoreConfig of(String bucket)
     {
         return new S3StoreConfig(bucket, DEFAULT_PREFIX, Optional.empty(), DEFAULT_REGION, false, DEFAULT_CONNECT_TIMEOUT,
-                DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_FEED_RETENTION);
+                DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_FEED_RETENTION,
+                DEFAULT_WRITE_TIMEOUT);
     }
 
     public S3StoreConfig withPrefix(String value)
     {
-        return new S3StoreConfig(bucket, value, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention);
+        return new S3StoreConfig(bucket, value, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention, writeTimeout);
     }
 
     public S3StoreConfig withEndpoint(URI value)
     {
-        return new S3StoreConfig(bucket, prefix, Optional.of(value), region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention);
+        return new S3StoreConfig(bucket, prefix, Optional.of(value), region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention, writeTimeout);
     }
 
     public S3StoreConfig withRegion(String value)
     {
-        return new S3StoreConfig(bucket, prefix, endpoint, value, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention);
+        return new S3StoreConfig(bucket, prefix, endpoint, value, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention, writeTimeout);
     }
 
     public S3StoreConfig withPathStyle(boolean value)
     {
-        return new S3StoreConfig(bucket, prefix, endpoint, region, value, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention);
+        return new S3StoreConfig(bucket, prefix, endpoint, region, value, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention, writeTimeout);
     }
 
     public S3StoreConfig withTimeouts(Duration connect, Duration attempt, Duration call)
     {
-        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connect, attempt, call, maxAttempts, feedRetention);
+        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connect, attempt, call, maxAttempts, feedRetention, writeTimeout);
     }
 
     public S3StoreConfig withMaxAttempts(int value)
     {
-        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, value, feedRetention);
+        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, value, feedRetention, writeTimeout);
+    }
+
+    public S3StoreConfig withWriteTimeout(Duration value)
+    {
+        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, feedRetention, value);
     }
 
     public S3StoreConfig withFeedRetention(int value)
     {
-        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, value);
+        return new S3StoreConfig(bucket, prefix, endpoint, region, pathStyle, connectTimeout, attemptTimeout, callTimeout, maxAttempts, value, writeTimeout);
     }
 }

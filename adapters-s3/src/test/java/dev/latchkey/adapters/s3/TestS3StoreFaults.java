@@ -107,6 +107,43 @@ class TestS3StoreFaults
     }
 
     @Test
+    void aWriteThatCannotCommitWithinTheWriteTimeoutIsBusyAndNeverLands()
+    {
+        String prefix = TestingS3.uniquePrefix("write-timeout");
+        Duration writeTimeout = Duration.ofMillis(300);
+        S3IdentityStore store = stores.open(TestingS3Stores.config(proxy.endpoint(), prefix).withWriteTimeout(writeTimeout), clock);
+        AccountId acme = AccountId.of("acme");
+        ApiKey adminKey = createAccount(store, acme);
+
+        // the account's pending mark, the step before the commit, answers after the write's time is over (but
+        // within one request's attempt timeout, so the SDK does not retry it)
+        Fault slowMark = proxy.beforeNext(request -> request.isPutOf(prefix + "accounts/acme/account.json"), () -> sleep(Duration.ofMillis(500)));
+        ApiKey lateKey = keys.random();
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> store.addUser(newUser(acme, "late", Role.USER, lateKey)))
+                .isInstanceOfSatisfying(LatchkeyException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+                    assertThat(e.getMessage()).startsWith("the store is busy");
+                });
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        assertThat(slowMark.fired()).isTrue();
+        assertThat(took).as("the write timeout plus the one request in flight").isLessThan(writeTimeout.plus(S3StoreConfig.DEFAULT_CALL_TIMEOUT));
+
+        // what it marked and staged is overwritten by the next write, and the given-up write never lands
+        ApiKey nextKey = keys.random();
+        store.addUser(newUser(acme, "next", Role.USER, nextKey));
+        for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
+            assertThat(readFeed(handle)).extracting(TestS3StoreFaults::describe)
+                    .containsExactly("1 ACCOUNT_CREATED acme admin", "2 USER_ADDED acme next");
+            assertThat(handle.findUser(acme, UserId.of("late"))).isEmpty();
+            assertThat(handle.findKey(lateKey.keyId())).isEmpty();
+            assertWorks(handle, adminKey, "admin");
+            assertWorks(handle, nextKey, "next");
+            assertThat(handle.listAccounts()).singleElement().satisfies(summary -> assertThat(summary.userCount()).isEqualTo(2));
+        }
+    }
+
+    @Test
     void firstWriteWhoseConditionalWriteProbeAnswerIsLostSucceeds()
     {
         String prefix = TestingS3.uniquePrefix("lost-probe");
@@ -457,5 +494,15 @@ class TestS3StoreFaults
     private NewUser newUser(AccountId account, String user, Role role, ApiKey key)
     {
         return new NewUser(new User(account, UserId.of(user), role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
+    }
+
+    private static void sleep(Duration duration)
+    {
+        try {
+            Thread.sleep(duration.toMillis());
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -17,6 +17,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -39,14 +40,17 @@ public final class S3StoreModule
     public static final String ENDPOINT = "LATCHKEY_S3_ENDPOINT";
     public static final String REGION = "LATCHKEY_S3_REGION";
     public static final String PATH_STYLE = "LATCHKEY_S3_PATH_STYLE";
+    public static final String WRITE_TIMEOUT = "LATCHKEY_S3_WRITE_TIMEOUT";
     public static final String ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID";
     public static final String SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY";
     public static final String SESSION_TOKEN = "AWS_SESSION_TOKEN";
-    static final List<String> SETTINGS = List.of(BUCKET, PREFIX, ENDPOINT, REGION, PATH_STYLE, ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN);
+    static final List<String> SETTINGS = List.of(BUCKET, PREFIX, ENDPOINT, REGION, PATH_STYLE, WRITE_TIMEOUT, ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN);
 
     // what S3 accepts, with the upper case and underscores of the buckets made in us-east-1 before 2018
     private static final Pattern BUCKET_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]");
     private static final Pattern REGION_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
+    // a write makes about a dozen requests: less than this would give up writes on a healthy store
+    private static final Duration MIN_WRITE_TIMEOUT = Duration.ofMillis(500);
 
     private final S3StoreConfig config;
     private final Optional<AwsCredentials> credentials;
@@ -77,12 +81,17 @@ public final class S3StoreModule
         if (!pathStyle.equals("true") && !pathStyle.equals("false")) {
             throw new ConfigException(PATH_STYLE + " must be true or false, not '" + pathStyle + "'");
         }
+        Duration writeTimeout = settings.duration(WRITE_TIMEOUT, S3StoreConfig.DEFAULT_WRITE_TIMEOUT);
+        if (writeTimeout.compareTo(MIN_WRITE_TIMEOUT) < 0) {
+            throw new ConfigException(WRITE_TIMEOUT + " must be at least " + MIN_WRITE_TIMEOUT.toMillis() + "ms, not '" + settings.string(WRITE_TIMEOUT, "") + "'");
+        }
         S3StoreConfig config;
         try {
             config = S3StoreConfig.of(bucket)
                     .withPrefix(prefix)
                     .withRegion(region)
-                    .withPathStyle(Boolean.parseBoolean(pathStyle));
+                    .withPathStyle(Boolean.parseBoolean(pathStyle))
+                    .withWriteTimeout(writeTimeout);
             Optional<URI> endpoint = settings.optional(ENDPOINT).map(S3StoreModule::endpoint);
             if (endpoint.isPresent()) {
                 config = config.withEndpoint(endpoint.get());

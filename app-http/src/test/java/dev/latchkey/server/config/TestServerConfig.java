@@ -43,6 +43,7 @@ import static dev.latchkey.server.store.S3StoreModule.ENDPOINT;
 import static dev.latchkey.server.store.S3StoreModule.PATH_STYLE;
 import static dev.latchkey.server.store.S3StoreModule.PREFIX;
 import static dev.latchkey.server.store.S3StoreModule.REGION;
+import static dev.latchkey.server.store.S3StoreModule.WRITE_TIMEOUT;
 import static dev.latchkey.server.store.StoreModules.FS_DIR;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -295,7 +296,11 @@ public class TestServerConfig
                 arguments(REGION, "us east 1"),
                 arguments(PATH_STYLE, "yes"),
                 arguments(PATH_STYLE, "TRUE"),
-                arguments(PATH_STYLE, ""));
+                arguments(PATH_STYLE, ""),
+                arguments(WRITE_TIMEOUT, "5"),
+                arguments(WRITE_TIMEOUT, "0"),
+                arguments(WRITE_TIMEOUT, "499ms"),
+                arguments(WRITE_TIMEOUT, "-5s"));
     }
 
     /**

@@ -32,6 +32,7 @@ class TestS3StoreModule
     private static final String ENDPOINT = "LATCHKEY_S3_ENDPOINT";
     private static final String REGION = "LATCHKEY_S3_REGION";
     private static final String PATH_STYLE = "LATCHKEY_S3_PATH_STYLE";
+    private static final String WRITE_TIMEOUT = "LATCHKEY_S3_WRITE_TIMEOUT";
 
     @Test
     void theBucketIsRequired()
@@ -65,6 +66,7 @@ class TestS3StoreModule
         assertThat(store.config().endpoint()).isEmpty();
         assertThat(store.config().region()).isEqualTo("us-east-1");
         assertThat(store.config().pathStyle()).isFalse();
+        assertThat(store.config().writeTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(store.credentialsFromSettings()).isFalse();
         assertThat(store.location()).isEqualTo("s3://latchkey-prod/latchkey/ (region us-east-1)");
         assertThat(store.generatedRootKey()).isEmpty();
@@ -78,18 +80,21 @@ class TestS3StoreModule
                 PREFIX, "tenants/eu/",
                 ENDPOINT, "http://127.0.0.1:9000",
                 REGION, "eu-west-3",
-                PATH_STYLE, "true"));
+                PATH_STYLE, "true",
+                WRITE_TIMEOUT, "2500ms"));
 
         assertThat(store.config()).isEqualTo(S3StoreConfig.of("latchkey-test")
                 .withPrefix("tenants/eu/")
                 .withEndpoint(URI.create("http://127.0.0.1:9000"))
                 .withRegion("eu-west-3")
-                .withPathStyle(true));
+                .withPathStyle(true)
+                .withWriteTimeout(Duration.ofMillis(2500)));
         assertThat(store.location()).isEqualTo("s3://latchkey-test/tenants/eu/ via http://127.0.0.1:9000 (region eu-west-3, path-style)");
 
         assertThat(select(Map.of(BUCKET, "b-1", PATH_STYLE, "false")).config().pathStyle()).isFalse();
         assertThat(select(Map.of(BUCKET, "b-1", ENDPOINT, "https://s3.example.com/")).config().endpoint()).contains(URI.create("https://s3.example.com/"));
         assertThat(select(Map.of(BUCKET, "b-1", ENDPOINT, "")).config().endpoint()).isEmpty();
+        assertThat(select(Map.of(BUCKET, "b-1", WRITE_TIMEOUT, "500ms")).config().writeTimeout()).as("the least accepted").isEqualTo(Duration.ofMillis(500));
     }
 
     /**
