@@ -13,6 +13,7 @@ import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.memory.InMemoryIdentityStore;
 import dev.latchkey.core.testing.RecordingStats;
 import dev.latchkey.core.testing.TestingClock;
+import dev.latchkey.core.testing.Waiting;
 import dev.latchkey.core.testing.TestingIdentityStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -26,7 +27,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -36,6 +36,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class TestFeedFollower
 {
+    private static final Duration WAIT = Duration.ofSeconds(10);
     private static final Identity ROOT = Identity.root();
     private static final AccountId ACME = AccountId.of("acme");
 
@@ -188,7 +189,7 @@ class TestFeedFollower
         }
         release.countDown();
 
-        assertThat(waitUntil(() -> store.feedReads() > reads)).isTrue();
+        assertThat(Waiting.until(() -> store.feedReads() > reads, WAIT)).isTrue();
         // a task queued behind the read shows that no other read is pending
         CountDownLatch after = new CountDownLatch(1);
         scheduler.execute(after::countDown);
@@ -196,7 +197,7 @@ class TestFeedFollower
         assertThat(store.feedReads() - reads).isEqualTo(1);
 
         follower.wakeUp();
-        assertThat(waitUntil(() -> store.feedReads() - reads == 2)).as("a wake-up after the read reads again").isTrue();
+        assertThat(Waiting.until(() -> store.feedReads() - reads == 2, WAIT)).as("a wake-up after the read reads again").isTrue();
         follower.close();
     }
 
@@ -209,12 +210,12 @@ class TestFeedFollower
         int reads = store.feedReads();
         follower.start(scheduler);
         assertThatThrownBy(() -> follower.start(scheduler)).isInstanceOf(IllegalStateException.class);
-        assertThat(waitUntil(() -> store.feedReads() >= reads + 3)).isTrue();
+        assertThat(Waiting.until(() -> store.feedReads() >= reads + 3, WAIT)).isTrue();
 
 
         follower.close();
         // a read in progress finishes and is not scheduled again
-        assertThat(waitUntil(() -> scheduler.getActiveCount() == 0)).isTrue();
+        assertThat(Waiting.until(() -> scheduler.getActiveCount() == 0, WAIT)).isTrue();
         assertThat(scheduler.getQueue()).as("no read is scheduled any more").isEmpty();
     }
 
@@ -228,18 +229,6 @@ class TestFeedFollower
         }
     }
 
-    private static boolean waitUntil(BooleanSupplier condition)
-            throws InterruptedException
-    {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            Thread.sleep(1);
-        }
-        return true;
-    }
 
     private static final class RecordingListener
             implements FeedFollower.Listener

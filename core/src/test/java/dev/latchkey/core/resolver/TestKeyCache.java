@@ -9,6 +9,7 @@ import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.testing.Waiting;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -22,7 +23,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -33,6 +33,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class TestKeyCache
 {
+    private static final Duration WAIT = Duration.ofSeconds(10);
     private static final AccountId ACME = AccountId.of("acme");
     private static final AccountId BETA = AccountId.of("beta");
     private static final SecretHasher HASHER = SecretHasher.sha256();
@@ -231,7 +232,7 @@ class TestKeyCache
         }, "clearer");
         clearer.start();
         // the clear either waits for the install, or (were it not excluded) runs to its end
-        assertThat(waitUntil(() -> clearer.getState() == Thread.State.WAITING || !clearer.isAlive())).isTrue();
+        assertThat(Waiting.until(() -> clearer.getState() == Thread.State.WAITING || !clearer.isAlive(), WAIT)).isTrue();
 
         ticker.release();
         installer.join(TimeUnit.SECONDS.toMillis(10));
@@ -267,18 +268,6 @@ class TestKeyCache
         return new KeyRecord(keyId(index), HASHER.hash("secret-" + index), accountId, UserId.of("user-" + index), Role.USER, Instant.EPOCH);
     }
 
-    private static boolean waitUntil(BooleanSupplier condition)
-            throws InterruptedException
-    {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            Thread.sleep(1);
-        }
-        return true;
-    }
 
     /**
      * Fake time that can hold one chosen thread at one of its reads until released.
