@@ -75,6 +75,8 @@ abstract class AbstractMultiInstanceIT
 
     private static final String ROOT_KEY = "multi-instance-it-root-key-0123456789abcdefghij";
     private static final Duration POLL = Duration.ofMillis(5);
+    /** How many feed changes an instance has applied (the count of the propagation timer). */
+    private static final String CHANGES_APPLIED = "latchkey_feed_propagation_seconds_count";
     private static final Duration REVOCATION_BOUND = Duration.ofSeconds(1);
     private static final Duration ADMIN_WRITE_BOUND = Duration.ofSeconds(5);
     /** The server's default readiness bound (LATCHKEY_READY_MAX_LAG). */
@@ -505,10 +507,20 @@ abstract class AbstractMultiInstanceIT
         Optional<StoreOutage> outage = outage();
         assumeTrue(outage.isPresent(), () -> "G5 skipped: the " + figures.store() + " store has no outage to simulate");
         String account = "g5-account";
+        Map<ServerProcess, Double> appliedBefore = new HashMap<>();
+        for (ServerProcess server : List.of(a, b)) {
+            appliedBefore.put(server, client.metrics(server, CHANGES_APPLIED).get(CHANGES_APPLIED));
+        }
         client.createAccount(a, account, "owner");
         String cached = client.registerUser(a, account, "cached", USER);
         String doomed = client.registerUser(a, account, "doomed", USER);
         client.registerUser(a, account, "regenerated", USER);
+        // a write's own feed entry evicts its keys once more on the writer when the feed brings it back: wait for
+        // both instances to have read the four writes, so that the keys cached below stay cached
+        for (ServerProcess server : List.of(a, b)) {
+            waits.awaitTrue(() -> server.name() + " to read the four writes from the feed", System.nanoTime(),
+                    () -> client.metrics(server, CHANGES_APPLIED).get(CHANGES_APPLIED) >= appliedBefore.get(server) + 4);
+        }
         for (ServerProcess server : List.of(a, b)) {
             assertThat(answer(client.verify(server, cached))).isEqualTo(acceptedAs(USER));
             assertThat(answer(client.verify(server, doomed))).isEqualTo(acceptedAs(USER));
