@@ -45,10 +45,12 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
@@ -88,10 +90,13 @@ import static java.util.Objects.requireNonNull;
  *
  * <h2>Reads, and crashes half-way</h2>
  * A key lookup is two small reads: the key, then its account (and a conditional re-read of the key, 304 when
- * unchanged, if a write to the account was applied since the key was written, so that both reads are of one
- * moment). An account whose {@code pending} entry is committed but not yet applied (a writer is finishing it, or
- * was killed) is read as that entry leaves it: one more read, of the head. So the committed entry is the decision, every lookup honours it from the moment it commits (a deleted
- * account's keys stop at once, whatever was left unwritten), and the next write to that account finishes it.
+ * unchanged, if a write to the account was applied since the key was written, so that both reads are of one moment).
+ * An account whose {@code pending} entry is committed but not yet applied (a writer is finishing it, or was killed)
+ * is read as that entry leaves it: one more read, of the head. An account deletion answers once its entry is
+ * committed; its per-user cleanup runs after, on this handle's finisher thread, and is finished by the next write to
+ * the account if this handle stops first. So the committed entry is the decision, every lookup honours it from the
+ * moment it commits (a deleted account's keys stop at once, whatever was left unwritten), and the next write to that
+ * account finishes it.
  *
  * <h2>Endpoints</h2>
  * The endpoint must honour {@code If-None-Match: *} and {@code If-Match} on PUT, atomically, as AWS S3 does; each
@@ -116,6 +121,7 @@ public final class S3IdentityStore
     private static final int MAX_LOOKUP_ATTEMPTS = 5;
     private static final int READ_CHUNK = 64;
     private static final Duration PARALLEL_READ_WAIT = Duration.ofSeconds(10);
+    private static final Duration FINISH_WAIT = Duration.ofSeconds(2);
 
     private final S3Objects objects;
     private final AutoCloseable client;
@@ -127,6 +133,12 @@ public final class S3IdentityStore
     private final CrashPoints crashPoints;
     private final ExecutorService readers = Executors.newFixedThreadPool(PARALLEL_READS, runnable -> {
         Thread thread = new Thread(runnable, "latchkey-s3-read");
+        thread.setDaemon(true);
+        return thread;
+    });
+    /** Finishes account deletions after their call has answered (see {@link #finishLater}). */
+    private final ExecutorService finisher = Executors.newSingleThreadExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "latchkey-s3-finish");
         thread.setDaemon(true);
         return thread;
     });
@@ -435,6 +447,17 @@ public final class S3IdentityStore
     @Override
     public void close()
     {
+        // a deletion being finished may take its last few requests; one not started is left to the next write
+        finisher.shutdown();
+        try {
+            if (!finisher.awaitTermination(FINISH_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                finisher.shutdownNow();
+            }
+        }
+        catch (InterruptedException e) {
+            finisher.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
         readers.shutdownNow();
         try {
             client.close();
@@ -520,7 +543,12 @@ public final class S3IdentityStore
                 continue;
             }
             crashPoints.passing(WriteStep.COMMITTED);
-            apply(entry, marked, stagedKey);
+            if (ChangeType.valueOf(entry.type()) == ChangeType.ACCOUNT_DELETED) {
+                finishLater(entry, marked);
+            }
+            else {
+                apply(entry, marked, stagedKey);
+            }
             try {
                 compactIfDue(committed.orElseGet(this::readHead));
             }
@@ -528,6 +556,45 @@ public final class S3IdentityStore
                 // housekeeping: the write is done, and a later write compacts instead
             }
             return plan.result();
+        }
+    }
+
+    /**
+     * Applies a committed account deletion after the call has answered: the committed entry is the decision (every
+     * key of the account stopped working with it), and its cleanup costs about four requests per user. If this
+     * handle stops or fails first, the deletion stays pending on its account and the next write to that account,
+     * from any instance, finishes it, as it finishes any unfinished write.
+     */
+    private void finishLater(Entry entry, Optional<AccountRead> marked)
+    {
+        try {
+            finisher.execute(() -> {
+                try {
+                    apply(entry, marked, Optional.empty());
+                }
+                catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "finishing the deletion of account {0} failed; the next write to it finishes it: {1}",
+                            entry.accountId(), e.getMessage());
+                }
+            });
+        }
+        catch (RejectedExecutionException e) {
+            // closing: left to the next write to the account
+        }
+    }
+
+    /**
+     * Waits until every account deletion this handle has started finishing is finished (or has failed), for tests.
+     */
+    void awaitFinished(Duration wait)
+            throws InterruptedException
+    {
+        CompletableFuture<Void> marker = CompletableFuture.runAsync(() -> {}, finisher);
+        try {
+            marker.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("account deletions still being finished after " + wait, e);
         }
     }
 

@@ -25,8 +25,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -49,6 +51,8 @@ class TestS3CrashSafety
     private final TestingClock clock = new TestingClock();
     private S3StoreConfig config;
     private S3IdentityStore survivor;
+    /** How many writes a handle of {@link #killedAt} has stopped. */
+    private final AtomicInteger kills = new AtomicInteger();
 
     @BeforeEach
     void setUp()
@@ -136,12 +140,22 @@ class TestS3CrashSafety
     @ParameterizedTest
     @EnumSource(WriteStep.class)
     void deletedAccountKilledAtEachStepLeavesNoKeyWorkingOnceCommitted(WriteStep step)
+            throws InterruptedException
     {
         NewUser alice = createAccountWithAdmin();
         NewUser bob = newUser(BOB, Role.USER);
         survivor.addUser(bob);
 
-        assertThatThrownBy(() -> killedAt(step).deleteAccount(ACME)).isInstanceOf(Killed.class);
+        S3IdentityStore killed = killedAt(step);
+        if (step == WriteStep.OBJECTS_WRITTEN) {
+            // a committed deletion answers first, and its cleanup runs after: the kill stops the cleanup
+            killed.deleteAccount(ACME);
+            killed.awaitFinished(Duration.ofSeconds(30));
+            assertThat(kills.get()).isEqualTo(1);
+        }
+        else {
+            assertThatThrownBy(() -> killed.deleteAccount(ACME)).isInstanceOf(Killed.class);
+        }
 
         boolean committed = step != WriteStep.STAGED;
         assertThat(survivor.findKey(alice.user().keyId()).isPresent()).isEqualTo(!committed);
@@ -219,6 +233,7 @@ class TestS3CrashSafety
     {
         return stores.open(config, clock, step -> {
             if (step == killStep) {
+                kills.incrementAndGet();
                 throw new Killed();
             }
         });

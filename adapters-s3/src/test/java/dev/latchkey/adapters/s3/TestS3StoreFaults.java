@@ -25,6 +25,8 @@ import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
 
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -35,6 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -226,7 +229,11 @@ class TestS3StoreFaults
             ApiKey adminKey = createAccount(store, account);
             store.addUser(newUser(account, "user", Role.USER, userKey));
             deleted.put(account, List.of(adminKey, userKey));
-        }, round -> store.deleteAccount(AccountId.of("deleted-" + round)));
+        }, round -> {
+            // the deletion's cleanup runs after the call has answered: wait for it, so that its PUTs count too
+            store.deleteAccount(AccountId.of("deleted-" + round));
+            awaitFinished(store);
+        });
 
         deleted.forEach((account, accountKeys) -> {
             assertThat(store.findAccount(account)).as("deleted %s", account).isEmpty();
@@ -234,6 +241,53 @@ class TestS3StoreFaults
         });
         assertThat(store.listAccounts()).hasSize(1 + creationPuts + 1);
         assertFeedHoldsEachOnce(store, 1 + (creationPuts + 1) + 3 * (deletionPuts + 1));
+    }
+
+    @Test
+    void deletingAnAccountAnswersBeforeItsPerUserCleanupWhichFinishesInTheBackground()
+            throws Exception
+    {
+        String prefix = TestingS3.uniquePrefix("background-delete");
+        S3IdentityStore store = stores.open(TestingS3Stores.config(proxy.endpoint(), prefix), clock);
+        AccountId acme = AccountId.of("acme");
+        List<ApiKey> accountKeys = new ArrayList<>(List.of(createAccount(store, acme)));
+        for (int i = 0; i < 20; i++) {
+            ApiKey key = keys.random();
+            store.addUser(newUser(acme, "user-" + i, Role.USER, key));
+            accountKeys.add(key);
+        }
+
+        // the cleanup's first request lists the account's users: hold it until the call has answered
+        CountDownLatch answered = new CountDownLatch(1);
+        Fault cleanup = proxy.beforeNext(request -> request.operation() == Operation.LIST_OBJECTS && request.isUnder(prefix + "accounts/acme/"),
+                () -> awaitQuietly(answered));
+        long requestsOfTheCall;
+        try (RequestCounter requests = proxy.countRequests(request -> request.isUnder(prefix))) {
+            store.deleteAccount(acme);
+            requestsOfTheCall = requests.total();
+        }
+        // every key stopped with the committed deletion, before any of its users was cleaned up
+        for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
+            accountKeys.forEach(key -> assertThat(handle.findKey(key.keyId())).isEmpty());
+            assertThat(handle.findAccount(acme)).isEmpty();
+        }
+        answered.countDown();
+        awaitFinished(store);
+        System.out.printf("account deletion with 21 users: %d requests before the call answered%n", requestsOfTheCall);
+
+        // inline, the cleanup alone would take about four requests per user
+        assertThat(requestsOfTheCall).as("requests of the call, with 21 users").isLessThanOrEqualTo(8);
+        assertThat(cleanup.fired()).isTrue();
+        try (S3Client client = proxy.newClient()) {
+            List<String> left = client.listObjectsV2Paginator(list -> list.bucket(TestingS3.SHARED_BUCKET).prefix(prefix + "accounts/acme/")).contents().stream()
+                    .map(S3Object::key)
+                    .toList();
+            assertThat(left).as("the users of the deleted account are cleaned up").containsExactly(prefix + "accounts/acme/account.json");
+        }
+        // the account can be created again at once, with nothing of the old one
+        ApiKey newAdmin = createAccount(store, acme);
+        assertWorks(store, newAdmin, "admin");
+        assertThat(store.listUsers(acme, UserQuery.all()).users()).extracting(User::id).containsExactly(UserId.of("admin"));
     }
 
     @Test
@@ -500,6 +554,27 @@ class TestS3StoreFaults
     {
         try {
             Thread.sleep(duration.toMillis());
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void awaitFinished(S3IdentityStore store)
+    {
+        try {
+            store.awaitFinished(Duration.ofSeconds(30));
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch)
+    {
+        try {
+            latch.await(30, TimeUnit.SECONDS);
         }
         catch (InterruptedException e) {
             Thread.currentThread().interrupt();
