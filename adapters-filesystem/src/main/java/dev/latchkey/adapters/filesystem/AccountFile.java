@@ -1,5 +1,7 @@
 package dev.latchkey.adapters.filesystem;
 
+import java.time.Instant;
+
 /**
  * {@code accounts/<account>/account.json}: the account, its counts, and the one operation in progress on it.
  *
@@ -13,7 +15,7 @@ package dev.latchkey.adapters.filesystem;
  */
 record AccountFile(
         String accountId,
-        String createdAt,
+        Instant createdAt,
         boolean adminRequired,
         String incarnation,
         int userCount,

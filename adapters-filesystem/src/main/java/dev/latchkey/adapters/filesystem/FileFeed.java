@@ -55,14 +55,14 @@ final class FileFeed
      *
      * @return the position it was given
      */
-    long append(String operationId, String changeType, String accountId, String userId, List<String> keyIds, Instant committedAt)
+    long append(String operationId, ChangeType changeType, String accountId, String userId, List<String> keyIds, Instant committedAt)
             throws IOException
     {
         long position = Math.max(readNumber(headFile), readNumber(floorFile) - 1) + 1;
         while (Files.exists(entry(position))) {
             position++;
         }
-        files.write(entry(position), new FeedEntryFile(position, operationId, changeType, accountId, userId, keyIds, committedAt.toString()));
+        files.write(entry(position), new FeedEntryFile(position, operationId, changeType, accountId, userId, keyIds, committedAt));
         files.write(headFile, position);
         return position;
     }
@@ -145,10 +145,10 @@ final class FileFeed
     {
         return new Change(
                 FeedPosition.of(entry.position()),
-                ChangeType.valueOf(entry.changeType()),
+                entry.changeType(),
                 AccountId.of(entry.accountId()),
                 Optional.ofNullable(entry.userId()).map(UserId::of),
                 entry.keyIds().stream().map(KeyId::of).toList(),
-                Instant.parse(entry.committedAt()));
+                entry.committedAt());
     }
 }

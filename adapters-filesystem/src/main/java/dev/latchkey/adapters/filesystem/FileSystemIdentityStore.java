@@ -11,7 +11,6 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
-import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
@@ -133,7 +132,7 @@ public final class FileSystemIdentityStore
         List<AccountSummary> accounts = new ArrayList<>();
         for (String name : read(() -> files.list(accountsDirectory))) {
             settledAccount(AccountId.of(FileNames.decode(name)))
-                    .ifPresent(account -> accounts.add(new AccountSummary(AccountId.of(account.accountId()), Instant.parse(account.createdAt()), account.userCount())));
+                    .ifPresent(account -> accounts.add(new AccountSummary(AccountId.of(account.accountId()), account.createdAt(), account.userCount())));
         }
         accounts.sort(Comparator.comparing(AccountSummary::id));
         return accounts;
@@ -146,7 +145,7 @@ public final class FileSystemIdentityStore
         if (settledAccount(accountId).isEmpty()) {
             return Optional.empty();
         }
-        return read(() -> files.read(userFile(accountId, userId), UserFile.class)).map(FileSystemIdentityStore::toUser);
+        return read(() -> files.read(userFile(accountId, userId), UserFile.class)).map(UserFile::toUser);
     }
 
     @Override
@@ -169,13 +168,13 @@ public final class FileSystemIdentityStore
         List<User> page = new ArrayList<>();
         for (UserId userId : candidates) {
             Optional<UserFile> user = read(() -> files.read(userFile(accountId, userId), UserFile.class));
-            if (user.isEmpty() || !query.matches(userId, Role.valueOf(user.get().role()))) {
+            if (user.isEmpty() || !query.matches(userId, user.get().role())) {
                 continue;
             }
             if (page.size() == query.limit()) {
                 return new UserPage(page, Optional.of(page.get(page.size() - 1).id()));
             }
-            page.add(toUser(user.get()));
+            page.add(user.get().toUser());
         }
         return new UserPage(page, Optional.empty());
     }
@@ -192,20 +191,15 @@ public final class FileSystemIdentityStore
                 throw StoreErrors.accountExists(account.id());
             }
             String incarnation = UUID.randomUUID().toString();
-            PendingOperation operation;
             if (firstAdmin.isPresent()) {
-                User admin = firstAdmin.get().user();
-                requireKeyIdFree(admin.keyId());
-                operation = pending(ChangeType.ACCOUNT_CREATED, admin.id(), List.of(admin.keyId()), toFile(admin), toFile(firstAdmin.get(), incarnation), null);
+                requireKeyIdFree(firstAdmin.get().user().keyId());
             }
-            else {
-                operation = pending(ChangeType.ACCOUNT_CREATED, null, List.of(), null, null, null);
-            }
+            PendingOperation operation = PendingOperation.accountCreated(feed.head().value(), firstAdmin, incarnation);
             if (firstAdmin.isPresent()) {
                 stage(operation);
             }
             int users = firstAdmin.isPresent() ? 1 : 0;
-            AccountFile created = new AccountFile(account.id().value(), account.createdAt().toString(), account.adminRequired(), incarnation, users, users, false, operation);
+            AccountFile created = new AccountFile(account.id().value(), account.createdAt(), account.adminRequired(), incarnation, users, users, false, operation);
             decideAndFinish(created);
             return null;
         });
@@ -222,7 +216,7 @@ public final class FileSystemIdentityStore
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
             requireKeyIdFree(user.keyId());
-            PendingOperation operation = pending(ChangeType.USER_ADDED, user.id(), List.of(user.keyId()), toFile(user), toFile(newUser, account.incarnation()), null);
+            PendingOperation operation = PendingOperation.userAdded(feed.head().value(), newUser, account.incarnation());
             stage(operation);
             int admins = account.adminCount() + (user.role() == Role.ADMIN ? 1 : 0);
             decideAndFinish(account.withPending(account.userCount() + 1, admins, operation));
@@ -243,14 +237,13 @@ public final class FileSystemIdentityStore
             if (!newKeyId.equals(oldKeyId)) {
                 requireKeyIdFree(newKeyId);
             }
-            UserFile after = new UserFile(before.accountId(), before.userId(), before.role(), newKeyId.value(), before.createdAt());
-            KeyFile newKey = new KeyFile(newKeyId.value(), newSecretHash.toHex(), accountId.value(), account.incarnation(), userId.value(), before.role(), issuedAt.toString(), null);
-            PendingOperation operation = pending(ChangeType.KEY_REPLACED, userId, List.of(oldKeyId, newKeyId), after, newKey, oldKeyId.value());
+            KeyRecord newKey = new KeyRecord(newKeyId, newSecretHash, accountId, userId, before.role(), issuedAt);
+            PendingOperation operation = PendingOperation.keyReplaced(feed.head().value(), before.toUser(), newKey, account.incarnation());
             if (!newKeyId.equals(oldKeyId)) {
                 stage(operation);
             }
             decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
-            return toUser(before);
+            return before.toUser();
         });
     }
 
@@ -264,20 +257,19 @@ public final class FileSystemIdentityStore
         return lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
             UserFile before = lockedUser(accountId, userId);
-            Role current = Role.valueOf(before.role());
+            Role current = before.role();
             if (current == role) {
-                return toUser(before);
+                return before.toUser();
             }
             if (current == Role.ADMIN) {
                 requireNotLastAdmin(account, userId, "demote");
             }
             KeyFile key = files.read(keyFile(KeyId.of(before.keyId())), KeyFile.class)
                     .orElseThrow(() -> new IOException("the key file of a user is missing"));
-            UserFile after = new UserFile(before.accountId(), before.userId(), role.name(), before.keyId(), before.createdAt());
-            PendingOperation operation = pending(ChangeType.ROLE_CHANGED, userId, List.of(KeyId.of(before.keyId())), after, key.withRole(role.name()), null);
+            PendingOperation operation = PendingOperation.roleChanged(feed.head().value(), before.toUser().withRole(role), key);
             int admins = account.adminCount() + (role == Role.ADMIN ? 1 : -1);
             decideAndFinish(account.withPending(account.userCount(), admins, operation));
-            return toUser(before);
+            return before.toUser();
         });
     }
 
@@ -287,13 +279,13 @@ public final class FileSystemIdentityStore
         return lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
             UserFile before = lockedUser(accountId, userId);
-            boolean admin = Role.valueOf(before.role()) == Role.ADMIN;
+            boolean admin = before.role() == Role.ADMIN;
             if (admin) {
                 requireNotLastAdmin(account, userId, "remove");
             }
-            PendingOperation operation = pending(ChangeType.USER_REMOVED, userId, List.of(KeyId.of(before.keyId())), null, null, before.keyId());
+            PendingOperation operation = PendingOperation.userRemoved(feed.head().value(), before.toUser());
             decideAndFinish(account.withPending(account.userCount() - 1, account.adminCount() - (admin ? 1 : 0), operation));
-            return toUser(before);
+            return before.toUser();
         });
     }
 
@@ -302,7 +294,7 @@ public final class FileSystemIdentityStore
     {
         lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
-            AccountFile deleting = account.deletingWith(pending(ChangeType.ACCOUNT_DELETED, null, List.of(), null, null, null));
+            AccountFile deleting = account.deletingWith(PendingOperation.accountDeleted(feed.head().value()));
             files.write(accountFile(accountId), deleting);
             finishDeletion(deleting, true);
             return null;
@@ -367,8 +359,7 @@ public final class FileSystemIdentityStore
             // written ahead of a write that was never decided
             return Optional.empty();
         }
-        return Optional.of(new KeyRecord(keyId, SecretHash.ofHex(effective.secretHash()), accountId, UserId.of(effective.userId()),
-                Role.valueOf(effective.role()), Instant.parse(effective.createdAt())));
+        return Optional.of(effective.toRecord());
     }
 
     /**
@@ -415,20 +406,6 @@ public final class FileSystemIdentityStore
     private static void requireNotLastAdmin(AccountFile account, UserId userId, String action)
     {
         StoreErrors.requireAnotherAdmin(account.adminRequired(), account.adminCount() > 1, AccountId.of(account.accountId()), userId, action);
-    }
-
-    private PendingOperation pending(ChangeType type, UserId userId, List<KeyId> changeKeyIds, UserFile user, KeyFile newKey, String removedKeyId)
-            throws IOException
-    {
-        return new PendingOperation(
-                UUID.randomUUID().toString(),
-                feed.head().value(),
-                type.name(),
-                userId == null ? null : userId.value(),
-                changeKeyIds.stream().map(KeyId::value).toList(),
-                user,
-                newKey,
-                removedKeyId);
     }
 
     /**
@@ -554,23 +531,7 @@ public final class FileSystemIdentityStore
 
     private static Account toAccount(AccountFile account)
     {
-        return new Account(AccountId.of(account.accountId()), Instant.parse(account.createdAt()), account.adminRequired());
-    }
-
-    private static User toUser(UserFile user)
-    {
-        return new User(AccountId.of(user.accountId()), UserId.of(user.userId()), Role.valueOf(user.role()), KeyId.of(user.keyId()), Instant.parse(user.createdAt()));
-    }
-
-    private static UserFile toFile(User user)
-    {
-        return new UserFile(user.accountId().value(), user.id().value(), user.role().name(), user.keyId().value(), user.createdAt().toString());
-    }
-
-    private static KeyFile toFile(NewUser newUser, String incarnation)
-    {
-        KeyRecord key = newUser.keyRecord();
-        return new KeyFile(key.keyId().value(), key.secretHash().toHex(), key.accountId().value(), incarnation, key.userId().value(), key.role().name(), key.createdAt().toString(), null);
+        return new Account(AccountId.of(account.accountId()), account.createdAt(), account.adminRequired());
     }
 
     private interface Read<T>

@@ -1,24 +1,53 @@
 package dev.latchkey.adapters.s3;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonDeserializer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewUser;
 
 import java.io.IOException;
+import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.TreeSet;
+
+import static java.util.Objects.requireNonNull;
 
 /**
- * The JSON objects of the store (see {@link S3IdentityStore} for where each lives), and their codec. Times are
- * ISO-8601 instants, roles lower-case names, secret hashes hex.
+ * The JSON objects of the store (see {@link ObjectLayout} for where each lives), and their codec. Times are
+ * ISO-8601 instants, roles lower-case names, secret hashes hex; fields that do not apply are left out.
  */
 final class Documents
 {
     private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .addModule(new SimpleModule("latchkey-s3")
+                    .addSerializer(Instant.class, ToStringSerializer.instance)
+                    .addDeserializer(Instant.class, new InstantDeserializer())
+                    .addSerializer(Role.class, new RoleSerializer())
+                    .addDeserializer(Role.class, new RoleDeserializer()))
             .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            // an account written before writes were batched holds one pending position, not a list
+            .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
             .build();
 
     private Documents() {}
@@ -42,8 +71,8 @@ final class Documents
     }
 
     /**
-     * {@code feed/<first position>.json}: a page of {@link S3IdentityStore#PAGE_SIZE} consecutive changes that no
-     * longer fit in the head. Written whole before the head drops them, so its content is the same whoever writes it.
+     * {@code feed/<first position>.json}: a page of {@link ObjectLayout#PAGE_SIZE} consecutive changes that no longer
+     * fit in the head. Written whole before the head drops them, so its content is the same whoever writes it.
      */
     record Page(List<Entry> entries)
     {
@@ -54,76 +83,231 @@ final class Documents
     }
 
     /**
-     * One committed write: enough to report it in the feed and to apply it to the objects of its account.
+     * One write, as committed in the feed: enough to report it and to apply it to the objects of its account. Made
+     * by the factory of its change type ({@link #accountCreated}, {@link #userAdded}, ...), which take domain
+     * values, so that a new field of a user changes those factories and no caller.
      *
-     * @param txn a random id of the write, so that a writer whose commit answer was lost can recognise its entry
+     * @param position its feed position (0 until it is committed)
+     * @param txn a random id of the write, so that a writer whose commit answer was lost can recognise its entry, and
+     *         a reader can tell the key it staged
      * @param incarnation the incarnation of the account the write applies to (for a creation: the new one)
+     * @param committedAt when it was committed (null until then)
      * @param role the user's role after the write (for a removal: the role it had)
      * @param oldRole the role before a role change
      * @param oldKeyId the key that stops working (replaced or removed)
      * @param keyId the user's key after the write (the new key of a creation or replacement, the current one for a
      *         role change)
-     * @param secretHash the hash of the new key's secret, for creations and replacements
-     * @param keyCreatedAt when the new key was issued
+     * @param secretHash the hash (hex) of the secret of {@code keyId}
+     * @param keyCreatedAt when {@code keyId} was issued
      */
     record Entry(
             long position,
             String txn,
-            String type,
+            ChangeType type,
             String accountId,
             String incarnation,
-            String committedAt,
-            String accountCreatedAt,
+            Instant committedAt,
+            Instant accountCreatedAt,
             Boolean adminRequired,
             String userId,
-            String role,
-            String oldRole,
-            String userCreatedAt,
+            Role role,
+            Role oldRole,
+            Instant userCreatedAt,
             String oldKeyId,
             String keyId,
             String secretHash,
-            String keyCreatedAt)
+            Instant keyCreatedAt)
     {
-        /**
-         * This entry as the write commits it: at a position, with its write's id and commit time.
-         */
-        Entry committed(long newPosition, String newTxn, java.time.Instant at)
+        Entry
         {
-            return new Entry(newPosition, newTxn, type, accountId, incarnation, at.toString(), accountCreatedAt, adminRequired, userId, role, oldRole,
+            requireNonNull(type, "type is null");
+            requireNonNull(accountId, "accountId is null");
+            requireNonNull(incarnation, "incarnation is null");
+        }
+
+        static Entry accountCreated(dev.latchkey.core.domain.Account account, String incarnation, Optional<NewUser> firstAdmin)
+        {
+            if (firstAdmin.isEmpty()) {
+                return new Entry(0, null, ChangeType.ACCOUNT_CREATED, account.id().value(), incarnation, null, account.createdAt(), account.adminRequired(),
+                        null, null, null, null, null, null, null, null);
+            }
+            dev.latchkey.core.domain.User admin = firstAdmin.get().user();
+            return new Entry(0, null, ChangeType.ACCOUNT_CREATED, account.id().value(), incarnation, null, account.createdAt(), account.adminRequired(),
+                    admin.id().value(), Role.ADMIN, null, admin.createdAt(), null, admin.keyId().value(), firstAdmin.get().secretHash().toHex(), admin.createdAt());
+        }
+
+        static Entry userAdded(String incarnation, NewUser newUser)
+        {
+            return ofUser(ChangeType.USER_ADDED, incarnation, newUser.user(), null, null, newUser.secretHash(), newUser.user().createdAt());
+        }
+
+        static Entry keyReplaced(String incarnation, dev.latchkey.core.domain.User after, KeyId oldKeyId, SecretHash newSecretHash, Instant issuedAt)
+        {
+            return ofUser(ChangeType.KEY_REPLACED, incarnation, after, null, oldKeyId, newSecretHash, issuedAt);
+        }
+
+        /**
+         * @param key the user's key, which keeps working with the new role
+         */
+        static Entry roleChanged(String incarnation, dev.latchkey.core.domain.User after, Role oldRole, CurrentKey key)
+        {
+            return ofUser(ChangeType.ROLE_CHANGED, incarnation, after, oldRole, null, key.secretHash(), key.createdAt());
+        }
+
+        static Entry userRemoved(String incarnation, dev.latchkey.core.domain.User before)
+        {
+            return new Entry(0, null, ChangeType.USER_REMOVED, before.accountId().value(), incarnation, null, null, null,
+                    before.id().value(), before.role(), null, before.createdAt(), before.keyId().value(), null, null, null);
+        }
+
+        static Entry accountDeleted(AccountId accountId, String incarnation)
+        {
+            return new Entry(0, null, ChangeType.ACCOUNT_DELETED, accountId.value(), incarnation, null, null, null, null, null, null, null, null, null, null, null);
+        }
+
+        private static Entry ofUser(ChangeType type, String incarnation, dev.latchkey.core.domain.User user, Role oldRole, KeyId oldKeyId, SecretHash secretHash,
+                Instant keyCreatedAt)
+        {
+            return new Entry(0, null, type, user.accountId().value(), incarnation, null, null, null, user.id().value(), user.role(), oldRole, user.createdAt(),
+                    oldKeyId == null ? null : oldKeyId.value(), user.keyId().value(), secretHash.toHex(), keyCreatedAt);
+        }
+
+        /**
+         * This entry as its write commits it: at a position, with its write's id and commit time.
+         */
+        Entry committed(long newPosition, String newTxn, Instant at)
+        {
+            return new Entry(newPosition, newTxn, type, accountId, incarnation, at, accountCreatedAt, adminRequired, userId, role, oldRole,
                     userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt);
+        }
+
+        /**
+         * Whether the write issues a key that did not work before ({@code keyId}, staged ahead of the commit).
+         */
+        boolean issuesKey()
+        {
+            return keyId != null && (type == ChangeType.ACCOUNT_CREATED || type == ChangeType.USER_ADDED || type == ChangeType.KEY_REPLACED);
+        }
+
+        boolean names(UserId user)
+        {
+            return user.value().equals(userId);
+        }
+
+        /**
+         * The user as this entry leaves it: empty for a removal (and for entries about no user).
+         */
+        Optional<dev.latchkey.core.domain.User> userAfter()
+        {
+            if (userId == null || type == ChangeType.USER_REMOVED || type == ChangeType.ACCOUNT_DELETED) {
+                return Optional.empty();
+            }
+            return Optional.of(new dev.latchkey.core.domain.User(AccountId.of(accountId), UserId.of(userId), role, KeyId.of(keyId), userCreatedAt));
+        }
+
+        /**
+         * This entry as the store port reports it: the keys whose lookups it changes.
+         */
+        Change toChange()
+        {
+            List<KeyId> keyIds = switch (type) {
+                case ACCOUNT_CREATED, USER_ADDED, ROLE_CHANGED -> keyId == null ? List.of() : List.of(KeyId.of(keyId));
+                case KEY_REPLACED -> List.of(KeyId.of(oldKeyId), KeyId.of(keyId));
+                case USER_REMOVED -> List.of(KeyId.of(oldKeyId));
+                case ACCOUNT_DELETED -> List.of();
+            };
+            return new Change(FeedPosition.of(position), type, AccountId.of(accountId), Optional.ofNullable(userId).map(UserId::of), keyIds, committedAt);
         }
     }
 
     /**
-     * {@code accounts/<account>/account.json}: the account, its counts, and which feed entry may be changing it.
+     * What a role change needs of the user's current key.
+     */
+    record CurrentKey(SecretHash secretHash, Instant createdAt) {}
+
+    /**
+     * {@code accounts/<account>/account.json}: the account, its counts, and which feed entries may be changing it.
      *
      * @param incarnation a random id of this creation of the account; users and keys carry it, so nothing of a
      *         deleted account ever counts under a later account of the same name
      * @param exists false for a deleted account (a tombstone) or for one whose creation is not decided yet
      * @param applied the newest feed entry whose effects are all written (every object of the account and this one)
-     * @param pending a feed position at which a write to this account is committing or committed but not yet
-     *         applied; a reader that finds {@code pending > applied} looks that entry up in the feed and, when it is
-     *         committed and names this account, sees the account as that entry leaves it
+     * @param pending the feed positions, after {@code applied}, at which a write to this account is committing or
+     *         committed but not yet applied; a reader looks them up in the feed and sees the account as the committed
+     *         entries among them that name it leave it. A position whose entry names another account, or is not
+     *         committed, means nothing.
      */
     record Account(
             String accountId,
-            String createdAt,
+            Instant createdAt,
             boolean adminRequired,
             String incarnation,
             boolean exists,
             int userCount,
             int adminCount,
             long applied,
-            long pending)
+            List<Long> pending)
     {
-        Account withPending(long position)
+        Account
         {
-            return new Account(accountId, createdAt, adminRequired, incarnation, exists, userCount, adminCount, applied, position);
+            requireNonNull(accountId, "accountId is null");
+            TreeSet<Long> after = new TreeSet<>();
+            for (Long position : pending == null ? List.<Long>of() : pending) {
+                if (position > applied) {
+                    after.add(position);
+                }
+            }
+            pending = List.copyOf(after);
+        }
+
+        /**
+         * An account this store has never written: what a write to it starts from.
+         */
+        static Account absent(AccountId accountId)
+        {
+            return new Account(accountId.value(), Instant.EPOCH, false, "", false, 0, 0, 0, List.of());
         }
 
         boolean hasPending()
         {
-            return pending > applied;
+            return !pending.isEmpty();
+        }
+
+        /**
+         * This account with more positions marked pending.
+         */
+        Account marking(Collection<Long> positions)
+        {
+            TreeSet<Long> marks = new TreeSet<>(pending);
+            marks.addAll(positions);
+            return new Account(accountId, createdAt, adminRequired, incarnation, exists, userCount, adminCount, applied, List.copyOf(marks));
+        }
+
+        /**
+         * The account as a committed entry about it leaves it: applied through the entry, which is no longer pending.
+         */
+        Account after(Entry entry)
+        {
+            int admin = entry.role() == Role.ADMIN ? 1 : 0;
+            return switch (entry.type()) {
+                case ACCOUNT_CREATED -> new Account(entry.accountId(), entry.accountCreatedAt(), Boolean.TRUE.equals(entry.adminRequired()), entry.incarnation(),
+                        true, entry.userId() == null ? 0 : 1, entry.userId() == null ? 0 : 1, entry.position(), pending);
+                case ACCOUNT_DELETED -> new Account(accountId, createdAt, adminRequired, incarnation, false, 0, 0, entry.position(), pending);
+                case USER_ADDED -> counted(userCount + 1, adminCount + admin, entry.position());
+                case USER_REMOVED -> counted(userCount - 1, adminCount - admin, entry.position());
+                case ROLE_CHANGED -> counted(userCount, adminCount + (admin == 1 ? 1 : -1), entry.position());
+                case KEY_REPLACED -> counted(userCount, adminCount, entry.position());
+            };
+        }
+
+        private Account counted(int newUserCount, int newAdminCount, long newApplied)
+        {
+            return new Account(accountId, createdAt, adminRequired, incarnation, exists, newUserCount, newAdminCount, newApplied, pending);
+        }
+
+        dev.latchkey.core.domain.Account toAccount()
+        {
+            return new dev.latchkey.core.domain.Account(AccountId.of(accountId), createdAt, adminRequired);
         }
     }
 
@@ -133,7 +317,22 @@ final class Documents
      * @param position the feed entry that wrote it; a write for an older entry never replaces it
      * @param removed a removed user (kept, so that a late writer of an older entry cannot bring it back)
      */
-    record User(String userId, String role, String keyId, String createdAt, long position, boolean removed) {}
+    record User(String userId, Role role, String keyId, Instant createdAt, long position, boolean removed)
+    {
+        /**
+         * The user object a committed entry about a user writes.
+         */
+        static User writtenBy(Entry entry)
+        {
+            boolean removed = entry.type() == ChangeType.USER_REMOVED;
+            return new User(entry.userId(), entry.role(), removed ? entry.oldKeyId() : entry.keyId(), entry.userCreatedAt(), entry.position(), removed);
+        }
+
+        dev.latchkey.core.domain.User toUser(AccountId accountId)
+        {
+            return new dev.latchkey.core.domain.User(accountId, UserId.of(userId), role, KeyId.of(keyId), createdAt);
+        }
+    }
 
     /**
      * {@code keys/<keyId>.json}: a key, found by its id in one read; it works only while its account (one more read)
@@ -150,11 +349,43 @@ final class Documents
             String accountId,
             String incarnation,
             String userId,
-            String role,
-            String createdAt,
+            Role role,
+            Instant createdAt,
             long position,
             String stagedBy,
-            boolean revoked) {}
+            boolean revoked)
+    {
+        /**
+         * The key an entry issues, written ahead of its commit.
+         */
+        static Key stagedBy(Entry entry)
+        {
+            return new Key(entry.keyId(), entry.secretHash(), entry.accountId(), entry.incarnation(), entry.userId(), entry.role(), entry.keyCreatedAt(),
+                    entry.position(), entry.txn(), false);
+        }
+
+        /**
+         * The user's key as a committed entry leaves it.
+         */
+        static Key writtenBy(Entry entry)
+        {
+            return new Key(entry.keyId(), entry.secretHash(), entry.accountId(), entry.incarnation(), entry.userId(), entry.role(), entry.keyCreatedAt(),
+                    entry.position(), null, false);
+        }
+
+        Key revokedBy(Entry entry)
+        {
+            return new Key(keyId, secretHash, accountId, incarnation, userId, role, createdAt, entry.position(), null, true);
+        }
+
+        /**
+         * Whether it belongs to the account incarnation and user an entry is about.
+         */
+        boolean ownedAsIn(Entry entry)
+        {
+            return accountId.equals(entry.accountId()) && incarnation.equals(entry.incarnation()) && userId.equals(entry.userId());
+        }
+    }
 
     /**
      * {@code probes/<nonce>.json}: written and deleted by the check that the endpoint honours conditional writes.
@@ -176,8 +407,46 @@ final class Documents
         try {
             return MAPPER.readValue(bytes, type);
         }
-        catch (IOException e) {
-            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store holds an unreadable " + type.getSimpleName().toLowerCase(java.util.Locale.ROOT) + " object", e);
+        catch (IOException | RuntimeException e) {
+            throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store holds an unreadable " + type.getSimpleName().toLowerCase(Locale.ROOT) + " object", e);
+        }
+    }
+
+    private static final class InstantDeserializer
+            extends JsonDeserializer<Instant>
+    {
+        @Override
+        public Instant deserialize(JsonParser parser, DeserializationContext context)
+                throws IOException
+        {
+            return Instant.parse(parser.getValueAsString());
+        }
+    }
+
+    private static final class RoleSerializer
+            extends StdSerializer<Role>
+    {
+        RoleSerializer()
+        {
+            super(Role.class);
+        }
+
+        @Override
+        public void serialize(Role role, com.fasterxml.jackson.core.JsonGenerator generator, com.fasterxml.jackson.databind.SerializerProvider provider)
+                throws IOException
+        {
+            generator.writeString(role.wireName());
+        }
+    }
+
+    private static final class RoleDeserializer
+            extends JsonDeserializer<Role>
+    {
+        @Override
+        public Role deserialize(JsonParser parser, DeserializationContext context)
+                throws IOException
+        {
+            return Role.fromWireName(parser.getValueAsString(), "role");
         }
     }
 }

@@ -37,6 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -106,6 +107,93 @@ class TestS3StoreFaults
             assertWorks(handle, adminKey, "admin");
             assertWorks(handle, userKey, "user");
             assertThat(handle.listAccounts()).singleElement().satisfies(summary -> assertThat(summary.userCount()).isEqualTo(2));
+        }
+    }
+
+    @Test
+    void writesQueuedWhileACommitIsInFlightCommitTogetherCheckedAgainstEachOther()
+            throws Exception
+    {
+        String prefix = TestingS3.uniquePrefix("batch");
+        S3IdentityStore store = stores.open(TestingS3Stores.config(proxy.endpoint(), prefix), clock);
+        AccountId acme = AccountId.of("acme");
+        ApiKey adminKey = createAccount(store, acme);
+        ApiKey carolKey = keys.random();
+        ApiKey bobKey = keys.random();
+        ApiKey otherBobKey = keys.random();
+        UserId bob = UserId.of("bob");
+
+        Map<String, Callable<Object>> queued = new LinkedHashMap<>();
+        queued.put("add bob", () -> {
+            store.addUser(newUser(acme, "bob", Role.USER, bobKey));
+            return "added";
+        });
+        queued.put("add bob again", () -> {
+            store.addUser(newUser(acme, "bob", Role.USER, otherBobKey));
+            return "added";
+        });
+        queued.put("promote bob", () -> store.setRole(acme, bob, Role.ADMIN).role());
+        queued.put("remove bob", () -> store.removeUser(acme, bob).role());
+        queued.put("demote bob", () -> store.setRole(acme, bob, Role.USER).role());
+        Map<String, Object> outcomes;
+        try (RequestCounter commits = proxy.countRequests(request -> request.isPutOf(prefix + HEAD))) {
+            outcomes = whileTheNextCommitIsHeld(prefix, () -> store.addUser(newUser(acme, "carol", Role.USER, carolKey)), queued);
+            assertThat(commits.total()).as("one commit for carol's write, one for the five queued behind it").isEqualTo(2);
+        }
+
+        // as if made one after another, in the order they were queued
+        assertThat(outcomes).containsExactly(
+                Map.entry("add bob", "added"),
+                Map.entry("add bob again", "ALREADY_EXISTS"),
+                Map.entry("promote bob", Role.USER),
+                Map.entry("remove bob", Role.ADMIN),
+                Map.entry("demote bob", "NOT_FOUND"));
+        awaitFinished(store);
+        for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
+            assertThat(readFeed(handle)).extracting(TestS3StoreFaults::describe).containsExactly(
+                    "1 ACCOUNT_CREATED acme admin", "2 USER_ADDED acme carol", "3 USER_ADDED acme bob", "4 ROLE_CHANGED acme bob", "5 USER_REMOVED acme bob");
+            assertThat(handle.findUser(acme, bob)).isEmpty();
+            assertThat(handle.findKey(bobKey.keyId())).isEmpty();
+            assertThat(handle.findKey(otherBobKey.keyId())).isEmpty();
+            assertWorks(handle, adminKey, "admin");
+            assertWorks(handle, carolKey, "carol");
+            assertThat(handle.listAccounts()).singleElement().satisfies(summary -> assertThat(summary.userCount()).isEqualTo(2));
+        }
+    }
+
+    @Test
+    void batchedCommitWhoseAnswerIsLostIsReportedOnceAsSuccessToEachOfItsWrites()
+            throws Exception
+    {
+        String prefix = TestingS3.uniquePrefix("lost-batch");
+        S3IdentityStore store = stores.open(TestingS3Stores.config(proxy.endpoint(), prefix), clock);
+        AccountId acme = AccountId.of("acme");
+        createAccount(store, acme);
+        Map<String, ApiKey> userKeys = new LinkedHashMap<>();
+        Map<String, Callable<Object>> queued = new LinkedHashMap<>();
+        for (int i = 0; i < 6; i++) {
+            String user = "user-" + i;
+            userKeys.put(user, keys.random());
+            queued.put(user, () -> {
+                store.addUser(newUser(acme, user, Role.USER, userKeys.get(user)));
+                return "added";
+            });
+        }
+        AtomicInteger commitsSeen = new AtomicInteger();
+        Map<String, Object> outcomes;
+        try (RequestCounter commits = proxy.countRequests(request -> request.isPutOf(prefix + HEAD))) {
+            // the second commit is the batch of six: S3 makes it, its answer is lost, and the SDK's retry fails its condition
+            Fault lost = proxy.dropNextResponse(request -> request.isPutOf(prefix + HEAD) && commitsSeen.incrementAndGet() == 2);
+            outcomes = whileTheNextCommitIsHeld(prefix, () -> store.addUser(newUser(acme, "first", Role.USER, keys.random())), queued);
+            assertThat(lost.fired()).isTrue();
+            assertThat(commits.total()).as("the first write's commit, the batch's, and the SDK's retry of it").isEqualTo(3);
+        }
+        assertThat(outcomes).containsOnlyKeys(userKeys.keySet()).allSatisfy((user, outcome) -> assertThat(outcome).as(user).isEqualTo("added"));
+        awaitFinished(store);
+        for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
+            assertFeedHoldsEachOnce(handle, 1 + 1 + userKeys.size());
+            userKeys.forEach((user, key) -> assertWorks(handle, key, user));
+            assertThat(handle.listAccounts()).singleElement().satisfies(summary -> assertThat(summary.userCount()).isEqualTo(2 + userKeys.size()));
         }
     }
 
@@ -548,6 +636,53 @@ class TestS3StoreFaults
     private NewUser newUser(AccountId account, String user, Role role, ApiKey key)
     {
         return new NewUser(new User(account, UserId.of(user), role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
+    }
+
+    /**
+     * Runs {@code first}, holds its commit until every call of {@code queued} has been made, one by one and in order
+     * (so that they queue behind it, in that order), then lets it go.
+     *
+     * @return each queued call's result, or the code of the {@link LatchkeyException} it threw
+     */
+    private Map<String, Object> whileTheNextCommitIsHeld(String prefix, Runnable first, Map<String, Callable<Object>> queued)
+            throws Exception
+    {
+        CountDownLatch allQueued = new CountDownLatch(1);
+        CountDownLatch held = new CountDownLatch(1);
+        Fault hold = proxy.beforeNext(request -> request.isPutOf(prefix + HEAD), () -> {
+            held.countDown();
+            awaitQuietly(allQueued);
+        });
+        ExecutorService callers = Executors.newCachedThreadPool();
+        try {
+            Future<?> firstCall = callers.submit(first);
+            assertThat(held.await(30, TimeUnit.SECONDS)).as("the first commit reached S3").isTrue();
+            Map<String, Future<Object>> calls = new LinkedHashMap<>();
+            for (Map.Entry<String, Callable<Object>> call : queued.entrySet()) {
+                calls.put(call.getKey(), callers.submit(() -> {
+                    try {
+                        return call.getValue().call();
+                    }
+                    catch (LatchkeyException e) {
+                        return e.code().name();
+                    }
+                }));
+                // each call queues its write at once: a pause keeps them in order
+                sleep(Duration.ofMillis(50));
+            }
+            allQueued.countDown();
+            firstCall.get(30, TimeUnit.SECONDS);
+            assertThat(hold.fired()).isTrue();
+            Map<String, Object> outcomes = new LinkedHashMap<>();
+            for (Map.Entry<String, Future<Object>> call : calls.entrySet()) {
+                outcomes.put(call.getKey(), call.getValue().get(30, TimeUnit.SECONDS));
+            }
+            return outcomes;
+        }
+        finally {
+            allQueued.countDown();
+            callers.shutdownNow();
+        }
     }
 
     private static void sleep(Duration duration)

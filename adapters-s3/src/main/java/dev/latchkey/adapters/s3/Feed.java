@@ -1,0 +1,212 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.Documents.Entry;
+import dev.latchkey.adapters.s3.Documents.Head;
+import dev.latchkey.adapters.s3.Documents.Page;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import static dev.latchkey.adapters.s3.ObjectLayout.HEAD;
+import static dev.latchkey.adapters.s3.ObjectLayout.PAGE_SIZE;
+import static dev.latchkey.adapters.s3.ObjectLayout.page;
+import static dev.latchkey.adapters.s3.ObjectLayout.pageStart;
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The change feed: the head (the commit point, with the newest entries) and the pages of older entries. Appending
+ * to it is the commit of every write: the head replaced conditionally on the version read, so that positions are
+ * consecutive and one writer wins each. Nothing read is trusted without asking S3: the entity tag of the newest head
+ * read is only sent back, so that an unchanged head costs a 304.
+ */
+final class Feed
+{
+    private final S3Objects objects;
+    private final int retention;
+    private final AtomicReference<HeadRead> lastHead = new AtomicReference<>();
+
+    Feed(S3Objects objects, int retention)
+    {
+        this.objects = requireNonNull(objects, "objects is null");
+        this.retention = retention;
+    }
+
+    /**
+     * A head and the entity tag it had (null for a store with no head yet).
+     */
+    record HeadRead(Head head, String etag) {}
+
+    HeadRead readHead()
+    {
+        HeadRead last = lastHead.get();
+        HeadRead read;
+        if (last == null || last.etag() == null) {
+            read = objects.get(HEAD)
+                    .map(found -> new HeadRead(Documents.read(found.bytes(), Head.class), found.etag()))
+                    .orElse(new HeadRead(Head.EMPTY, null));
+        }
+        else {
+            // S3 answers 304 when the head is still the version we hold: one request, no body
+            read = objects.getIfChanged(HEAD, last.etag())
+                    .map(found -> found.bytes() == null ? new HeadRead(Head.EMPTY, null) : new HeadRead(Documents.read(found.bytes(), Head.class), found.etag()))
+                    .orElse(last);
+        }
+        lastHead.set(read);
+        return read;
+    }
+
+    /**
+     * The committed entries at some positions (those up to the head's position that are not compacted away), in
+     * position order; each feed page needed is read once.
+     */
+    List<Entry> committedAt(Head head, Collection<Long> positions)
+    {
+        Map<Long, List<Entry>> pages = new HashMap<>();
+        TreeMap<Long, Entry> found = new TreeMap<>();
+        for (long position : positions) {
+            if (position < 1 || position > head.position()) {
+                continue;
+            }
+            List<Entry> entries = position > head.spilledThrough() ? head.entries() : pages.computeIfAbsent(pageStart(position), this::readPage);
+            for (Entry entry : entries) {
+                if (entry.position() == position) {
+                    found.put(position, entry);
+                }
+            }
+        }
+        return List.copyOf(found.values());
+    }
+
+    Optional<Entry> committedAt(Head head, long position)
+    {
+        return committedAt(head, List.of(position)).stream().findFirst();
+    }
+
+    FeedBatch changesAfter(FeedPosition position, int limit)
+    {
+        Head head = readHead().head();
+        if (position.value() >= head.position()) {
+            return new FeedBatch.Changes(List.of(), position);
+        }
+        if (position.value() < head.compactedThrough()) {
+            return new FeedBatch.Reset(FeedPosition.of(head.position()));
+        }
+        long last = Math.min(head.position(), position.value() + Math.min(limit, head.position()));
+        List<Change> changes = new ArrayList<>();
+        long next = position.value() + 1;
+        while (next <= last) {
+            List<Entry> entries = next > head.spilledThrough() ? head.entries() : readPage(pageStart(next));
+            if (entries.isEmpty()) {
+                // compacted while we read
+                return new FeedBatch.Reset(FeedPosition.of(head.position()));
+            }
+            for (Entry entry : entries) {
+                if (entry.position() == next && next <= last) {
+                    changes.add(entry.toChange());
+                    next++;
+                }
+            }
+        }
+        return new FeedBatch.Changes(changes, FeedPosition.of(last));
+    }
+
+    /**
+     * The commit: the head, replaced conditionally on the version read, with the entries appended (their positions
+     * follow the head's). Entries beyond two pages move to a page object first (same content whoever writes it, so
+     * an unconditional PUT).
+     *
+     * @return the new head; empty when the head changed since it was read (or this PUT's answer was lost and its
+     *         retry failed the condition: see {@link #holds})
+     */
+    Optional<HeadRead> append(HeadRead read, List<Entry> entries)
+    {
+        Head head = read.head();
+        List<Entry> newest = new ArrayList<>(head.entries());
+        newest.addAll(entries);
+        long spilledThrough = head.spilledThrough();
+        while (newest.size() > 2 * PAGE_SIZE) {
+            List<Entry> spilled = List.copyOf(newest.subList(0, PAGE_SIZE));
+            objects.put(page(spilledThrough + 1), Documents.write(new Page(spilled)));
+            newest.subList(0, PAGE_SIZE).clear();
+            spilledThrough += PAGE_SIZE;
+        }
+        Head next = new Head(head.position() + entries.size(), head.compactedThrough(), spilledThrough, newest);
+        Optional<HeadRead> committed = objects.putIfUnchanged(HEAD, Documents.write(next), read.etag()).map(etag -> new HeadRead(next, etag));
+        committed.ifPresent(lastHead::set);
+        return committed;
+    }
+
+    /**
+     * After a lost condition on the head: whether these entries were committed after all (a retried request whose
+     * first attempt succeeded). They were appended together, so the first one tells.
+     */
+    boolean holds(List<Entry> entries)
+    {
+        Entry first = entries.get(0);
+        return committedAt(readHead().head(), first.position()).map(found -> found.txn().equals(first.txn())).orElse(false);
+    }
+
+    /**
+     * Forgets the oldest page once {@code retention} newer entries exist, after finishing any write of it still
+     * pending on its account (through {@code finishAccount}), before its entries are forgotten.
+     */
+    void compactIfDue(HeadRead read, Consumer<AccountId> finishAccount)
+    {
+        Head head = read.head();
+        long pageStart = pageStart(head.compactedThrough() + 1);
+        long pageEnd = pageStart + PAGE_SIZE - 1;
+        if (pageEnd > head.spilledThrough() || head.position() - pageEnd < retention) {
+            return;
+        }
+        Set<String> accounts = new LinkedHashSet<>();
+        readPage(pageStart).forEach(entry -> accounts.add(entry.accountId()));
+        accounts.forEach(account -> finishAccount.accept(AccountId.of(account)));
+        Head compacted = new Head(head.position(), pageEnd, head.spilledThrough(), head.entries());
+        if (objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag()).isPresent()) {
+            objects.delete(page(pageStart));
+        }
+    }
+
+    /**
+     * Forgets the entries up to and including {@code through}: what compaction does to the oldest pages, for tests of
+     * readers that fall behind.
+     */
+    void compactThrough(FeedPosition through)
+    {
+        while (true) {
+            HeadRead read = readHead();
+            Head head = read.head();
+            long floor = Math.min(through.value(), head.position());
+            if (floor <= head.compactedThrough()) {
+                return;
+            }
+            Head compacted = new Head(head.position(), floor, head.spilledThrough(), head.entries());
+            if (objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag()).isPresent()) {
+                for (long start = pageStart(head.compactedThrough() + 1); start + PAGE_SIZE - 1 <= Math.min(floor, head.spilledThrough()); start += PAGE_SIZE) {
+                    objects.delete(page(start));
+                }
+                return;
+            }
+        }
+    }
+
+    private List<Entry> readPage(long start)
+    {
+        return objects.get(page(start))
+                .map(found -> Documents.read(found.bytes(), Page.class).entries())
+                .orElse(List.of());
+    }
+}

@@ -1,0 +1,249 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.Documents.CurrentKey;
+import dev.latchkey.adapters.s3.Documents.Entry;
+import dev.latchkey.adapters.s3.Documents.Head;
+import dev.latchkey.adapters.s3.S3Objects.Versioned;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.SecretHash;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeSet;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Accounts, users and keys as the committed feed leaves them. An account's object may lag behind its committed
+ * writes (their writer is finishing them, or was killed): the entries still pending on it are read from the feed and
+ * folded in, so every read sees each write from the moment it commits, whatever is left unwritten.
+ */
+final class LiveViews
+{
+    private static final int MAX_LOOKUP_ATTEMPTS = 5;
+
+    private final S3Objects objects;
+    private final Feed feed;
+
+    LiveViews(S3Objects objects, Feed feed)
+    {
+        this.objects = requireNonNull(objects, "objects is null");
+        this.feed = requireNonNull(feed, "feed is null");
+    }
+
+    /**
+     * An account object and the entity tag it had.
+     */
+    record AccountRead(Documents.Account account, String etag) {}
+
+    /**
+     * An account as the newest committed writes leave it.
+     *
+     * @param account the account object with {@code pending} folded in
+     * @param pending the committed entries about the account not yet applied to its objects, oldest first (and, in a
+     *         batch being planned, the entries of the batch so far)
+     */
+    record AccountView(Documents.Account account, List<Entry> pending)
+    {
+        AccountView
+        {
+            requireNonNull(account, "account is null");
+            pending = List.copyOf(pending);
+        }
+
+        boolean exists()
+        {
+            return account.exists();
+        }
+
+        String incarnation()
+        {
+            return account.incarnation();
+        }
+
+        AccountId accountId()
+        {
+            return AccountId.of(account.accountId());
+        }
+
+        /**
+         * This view with one more entry about the account.
+         */
+        AccountView with(Entry entry)
+        {
+            List<Entry> entries = new ArrayList<>(pending);
+            entries.add(entry);
+            return new AccountView(account.after(entry), entries);
+        }
+
+        /**
+         * The newest pending entry about a user of the account as it is now (entries of an earlier incarnation of
+         * the account do not count).
+         */
+        Optional<Entry> latestAbout(UserId userId)
+        {
+            for (int i = pending.size() - 1; i >= 0; i--) {
+                Entry entry = pending.get(i);
+                if (entry.names(userId) && entry.incarnation().equals(account.incarnation())) {
+                    return Optional.of(entry);
+                }
+            }
+            return Optional.empty();
+        }
+
+        /**
+         * Whether the pending write with this id is among the committed ones.
+         */
+        boolean holdsWrite(String txn)
+        {
+            return pending.stream().anyMatch(entry -> txn.equals(entry.txn()));
+        }
+    }
+
+    /**
+     * A key that works now, and the user it belongs to.
+     */
+    record LiveKey(KeyRecord record, UserId userId) {}
+
+    Optional<AccountRead> readDocument(AccountId accountId)
+    {
+        return objects.get(ObjectLayout.account(accountId.value()))
+                .map(found -> new AccountRead(Documents.read(found.bytes(), Documents.Account.class), found.etag()));
+    }
+
+    /**
+     * The account as the committed feed leaves it; empty when the store has never held it.
+     */
+    Optional<AccountView> account(AccountId accountId)
+    {
+        Optional<AccountRead> stored = readDocument(accountId);
+        if (stored.isEmpty()) {
+            return Optional.empty();
+        }
+        if (!stored.get().account().hasPending()) {
+            return Optional.of(new AccountView(stored.get().account(), List.of()));
+        }
+        return Optional.of(fold(stored, accountId, feed.readHead().head()));
+    }
+
+    /**
+     * An account object read before {@code head}, with the entries about it committed by then and still pending
+     * on it folded in.
+     */
+    AccountView fold(Optional<AccountRead> stored, AccountId accountId, Head head)
+    {
+        Documents.Account account = stored.map(AccountRead::account).orElseGet(() -> Documents.Account.absent(accountId));
+        if (!account.hasPending()) {
+            return new AccountView(account, List.of());
+        }
+        List<Entry> committed = feed.committedAt(head, account.pending()).stream()
+                .filter(entry -> entry.accountId().equals(accountId.value()))
+                .toList();
+        for (Entry entry : committed) {
+            account = account.after(entry);
+        }
+        return new AccountView(account, committed);
+    }
+
+    Optional<User> user(AccountView view, UserId userId)
+    {
+        Optional<Entry> pending = view.latestAbout(userId);
+        if (pending.isPresent()) {
+            return pending.get().userAfter();
+        }
+        Documents.Account account = view.account();
+        return objects.get(ObjectLayout.user(account.accountId(), account.incarnation(), userId.value()))
+                .map(found -> Documents.read(found.bytes(), Documents.User.class))
+                .filter(document -> !document.removed())
+                .map(document -> document.toUser(view.accountId()));
+    }
+
+    /**
+     * The ids of the account's users (and of some it had: each is read to tell), in order.
+     */
+    TreeSet<UserId> userCandidates(AccountView view)
+    {
+        TreeSet<UserId> candidates = new TreeSet<>();
+        for (String name : objects.list(ObjectLayout.users(view.account().accountId(), view.incarnation()))) {
+            ObjectLayout.userOfListedName(name).ifPresent(user -> candidates.add(UserId.of(user)));
+        }
+        for (Entry entry : view.pending()) {
+            if (entry.userId() != null && entry.incarnation().equals(view.incarnation())) {
+                candidates.add(UserId.of(entry.userId()));
+            }
+        }
+        return candidates;
+    }
+
+    /**
+     * The key of a user, as a role change keeps it.
+     */
+    CurrentKey currentKey(AccountView view, User user)
+    {
+        Optional<Entry> pending = view.latestAbout(user.id()).filter(entry -> user.keyId().value().equals(entry.keyId()) && entry.secretHash() != null);
+        if (pending.isPresent()) {
+            return new CurrentKey(SecretHash.ofHex(pending.get().secretHash()), pending.get().keyCreatedAt());
+        }
+        LiveKey live = key(user.keyId())
+                .orElseThrow(() -> new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store holds a user without its key"));
+        return new CurrentKey(live.record().secretHash(), live.record().createdAt());
+    }
+
+    /**
+     * The key with this id if it works now: a live key object, of a live account in the same incarnation, not
+     * staged by an uncommitted write, and not ended by a committed pending entry of its account.
+     */
+    Optional<LiveKey> key(KeyId keyId)
+    {
+        String objectKey = ObjectLayout.key(keyId.value());
+        Documents.Key key;
+        AccountView view;
+        for (int attempt = 1; ; attempt++) {
+            Optional<Versioned> read = objects.get(objectKey);
+            Optional<Documents.Key> found = read.map(versioned -> Documents.read(versioned.bytes(), Documents.Key.class));
+            if (found.isEmpty() || found.get().revoked()) {
+                return Optional.empty();
+            }
+            key = found.get();
+            String incarnation = key.incarnation();
+            Optional<AccountView> account = account(AccountId.of(key.accountId()))
+                    .filter(live -> live.exists() && live.incarnation().equals(incarnation));
+            if (account.isEmpty()) {
+                return Optional.empty();
+            }
+            view = account.get();
+            // The key was read before its account: a write to the account applied in between may have changed the
+            // key (revoked it, changed its role) after this read of it. Unless the key is unchanged now (a 304), the
+            // two reads are not of one moment: read both again.
+            if (view.account().applied() <= key.position() || objects.getIfChanged(objectKey, read.get().etag()).isEmpty()) {
+                break;
+            }
+            if (attempt == MAX_LOOKUP_ATTEMPTS) {
+                throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store's key kept changing while it was read");
+            }
+        }
+        if (key.stagedBy() != null && !view.holdsWrite(key.stagedBy())) {
+            return Optional.empty();
+        }
+        UserId userId = UserId.of(key.userId());
+        String secretHash = key.secretHash();
+        KeyRecord record = new KeyRecord(keyId, SecretHash.ofHex(secretHash), AccountId.of(key.accountId()), userId, key.role(), key.createdAt());
+        Optional<Entry> pending = view.latestAbout(userId);
+        if (pending.isPresent()) {
+            Entry entry = pending.get();
+            if (!keyId.value().equals(entry.keyId())) {
+                // the entry replaced or removed this key
+                return Optional.empty();
+            }
+            record = new KeyRecord(keyId, SecretHash.ofHex(entry.secretHash()), record.accountId(), userId, entry.role(), entry.keyCreatedAt());
+        }
+        return Optional.of(new LiveKey(record, userId));
+    }
+}

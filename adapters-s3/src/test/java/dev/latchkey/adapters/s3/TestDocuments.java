@@ -1,0 +1,137 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.Documents.Entry;
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewUser;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The store's documents: the entry each change type makes, how an account folds entries in, and the JSON they are
+ * stored as (including what the store wrote before writes were batched).
+ */
+class TestDocuments
+{
+    private static final AccountId ACME = AccountId.of("acme");
+    private static final Instant CREATED = Instant.parse("2026-11-30T10:15:30.123Z");
+    private static final Instant LATER = Instant.parse("2026-12-01T08:00:00Z");
+    private static final SecretHash HASH = SecretHash.ofHex("ab".repeat(SecretHash.LENGTH));
+    private static final SecretHash OTHER_HASH = SecretHash.ofHex("cd".repeat(SecretHash.LENGTH));
+    private static final KeyId KEY = KeyId.of("0123456789abcdefghijklmn".substring(0, KeyId.LENGTH));
+    private static final KeyId NEW_KEY = KeyId.of("nmlkjihgfedcba9876543210".substring(0, KeyId.LENGTH));
+
+    @Test
+    void eachChangeTypeHasItsFactoryAndReportsTheKeysItChanges()
+    {
+        User bob = new User(ACME, UserId.of("bob"), Role.USER, KEY, CREATED);
+        List<Entry> entries = List.of(
+                Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(bob.withRole(Role.ADMIN), HASH))),
+                Entry.userAdded("inc-1", new NewUser(bob, HASH)),
+                Entry.keyReplaced("inc-1", bob.withKey(NEW_KEY), KEY, OTHER_HASH, LATER),
+                Entry.roleChanged("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), Role.USER, new Documents.CurrentKey(OTHER_HASH, LATER)),
+                Entry.userRemoved("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN)),
+                Entry.accountDeleted(ACME, "inc-1"));
+        List<Change> changes = entries.stream().map(entry -> entry.committed(7, "txn", LATER).toChange()).toList();
+
+        assertThat(changes).extracting(Change::type).containsExactly(ChangeType.ACCOUNT_CREATED, ChangeType.USER_ADDED, ChangeType.KEY_REPLACED,
+                ChangeType.ROLE_CHANGED, ChangeType.USER_REMOVED, ChangeType.ACCOUNT_DELETED);
+        assertThat(changes).extracting(Change::keyIds).containsExactly(List.of(KEY), List.of(KEY), List.of(KEY, NEW_KEY), List.of(NEW_KEY), List.of(NEW_KEY), List.of());
+        assertThat(changes).allSatisfy(change -> {
+            assertThat(change.position()).isEqualTo(FeedPosition.of(7));
+            assertThat(change.accountId()).isEqualTo(ACME);
+            assertThat(change.committedAt()).isEqualTo(LATER);
+        });
+        assertThat(entries).extracting(Entry::issuesKey).containsExactly(true, true, true, false, false, false);
+        assertThat(entries.get(2).userAfter()).contains(bob.withKey(NEW_KEY));
+        assertThat(entries.get(3).userAfter()).contains(bob.withKey(NEW_KEY).withRole(Role.ADMIN));
+        assertThat(entries.get(4).userAfter()).isEmpty();
+        assertThat(entries.get(3).keyCreatedAt()).as("a role change keeps the key's issue time").isEqualTo(LATER);
+    }
+
+    @Test
+    void anAccountFoldsEntriesInAndForgetsThePositionsItApplied()
+    {
+        User admin = new User(ACME, UserId.of("admin"), Role.ADMIN, KEY, CREATED);
+        User bob = new User(ACME, UserId.of("bob"), Role.USER, NEW_KEY, CREATED);
+        Documents.Account marked = Documents.Account.absent(ACME).marking(List.of(1L, 2L, 5L));
+        assertThat(marked.hasPending()).isTrue();
+
+        Documents.Account created = marked.after(Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(admin, HASH))).committed(1, "t1", LATER));
+        assertThat(created.exists()).isTrue();
+        assertThat(created.incarnation()).isEqualTo("inc-1");
+        assertThat(created.createdAt()).isEqualTo(CREATED);
+        assertThat(created.adminRequired()).isTrue();
+        assertThat(List.of(created.userCount(), created.adminCount())).containsExactly(1, 1);
+        assertThat(created.applied()).isEqualTo(1);
+        assertThat(created.pending()).containsExactly(2L, 5L);
+
+        Documents.Account added = created.after(Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(2, "t2", LATER));
+        Documents.Account promoted = added.after(Entry.roleChanged("inc-1", bob.withRole(Role.ADMIN), Role.USER, new Documents.CurrentKey(HASH, CREATED)).committed(5, "t5", LATER));
+        assertThat(List.of(added.userCount(), added.adminCount())).containsExactly(2, 1);
+        assertThat(List.of(promoted.userCount(), promoted.adminCount())).containsExactly(2, 2);
+        assertThat(promoted.pending()).isEmpty();
+        assertThat(promoted.hasPending()).isFalse();
+
+        Documents.Account deleted = promoted.marking(List.of(9L)).after(Entry.accountDeleted(ACME, "inc-1").committed(9, "t9", LATER));
+        assertThat(deleted.exists()).isFalse();
+        assertThat(List.of(deleted.userCount(), deleted.adminCount())).containsExactly(0, 0);
+        assertThat(deleted.incarnation()).as("the deleted incarnation, whose users the cleanup removes").isEqualTo("inc-1");
+    }
+
+    @Test
+    void markingKeepsOtherWritersMarksAndDropsPositionsAlreadyApplied()
+    {
+        Documents.Account account = new Documents.Account("acme", CREATED, false, "inc", true, 1, 1, 10, List.of(4L, 12L));
+        assertThat(account.pending()).as("a mark at or before the applied position means nothing").containsExactly(12L);
+        assertThat(account.marking(List.of(11L, 13L)).pending()).containsExactly(11L, 12L, 13L);
+    }
+
+    @Test
+    void documentsAreStoredWithTypedFieldsAsTextAndReadBack()
+    {
+        User bob = new User(ACME, UserId.of("bob"), Role.ADMIN, KEY, CREATED);
+        Entry entry = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "txn-3", LATER);
+        String json = new String(Documents.write(entry), StandardCharsets.UTF_8);
+
+        assertThat(json).contains("\"type\":\"USER_ADDED\"", "\"role\":\"admin\"", "\"committedAt\":\"2026-12-01T08:00:00Z\"",
+                "\"userCreatedAt\":\"2026-11-30T10:15:30.123Z\"", "\"secretHash\":\"" + HASH.toHex() + "\"");
+        assertThat(json).as("fields that do not apply are left out").doesNotContain("oldRole", "oldKeyId", "accountCreatedAt", "null");
+        assertThat(Documents.read(Documents.write(entry), Entry.class)).isEqualTo(entry);
+    }
+
+    @Test
+    void anAccountWrittenBeforeWritesWereBatchedReadsWithItsOnePendingPosition()
+    {
+        String before = """
+                {"accountId":"acme","createdAt":"2026-11-30T10:15:30.123Z","adminRequired":true,"incarnation":"inc-1","exists":true,
+                 "userCount":2,"adminCount":1,"applied":6,"pending":7}""";
+        Documents.Account account = Documents.read(before.getBytes(StandardCharsets.UTF_8), Documents.Account.class);
+        assertThat(account.pending()).containsExactly(7L);
+        assertThat(account.createdAt()).isEqualTo(CREATED);
+
+        String settled = before.replace("\"pending\":7", "\"pending\":0");
+        assertThat(Documents.read(settled.getBytes(StandardCharsets.UTF_8), Documents.Account.class).hasPending()).isFalse();
+
+        String key = """
+                {"keyId":"k","secretHash":"ab","accountId":"acme","incarnation":"inc-1","userId":"bob","role":"user",
+                 "createdAt":"2026-11-30T10:15:30.123Z","position":6,"revoked":false}""";
+        Documents.Key read = Documents.read(key.getBytes(StandardCharsets.UTF_8), Documents.Key.class);
+        assertThat(read.role()).isEqualTo(Role.USER);
+        assertThat(read.stagedBy()).isNull();
+    }
+}

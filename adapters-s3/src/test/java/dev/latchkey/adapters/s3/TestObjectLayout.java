@@ -1,0 +1,30 @@
+package dev.latchkey.adapters.s3;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class TestObjectLayout
+{
+    @Test
+    void feedPagesHoldThirtyTwoConsecutivePositions()
+    {
+        assertThat(ObjectLayout.pageStart(1)).isEqualTo(1);
+        assertThat(ObjectLayout.pageStart(32)).isEqualTo(1);
+        assertThat(ObjectLayout.pageStart(33)).isEqualTo(33);
+        assertThat(ObjectLayout.pageStart(65)).isEqualTo(65);
+        assertThat(ObjectLayout.page(33)).isEqualTo("feed/00000000000000000033.json");
+    }
+
+    @Test
+    void objectsOfAnAccountIncarnationLiveUnderIt()
+    {
+        assertThat(ObjectLayout.account("acme")).isEqualTo("accounts/acme/account.json");
+        assertThat(ObjectLayout.user("acme", "inc-1", "bob")).isEqualTo("accounts/acme/inc-1/users/bob.json").startsWith(ObjectLayout.users("acme", "inc-1"));
+        assertThat(ObjectLayout.key("k1")).isEqualTo("keys/k1.json");
+        assertThat(ObjectLayout.accountOfListedName("acme/")).contains("acme");
+        assertThat(ObjectLayout.accountOfListedName("stray.json")).isEmpty();
+        assertThat(ObjectLayout.userOfListedName("bob.json")).contains("bob");
+        assertThat(ObjectLayout.userOfListedName("nested/")).isEmpty();
+    }
+}
