@@ -53,12 +53,32 @@ final class Applier
      * @param entries every committed entry about the account that the marked object does not count as applied,
      *         oldest first
      * @param stagedKeys the entity tags of the keys the writer staged, by the id of the write that staged each
+     * @param objectsWritten called once the users and keys are written (readers see the entries either way: the
+     *         account's pending positions lead them to the feed); the account object is {@link #settle}d after
      */
-    void apply(AccountId accountId, AccountRead marked, List<Entry> entries, Map<String, String> stagedKeys)
+    void apply(AccountId accountId, AccountRead marked, List<Entry> entries, Map<String, String> stagedKeys, Runnable objectsWritten)
     {
         writeObjects(entries, stagedKeys);
         crashPoints.passing(WriteStep.OBJECTS_WRITTEN);
+        objectsWritten.run();
+    }
+
+    /**
+     * The last step of {@link #apply}: the account object counting the entries as applied. Taken a moment later
+     * than the rest, and only if no later apply of the account is due (which counts these entries too), since a
+     * writer that keeps writing to an account folds what it applied into its next mark instead.
+     */
+    void settle(AccountId accountId, AccountRead marked, List<Entry> entries)
+    {
         markApplied(accountId, Optional.of(marked), entries);
+    }
+
+    /**
+     * Whether this handle wrote the users and keys of the entry at {@code position}.
+     */
+    boolean wrote(long position)
+    {
+        return written.contains(position);
     }
 
     /**
@@ -149,14 +169,21 @@ final class Applier
 
     private void writeUser(Entry entry, Map<String, String> stagedKeys)
     {
-        advance(ObjectLayout.user(entry.accountId(), entry.incarnation(), entry.userId()), Documents.write(Documents.User.writtenBy(entry)), entry.position(),
-                bytes -> Documents.read(bytes, Documents.User.class).position(), false);
+        String userKey = ObjectLayout.user(entry.accountId(), entry.incarnation(), entry.userId());
+        byte[] user = Documents.write(Documents.User.writtenBy(entry));
+        // a new user's object is new, but for a user added again after a removal (or an entry another writer made,
+        // and may have applied already: read first, which costs less than a refused PUT)
+        boolean created = stagedKeys.containsKey(entry.txn()) && (entry.type() == ChangeType.USER_ADDED || entry.type() == ChangeType.ACCOUNT_CREATED)
+                && objects.putIfAbsent(userKey, user).isPresent();
+        if (!created) {
+            advance(userKey, user, entry.position(), bytes -> Documents.read(bytes, Documents.User.class).position());
+        }
         if (entry.keyId() != null) {
             String objectKey = ObjectLayout.key(entry.keyId());
             byte[] key = Documents.write(Documents.Key.writtenBy(entry));
             String staged = entry.txn() == null ? null : stagedKeys.get(entry.txn());
             if (staged == null || objects.putIfMatch(objectKey, key, staged).isEmpty()) {
-                advance(objectKey, key, entry.position(), bytes -> Documents.read(bytes, Documents.Key.class).position(), true);
+                advanceKey(objectKey, key, entry);
             }
         }
         if (entry.oldKeyId() != null && !entry.oldKeyId().equals(entry.keyId())) {
@@ -208,21 +235,36 @@ final class Applier
     }
 
     /**
-     * Writes {@code bytes} at {@code objectKey} unless an entry newer than {@code position} wrote it already
-     * (compare-and-set, so a late writer of an older entry can never overwrite a newer state).
-     *
-     * @param staged for keys: an object of the same position still marked staged is replaced (the entry is committed)
+     * Writes the key as a committed entry leaves it unless a newer entry wrote it already; a key still staged by the
+     * entry's own write is replaced whatever position it was staged at (an earlier attempt of the write staged it).
      */
-    private void advance(String objectKey, byte[] bytes, long position, ToLongFunction<byte[]> positionOf, boolean staged)
+    private void advanceKey(String objectKey, byte[] bytes, Entry entry)
     {
         while (true) {
             Optional<Versioned> existing = objects.get(objectKey);
             if (existing.isPresent()) {
-                long writtenAt = positionOf.applyAsLong(existing.get().bytes());
-                boolean stillStaged = staged && Documents.read(existing.get().bytes(), Documents.Key.class).stagedBy() != null;
-                if (writtenAt > position || (writtenAt == position && !stillStaged)) {
+                Documents.Key current = Documents.read(existing.get().bytes(), Documents.Key.class);
+                boolean stagedByThisWrite = current.stagedBy() != null && current.stagedBy().equals(entry.txn());
+                if (!stagedByThisWrite && (current.position() > entry.position() || (current.position() == entry.position() && current.stagedBy() == null))) {
                     return;
                 }
+            }
+            if (objects.putIfUnchanged(objectKey, bytes, existing.map(Versioned::etag).orElse(null)).isPresent()) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Writes {@code bytes} at {@code objectKey} unless an entry newer than {@code position} wrote it already
+     * (compare-and-set, so a late writer of an older entry can never overwrite a newer state).
+     */
+    private void advance(String objectKey, byte[] bytes, long position, ToLongFunction<byte[]> positionOf)
+    {
+        while (true) {
+            Optional<Versioned> existing = objects.get(objectKey);
+            if (existing.isPresent() && positionOf.applyAsLong(existing.get().bytes()) >= position) {
+                return;
             }
             if (objects.putIfUnchanged(objectKey, bytes, existing.map(Versioned::etag).orElse(null)).isPresent()) {
                 return;

@@ -74,13 +74,22 @@ final class Feed
      */
     List<Entry> committedAt(Head head, Collection<Long> positions)
     {
+        return committedAt(head, positions, objects);
+    }
+
+    /**
+     * As {@link #committedAt(Head, Collection)}, reading pages through {@code reads} (a page's content is the same
+     * whoever wrote it, so any earlier read of it will do).
+     */
+    List<Entry> committedAt(Head head, Collection<Long> positions, Reads reads)
+    {
         Map<Long, List<Entry>> pages = new HashMap<>();
         TreeMap<Long, Entry> found = new TreeMap<>();
         for (long position : positions) {
             if (position < 1 || position > head.position()) {
                 continue;
             }
-            List<Entry> entries = position > head.spilledThrough() ? head.entries() : pages.computeIfAbsent(pageStart(position), this::readPage);
+            List<Entry> entries = position > head.spilledThrough() ? head.entries() : pages.computeIfAbsent(pageStart(position), start -> readPage(start, reads));
             for (Entry entry : entries) {
                 if (entry.position() == position) {
                     found.put(position, entry);
@@ -108,7 +117,7 @@ final class Feed
         List<Change> changes = new ArrayList<>();
         long next = position.value() + 1;
         while (next <= last) {
-            List<Entry> entries = next > head.spilledThrough() ? head.entries() : readPage(pageStart(next));
+            List<Entry> entries = next > head.spilledThrough() ? head.entries() : readPage(pageStart(next), objects);
             if (entries.isEmpty()) {
                 // compacted while we read
                 return new FeedBatch.Reset(FeedPosition.of(head.position()));
@@ -172,7 +181,7 @@ final class Feed
             return;
         }
         Set<String> accounts = new LinkedHashSet<>();
-        readPage(pageStart).forEach(entry -> accounts.add(entry.accountId()));
+        readPage(pageStart, objects).forEach(entry -> accounts.add(entry.accountId()));
         accounts.forEach(account -> finishAccount.accept(AccountId.of(account)));
         Head compacted = new Head(head.position(), pageEnd, head.spilledThrough(), head.entries());
         if (objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag()).isPresent()) {
@@ -203,9 +212,9 @@ final class Feed
         }
     }
 
-    private List<Entry> readPage(long start)
+    private static List<Entry> readPage(long start, Reads reads)
     {
-        return objects.get(page(start))
+        return reads.get(page(start))
                 .map(found -> Documents.read(found.bytes(), Page.class).entries())
                 .orElse(List.of());
     }

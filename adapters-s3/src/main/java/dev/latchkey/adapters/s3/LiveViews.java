@@ -29,13 +29,29 @@ final class LiveViews
 {
     private static final int MAX_LOOKUP_ATTEMPTS = 5;
 
-    private final S3Objects objects;
+    private final Reads objects;
     private final Feed feed;
+    private final Optional<Head> head;
 
-    LiveViews(S3Objects objects, Feed feed)
+    LiveViews(Reads objects, Feed feed)
+    {
+        this(objects, feed, Optional.empty());
+    }
+
+    private LiveViews(Reads objects, Feed feed, Optional<Head> head)
     {
         this.objects = requireNonNull(objects, "objects is null");
         this.feed = requireNonNull(feed, "feed is null");
+        this.head = requireNonNull(head, "head is null");
+    }
+
+    /**
+     * These views as of one head, reading through {@code reads}: for the checks of one attempt of a batch, which
+     * its commit's condition on that head makes true or void.
+     */
+    LiveViews asOf(Head fixed, Reads reads)
+    {
+        return new LiveViews(reads, feed, Optional.of(fixed));
     }
 
     /**
@@ -130,7 +146,7 @@ final class LiveViews
         if (!stored.get().account().hasPending()) {
             return Optional.of(new AccountView(stored.get().account(), List.of()));
         }
-        return Optional.of(fold(stored, accountId, feed.readHead().head()));
+        return Optional.of(fold(stored, accountId, head.orElseGet(() -> feed.readHead().head())));
     }
 
     /**
@@ -143,7 +159,7 @@ final class LiveViews
         if (!account.hasPending()) {
             return new AccountView(account, List.of());
         }
-        List<Entry> committed = feed.committedAt(head, account.pending()).stream()
+        List<Entry> committed = feed.committedAt(head, account.pending(), objects).stream()
                 .filter(entry -> entry.accountId().equals(accountId.value()))
                 .toList();
         for (Entry entry : committed) {
@@ -205,8 +221,8 @@ final class LiveViews
         String objectKey = ObjectLayout.key(keyId.value());
         Documents.Key key;
         AccountView view;
+        Optional<Versioned> read = objects.get(objectKey);
         for (int attempt = 1; ; attempt++) {
-            Optional<Versioned> read = objects.get(objectKey);
             Optional<Documents.Key> found = read.map(versioned -> Documents.read(versioned.bytes(), Documents.Key.class));
             if (found.isEmpty() || found.get().revoked()) {
                 return Optional.empty();
@@ -219,12 +235,17 @@ final class LiveViews
                 return Optional.empty();
             }
             view = account.get();
-            // The key was read before its account: a write to the account applied in between may have changed the
-            // key (revoked it, changed its role) after this read of it. Unless the key is unchanged now (a 304), the
-            // two reads are not of one moment: read both again.
-            if (view.account().applied() <= key.position() || objects.getIfChanged(objectKey, read.get().etag()).isEmpty()) {
+            if (view.account().applied() <= key.position()) {
                 break;
             }
+            // The key was read before its account: a write to the account applied in between may have changed the
+            // key (revoked it, changed its role) after this read of it. Unless the key is unchanged now (a 304), the
+            // two reads are not of one moment: take the key as it is now, and read its account again.
+            Optional<Versioned> changed = objects.getIfChanged(objectKey, read.get().etag());
+            if (changed.isEmpty()) {
+                break;
+            }
+            read = changed.get().bytes() == null ? Optional.empty() : changed;
             if (attempt == MAX_LOOKUP_ATTEMPTS) {
                 throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store's key kept changing while it was read");
             }

@@ -116,7 +116,7 @@ public final class S3IdentityStore
         this.views = new LiveViews(objects, feed);
         this.parallel = new ParallelReads(PARALLEL_READS, "latchkey-s3-read");
         Applier applier = new Applier(objects, feed, views, parallel, crashPoints);
-        this.committer = new Committer(objects, feed, views, applier, new ConditionalWriteProbe(objects), parallel, clock, config.writeTimeout(),
+        this.committer = new Committer(objects, feed, views, applier, new ConditionalWriteProbe(objects), clock, config.writeTimeout(),
                 config.callTimeout(), crashPoints);
     }
 
@@ -227,11 +227,11 @@ public final class S3IdentityStore
         requireNonNull(firstAdmin, "firstAdmin is null");
         NewUser.requireFirstAdmin(account.id(), firstAdmin);
         String incarnation = UUID.randomUUID().toString();
-        committer.write(account.id(), (current, checks) -> {
+        committer.write(account.id(), (current, context) -> {
             if (current.exists()) {
                 throw StoreErrors.accountExists(account.id());
             }
-            firstAdmin.ifPresent(admin -> checks.requireKeyIdFree(admin.user().keyId(), Optional.empty()));
+            firstAdmin.ifPresent(admin -> context.requireKeyIdFree(admin.user().keyId(), Optional.empty()));
             return Plan.of(Entry.accountCreated(account, incarnation, firstAdmin), null);
         });
     }
@@ -241,12 +241,12 @@ public final class S3IdentityStore
     {
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
-        committer.write(user.accountId(), (current, checks) -> {
+        committer.write(user.accountId(), (current, context) -> {
             AccountView view = requireAccount(current, user.accountId());
-            if (views.user(view, user.id()).isPresent()) {
+            if (context.user(view, user.id()).isPresent()) {
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
-            checks.requireKeyIdFree(user.keyId(), Optional.empty());
+            context.requireKeyIdFree(user.keyId(), Optional.empty());
             return Plan.of(Entry.userAdded(view.incarnation(), newUser), null);
         });
     }
@@ -259,10 +259,10 @@ public final class S3IdentityStore
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
-        return committer.write(accountId, (current, checks) -> {
+        return committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
-            User before = requireUser(view, userId);
-            checks.requireKeyIdFree(newKeyId, Optional.of(before));
+            User before = requireUser(context, view, userId);
+            context.requireKeyIdFree(newKeyId, Optional.of(before));
             return Plan.of(Entry.keyReplaced(view.incarnation(), before.withKey(newKeyId), before.keyId(), newSecretHash, issuedAt), before);
         });
     }
@@ -276,16 +276,16 @@ public final class S3IdentityStore
         if (role == Role.ROOT) {
             throw new IllegalArgumentException("an account user cannot have role ROOT");
         }
-        return committer.write(accountId, (current, checks) -> {
+        return committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
-            User before = requireUser(view, userId);
+            User before = requireUser(context, view, userId);
             if (before.role() == role) {
                 return Plan.unchanged(before);
             }
             if (before.role() == Role.ADMIN) {
                 StoreErrors.requireAnotherAdmin(view.account().adminRequired(), view.account().adminCount() > 1, accountId, userId, "demote");
             }
-            return Plan.of(Entry.roleChanged(view.incarnation(), before.withRole(role), before.role(), views.currentKey(view, before)), before);
+            return Plan.of(Entry.roleChanged(view.incarnation(), before.withRole(role), before.role(), context.currentKey(view, before)), before);
         });
     }
 
@@ -294,9 +294,9 @@ public final class S3IdentityStore
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
-        return committer.write(accountId, (current, checks) -> {
+        return committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
-            User before = requireUser(view, userId);
+            User before = requireUser(context, view, userId);
             if (before.role() == Role.ADMIN) {
                 StoreErrors.requireAnotherAdmin(view.account().adminRequired(), view.account().adminCount() > 1, accountId, userId, "remove");
             }
@@ -308,7 +308,7 @@ public final class S3IdentityStore
     public void deleteAccount(AccountId accountId)
     {
         requireNonNull(accountId, "accountId is null");
-        committer.write(accountId, (current, checks) -> {
+        committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             return Plan.of(Entry.accountDeleted(accountId, view.incarnation()), null);
         });
@@ -371,8 +371,8 @@ public final class S3IdentityStore
         return current;
     }
 
-    private User requireUser(AccountView view, UserId userId)
+    private static User requireUser(Committer.Context context, AccountView view, UserId userId)
     {
-        return views.user(view, userId).orElseThrow(() -> StoreErrors.userNotFound(view.accountId(), userId));
+        return context.user(view, userId).orElseThrow(() -> StoreErrors.userNotFound(view.accountId(), userId));
     }
 }

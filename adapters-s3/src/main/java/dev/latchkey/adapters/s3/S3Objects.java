@@ -28,6 +28,7 @@ import static java.util.Objects.requireNonNull;
  * nothing read is kept: every call asks S3.
  */
 final class S3Objects
+        implements Reads
 {
     private static final int NOT_MODIFIED = 304;
     private static final int NOT_FOUND = 404;
@@ -51,7 +52,8 @@ final class S3Objects
      */
     record Versioned(byte[] bytes, String etag) {}
 
-    Optional<Versioned> get(String key)
+    @Override
+    public Optional<Versioned> get(String key)
     {
         try {
             ResponseBytes<GetObjectResponse> response = client.getObjectAsBytes(GetObjectRequest.builder().bucket(bucket).key(prefix + key).build());
@@ -74,7 +76,8 @@ final class S3Objects
      * @return empty when the object still has that tag (S3 answered 304 Not Modified); otherwise the object, or
      *         {@link Versioned} with null bytes and etag when it is absent
      */
-    Optional<Versioned> getIfChanged(String key, String etag)
+    @Override
+    public Optional<Versioned> getIfChanged(String key, String etag)
     {
         try {
             ResponseBytes<GetObjectResponse> response = client.getObjectAsBytes(GetObjectRequest.builder().bucket(bucket).key(prefix + key).ifNoneMatch(etag).build());
@@ -157,7 +160,8 @@ final class S3Objects
      * The names (relative to {@code directory}) of the objects directly in a "directory" ({@code directory} ends
      * with {@code /}), and of its subdirectories with their trailing {@code /}, in S3's (binary) order.
      */
-    List<String> list(String directory)
+    @Override
+    public List<String> list(String directory)
     {
         String fullPrefix = prefix + directory;
         List<String> names = new ArrayList<>();

@@ -44,7 +44,7 @@ public record S3StoreConfig(
     public static final int DEFAULT_MAX_ATTEMPTS = 3;
     public static final int DEFAULT_FEED_RETENTION = 10_000;
     // concurrent writes on one bucket wait for each other (one commit at a time): a shorter default fails bursts
-    public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(5);
 
     public S3StoreConfig
     {

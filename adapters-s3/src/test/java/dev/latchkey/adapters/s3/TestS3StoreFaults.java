@@ -259,7 +259,7 @@ class TestS3StoreFaults
         createAccount(store, acme);
         Map<Integer, ApiKey> added = new HashMap<>();
 
-        int puts = dropEachPut(prefix, round -> {}, round -> {
+        int puts = dropEachPut(store, prefix, round -> {}, round -> {
             ApiKey key = keys.random();
             store.addUser(newUser(acme, "user-" + round, Role.USER, key));
             added.put(round, key);
@@ -281,7 +281,7 @@ class TestS3StoreFaults
         issued.add(keys.random());
         store.addUser(newUser(acme, "user", Role.USER, issued.get(0)));
 
-        int puts = dropEachPut(prefix, round -> {}, round -> {
+        int puts = dropEachPut(store, prefix, round -> {}, round -> {
             ApiKey key = keys.random();
             User before = store.replaceKey(acme, UserId.of("user"), key.keyId(), hasher.hash(key.secret()), clock.instant());
             assertThat(before.keyId()).as("the key replaced").isEqualTo(issued.get(issued.size() - 1).keyId());
@@ -304,23 +304,22 @@ class TestS3StoreFaults
         createAccount(store, AccountId.of("first"));
         Map<AccountId, ApiKey> created = new LinkedHashMap<>();
 
-        int creationPuts = dropEachPut(prefix, round -> {}, round -> {
+        int creationPuts = dropEachPut(store, prefix, round -> {}, round -> {
             AccountId account = AccountId.of("created-" + round);
             created.put(account, createAccount(store, account));
         });
         created.forEach((account, key) -> assertWorks(store, key, "admin"));
 
         Map<AccountId, List<ApiKey>> deleted = new LinkedHashMap<>();
-        int deletionPuts = dropEachPut(prefix, round -> {
+        int deletionPuts = dropEachPut(store, prefix, round -> {
             AccountId account = AccountId.of("deleted-" + round);
             ApiKey userKey = keys.random();
             ApiKey adminKey = createAccount(store, account);
             store.addUser(newUser(account, "user", Role.USER, userKey));
             deleted.put(account, List.of(adminKey, userKey));
         }, round -> {
-            // the deletion's cleanup runs after the call has answered: wait for it, so that its PUTs count too
+            // the deletion's cleanup runs after the call has answered: dropEachPut waits for it, so its PUTs count too
             store.deleteAccount(AccountId.of("deleted-" + round));
-            awaitFinished(store);
         });
 
         deleted.forEach((account, accountKeys) -> {
@@ -507,26 +506,32 @@ class TestS3StoreFaults
 
     /**
      * Runs {@code write} once to count the PUTs it makes, then once more for each of them with the answer to that
-     * PUT dropped (the n-th PUT in round n); {@code prepare} runs before each round, with no fault armed.
+     * PUT dropped (the n-th PUT in round n); {@code prepare} runs before each round, with no fault armed. Each step
+     * waits until the store has applied its writes (the account is counted applied a moment after a write answers),
+     * so that every round makes the same PUTs.
      *
      * @return the number of PUTs of one write (so {@code write} ran that many times plus one)
      */
-    private int dropEachPut(String prefix, IntConsumer prepare, IntConsumer write)
+    private int dropEachPut(S3IdentityStore store, String prefix, IntConsumer prepare, IntConsumer write)
     {
         Predicate<ProxiedRequest> put = request -> request.operation() == Operation.PUT_OBJECT && request.isUnder(prefix);
         int puts;
         prepare.accept(0);
+        awaitFinished(store);
         try (RequestCounter counter = proxy.countRequests(put)) {
             write.accept(0);
+            awaitFinished(store);
             puts = (int) counter.total();
         }
         assertThat(puts).as("PUTs of one write").isGreaterThanOrEqualTo(3);
         for (int round = 1; round <= puts; round++) {
             prepare.accept(round);
+            awaitFinished(store);
             AtomicInteger seen = new AtomicInteger();
             int target = round;
             Fault fault = proxy.dropNextResponse(put.and(request -> seen.incrementAndGet() == target));
             write.accept(round);
+            awaitFinished(store);
             assertThat(fault.firedOn()).as("round %s: the answer to PUT %s of %s dropped", round, target, puts).isPresent();
         }
         return puts;

@@ -1,12 +1,21 @@
 package dev.latchkey.server.it;
 
+import dev.latchkey.adapters.s3.S3IdentityStore;
+import dev.latchkey.adapters.s3.S3StoreConfig;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
 import dev.latchkey.adapters.s3.testing.TestingS3;
+import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedBatch;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.server.it.LatchkeyClient.Response;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +47,8 @@ class S3MultiInstanceIT
         extends AbstractMultiInstanceIT
 {
     private static final String BUCKET = "latchkey-multi-instance";
+    /** Where the servers keep the store in the bucket: the default prefix. */
+    private static final String PREFIX = S3StoreConfig.DEFAULT_PREFIX;
     private static final Duration PATIENCE = Duration.ofSeconds(20);
     private static final int READY_MAX_LAG_SECONDS = 2;
 
@@ -82,20 +93,86 @@ class S3MultiInstanceIT
         return Duration.ofSeconds(READY_MAX_LAG_SECONDS);
     }
 
-    /**
-     * Not here: S3Mock behind the proxy that serializes its conditional writes answers reads past the store's
-     * budget (503) when forty registrations into one account arrive at once on this machine.
-     */
-    @Override
-    protected boolean takesFortyRegistrationsAtOnce()
-    {
-        return false;
-    }
-
     @Override
     protected boolean refusedWritesMayLandAfterTheOutage()
     {
         return true;
+    }
+
+    /**
+     * G6 for a batched commit: B is killed with SIGKILL while sixteen threads register users through it, so that its
+     * writes commit in batches (fewer commits than writes are seen). Every registration B acknowledged is listed and
+     * its key accepted by A and the restarted B, and no batch is torn: the feed's registrations of the account, the
+     * users listed by each instance and the account's user count all agree (a batch is in the feed whole, with every
+     * user of it, or not at all).
+     */
+    @Test
+    @Order(12)
+    void g6KillingAnInstanceDuringBatchedCommitsTearsNoBatch()
+            throws Exception
+    {
+        String account = "g6-batched";
+        client.createAccount(instanceA(), account, "owner");
+        ServerProcess writing = instanceB();
+        Map<String, String> acknowledged = new ConcurrentHashMap<>();
+        AtomicInteger unanswered = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        long commits;
+        try (SerializingS3Proxy.RequestCounter heads = s3.serializingProxy().countRequests(request -> request.isPutOf(PREFIX + "head.json"))) {
+            List<Future<Void>> writers = waits.startTogether(IntStream.range(0, 16)
+                    .mapToObj(writer -> (Callable<Void>) () -> {
+                        for (int i = 0; i < 20; i++) {
+                            String userId = "w" + writer + "-user-" + i;
+                            try {
+                                Response response = client.tryRegisterUser(writing, account, userId, USER);
+                                if (response.status() == 200) {
+                                    acknowledged.put(userId, response.result().path("user_key").asText());
+                                }
+                                else {
+                                    refused.incrementAndGet();
+                                }
+                            }
+                            catch (UncheckedIOException e) {
+                                unanswered.incrementAndGet();
+                                return null;
+                            }
+                        }
+                        return null;
+                    })
+                    .toList());
+            waits.awaitTrue(() -> "40 acknowledged registrations on B", System.nanoTime(), () -> acknowledged.size() >= 40);
+            commits = heads.total();
+            writing.kill();
+            writers.forEach(waits::await);
+        }
+        Map<String, String> kept = Map.copyOf(acknowledged);
+        assertThat(unanswered.get()).as("requests cut by the kill (it landed during the burst)").isPositive();
+        assertThat(refused.get()).as("registrations refused before the kill").isZero();
+        assertThat(commits).as("commits of B for the first %d acknowledged registrations: batched", 40).isLessThan(40);
+        restartB("B-restarted-batched");
+
+        List<String> inFeed = new ArrayList<>();
+        try (S3IdentityStore reader = S3IdentityStore.open(S3StoreConfig.of(BUCKET).withEndpoint(s3.serializingProxy().endpoint()).withPathStyle(true),
+                StaticCredentialsProvider.create(AwsBasicCredentials.create(TestingS3.ACCESS_KEY, TestingS3.SECRET_KEY)), Clock.systemUTC())) {
+            FeedPosition position = FeedPosition.START;
+            for (FeedBatch batch = reader.changesAfter(position, 500); batch instanceof FeedBatch.Changes changes && !changes.changes().isEmpty();
+                    batch = reader.changesAfter(position, 500)) {
+                changes.changes().stream()
+                        .filter(change -> change.type() == ChangeType.USER_ADDED && change.accountId().value().equals(account))
+                        .forEach(change -> inFeed.add(change.userId().orElseThrow().value()));
+                position = changes.next();
+            }
+        }
+        for (ServerProcess server : List.of(instanceA(), instanceB())) {
+            List<String> listed = client.listUsers(server, account, 100).stream().map(user -> user.path("user_id").asText()).filter(user -> !user.equals("owner")).sorted().toList();
+            assertThat(listed).as("users listed by %s: those in the feed", server.name()).containsExactlyInAnyOrderElementsOf(inFeed);
+            assertThat(listed).as("users listed by %s", server.name()).containsAll(kept.keySet());
+            assertThat(client.userCounts(server)).as("user count on %s", server.name()).containsEntry(account, listed.size() + 1);
+            kept.forEach((user, key) -> assertThat(client.verify(server, key).status()).as("the key of acknowledged %s on %s", user, server.name()).isEqualTo(200));
+        }
+        System.out.printf("G6 batched: SIGKILL of B during 16 threads of registrations: %d acknowledged (the first 40 in %d commits), %d cut, %d in the feed%n",
+                kept.size(), commits, unanswered.get(), inFeed.size());
+        figures.print("g6-batched", "acknowledged", kept.size(), "commits_for_40", commits, "cut_by_kill", unanswered.get(), "in_feed", inFeed.size());
     }
 
     /**

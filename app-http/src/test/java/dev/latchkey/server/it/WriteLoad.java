@@ -349,9 +349,13 @@ public final class WriteLoad
 
         @Override
         public void close()
-                throws Exception
         {
-            resource.close();
+            try {
+                resource.close();
+            }
+            catch (Exception e) {
+                throw new IllegalStateException("stopping the " + kind + " store", e);
+            }
         }
     }
 }

@@ -66,7 +66,7 @@ class TestS3StoreModule
         assertThat(store.config().endpoint()).isEmpty();
         assertThat(store.config().region()).isEqualTo("us-east-1");
         assertThat(store.config().pathStyle()).isFalse();
-        assertThat(store.config().writeTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(store.config().writeTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(store.credentialsFromSettings()).isFalse();
         assertThat(store.location()).isEqualTo("s3://latchkey-prod/latchkey/ (region us-east-1)");
         assertThat(store.generatedRootKey()).isEmpty();
