@@ -4,18 +4,12 @@ import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.adapters.s3.Feed.HeadRead;
 import dev.latchkey.adapters.s3.LiveViews.AccountRead;
 import dev.latchkey.adapters.s3.LiveViews.AccountView;
-import dev.latchkey.adapters.s3.LiveViews.LiveKey;
 import dev.latchkey.adapters.s3.S3IdentityStore.CrashPoints;
 import dev.latchkey.adapters.s3.S3IdentityStore.WriteStep;
-import dev.latchkey.adapters.s3.S3Objects.Versioned;
 import dev.latchkey.core.domain.AccountId;
-import dev.latchkey.core.domain.KeyId;
-import dev.latchkey.core.domain.User;
-import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.store.ChangeType;
-import dev.latchkey.core.store.StoreErrors;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -27,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -46,16 +39,18 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * Group commit: the writes of one store handle queue here, and one committer thread takes every queued write at
- * once, checks each against one view of the store (and of the batch's earlier writes), and commits all of them with
- * one conditional PUT of the feed head, at consecutive positions. Across handles and instances the head's condition
- * still decides: a batch that loses it is planned again as a batch, after a jittered back-off, with the writes
- * queued meanwhile.
+ * once, checks each in order against one view of the store and of the batch's earlier writes ({@link BatchChecks}),
+ * and commits all of them with one conditional PUT of the feed head, at consecutive positions. Across handles and
+ * instances the head's condition still decides: a batch that loses it folds in the entries that won
+ * ({@link BatchReading}), checks its writes again against them and tries again at once, with the writes queued
+ * meanwhile; after each commit the committer pauses a moment while writes are queued, so that the writer that lost
+ * gets its turn.
  * <p>
- * Before the commit, each account written is marked with the positions its writes take, and each new key is
- * staged; after it, the writes' users, keys and accounts are written on the applier threads, off the committer's
- * path, and each write answers once its account is (an account deletion answers at its commit: its per-user cleanup
- * runs after). A write that has not gone out with a commit within the write timeout answers UNAVAILABLE "the store
- * is busy", and never lands.
+ * Before the commit, each account written is marked with the positions its writes take, and each new key is staged
+ * ({@link Staging}); after it, the writes' users and keys are written on the applier threads, off the committer's
+ * path, each write answers once those of its account are, and the account counts them as applied a moment later
+ * ({@link Applier}). An account deletion answers at its commit: its per-user cleanup runs after. A write that has not
+ * gone out with a commit within the write timeout answers UNAVAILABLE "the store is busy", and never lands.
  */
 final class Committer
         implements AutoCloseable
@@ -65,7 +60,6 @@ final class Committer
     /** At most one head's worth of entries per commit. */
     static final int MAX_BATCH = ObjectLayout.PAGE_SIZE;
     private static final int APPLIER_THREADS = 4;
-    private static final int MARK_ATTEMPTS = 10;
     private static final Duration FINISH_WAIT = Duration.ofSeconds(2);
     /** About one attempt: time for the next batch to the account to fold a settled apply into its mark. */
     private static final Duration SETTLE_DELAY = Duration.ofMillis(250);
@@ -74,13 +68,14 @@ final class Committer
     private final Feed feed;
     private final LiveViews views;
     private final Applier applier;
+    private final Staging staging;
     private final ConditionalWriteProbe probe;
     private final ParallelReads parallel;
     private final Clock clock;
     private final Duration writeTimeout;
     private final Duration answerWait;
     private final CrashPoints crashPoints;
-    private final BlockingQueue<Write<?>> queue = new LinkedBlockingQueue<>();
+    private final BlockingQueue<QueuedWrite<?>> queue = new LinkedBlockingQueue<>();
     private final Thread committer;
     private final ExecutorService appliers = Executors.newFixedThreadPool(APPLIER_THREADS, runnable -> {
         Thread thread = new Thread(runnable, "latchkey-s3-apply");
@@ -97,112 +92,8 @@ final class Committer
     /** How long the latest committed attempt took, from its read of the head to its commit (committer thread only). */
     private long lastAttemptNanos;
 
-    /**
-     * What a write's checks read through: the batch's reads of this attempt (each object read once), and the batch's
-     * earlier writes.
-     */
-    interface Context
-    {
-        Optional<User> user(AccountView view, UserId userId);
-
-        Documents.CurrentKey currentKey(AccountView view, User user);
-
-        /**
-         * Throws CONFLICT unless {@code keyId} is free for {@code owner} (the user the key is for, when it exists
-         * already), taking the batch's earlier writes into account.
-         */
-        void requireKeyIdFree(KeyId keyId, Optional<User> owner);
-    }
-
-    /**
-     * A write: its checks against the current view of its account and the entry it makes, or an exception when a
-     * check fails. Reads only through its context, and writes nothing: it may be run more than once.
-     */
-    interface Planner<T>
-    {
-        Plan<T> plan(AccountView current, Context context);
-    }
-
-    /**
-     * What a write decided: the entry to commit (null when nothing changes) and its answer.
-     */
-    record Plan<T>(Entry entry, T result)
-    {
-        static <T> Plan<T> of(Entry entry, T result)
-        {
-            return new Plan<>(requireNonNull(entry, "entry is null"), result);
-        }
-
-        static <T> Plan<T> unchanged(T result)
-        {
-            return new Plan<>(null, result);
-        }
-    }
-
-    /**
-     * What staging a new key came to.
-     */
-    private sealed interface Staged
-    {
-        /** The staged key object, written by this write, with its entity tag. */
-        record Written(String etag) implements Staged {}
-
-        /** The id is the same user's current key (re-hashed): it stays as it is until the commit replaces it. */
-        record AlreadyOwned() implements Staged {}
-
-        /** Another write changed the key object meanwhile. */
-        record Lost() implements Staged {}
-
-        /** The id is a live key of another user. */
-        record InUse() implements Staged {}
-    }
-
-    /**
-     * What an attempt planned against, kept when it loses the head: the next attempt folds in the entries committed
-     * since (they are all in the new head, as a rule) instead of reading every account, user and key again, unless one
-     * of them names a key (or the account of a key) that the checks looked up.
-     *
-     * @param base the accounts of the batch as the head leaves them, before the batch's own entries
-     * @param guarded the keys ({@code key:}) and accounts ({@code account:}) whose change means reading again
-     */
-    private record Reading(HeadRead head, Reads.Remembering reads, Map<AccountId, AccountView> base, Set<String> guarded)
-    {
-        static String key(String keyId)
-        {
-            return "key:" + keyId;
-        }
-
-        static String account(String accountId)
-        {
-            return "account:" + accountId;
-        }
-
-        /**
-         * This reading as of a newer head; null when the entries since are not all in it, or one is guarded.
-         */
-        Reading advancedTo(HeadRead newer)
-        {
-            long from = head.head().position();
-            Documents.Head now = newer.head();
-            if (now.position() < from || from < now.spilledThrough()) {
-                return null;
-            }
-            Map<AccountId, AccountView> advanced = new HashMap<>(base);
-            for (Entry entry : now.entries()) {
-                if (entry.position() <= from) {
-                    continue;
-                }
-                if (guarded.contains(account(entry.accountId())) || entry.toChange().keyIds().stream().anyMatch(keyId -> guarded.contains(key(keyId.value())))) {
-                    return null;
-                }
-                advanced.computeIfPresent(AccountId.of(entry.accountId()), (account, view) -> view.with(entry));
-            }
-            return new Reading(newer, reads, Map.copyOf(advanced), guarded);
-        }
-    }
-
     /** The reading of the latest attempt that lost the head, for the next one (committer thread only). */
-    private Reading reading;
+    private BatchReading reading;
     /** Key ids that staging found in use, during the current batch (committer thread only). */
     private final Set<String> inUse = new java.util.HashSet<>();
     /** Key ids that this batch's writes staged, in earlier attempts of it (committer thread only). */
@@ -225,6 +116,7 @@ final class Committer
         this.feed = requireNonNull(feed, "feed is null");
         this.views = requireNonNull(views, "views is null");
         this.applier = requireNonNull(applier, "applier is null");
+        this.staging = new Staging(objects, views, applier);
         this.probe = requireNonNull(probe, "probe is null");
         // a batch's reads, marks and stages each go out in one round, whatever its size: the head waits on them
         this.parallel = new ParallelReads(MAX_BATCH, "latchkey-s3-commit-io");
@@ -241,9 +133,9 @@ final class Committer
     /**
      * Queues a write to {@code accountId} and waits for its answer.
      */
-    <T> T write(AccountId accountId, Planner<T> planner)
+    <T> T write(AccountId accountId, WritePlanner<T> planner)
     {
-        Write<T> write = new Write<>(accountId, planner, System.nanoTime() + writeTimeout.toNanos());
+        QueuedWrite<T> write = new QueuedWrite<>(accountId, planner, System.nanoTime() + writeTimeout.toNanos());
         if (closed) {
             throw closing();
         }
@@ -299,8 +191,8 @@ final class Committer
         catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (Write<?> write = queue.poll(); write != null; write = queue.poll()) {
-            write.answer.completeExceptionally(closing());
+        for (QueuedWrite<?> write = queue.poll(); write != null; write = queue.poll()) {
+            write.fail(closing());
         }
         parallel.close();
         // an apply under way may take its last few requests; one not started is left to the next write to its account
@@ -319,7 +211,7 @@ final class Committer
     private void run()
     {
         while (!closed) {
-            List<Write<?>> batch = new ArrayList<>();
+            List<QueuedWrite<?>> batch = new ArrayList<>();
             try {
                 batch.add(queue.take());
             }
@@ -332,18 +224,18 @@ final class Committer
                 yieldToOtherWriters();
             }
             catch (RuntimeException e) {
-                batch.forEach(write -> write.answer.completeExceptionally(e));
+                batch.forEach(write -> write.fail(e));
                 if (e instanceof LatchkeyException failure && failure.code() == ErrorCode.UNAVAILABLE) {
                     // the writes queued meanwhile would meet the same outage, a call timeout per batch: they fail now
-                    List<Write<?>> queued = new ArrayList<>();
+                    List<QueuedWrite<?>> queued = new ArrayList<>();
                     queue.drainTo(queued);
-                    queued.forEach(write -> write.answer.completeExceptionally(failure));
+                    queued.forEach(write -> write.fail(failure));
                 }
             }
         }
     }
 
-    private void commit(List<Write<?>> batch)
+    private void commit(List<QueuedWrite<?>> batch)
     {
         probe.requireHonoured();
         reading = null;
@@ -366,13 +258,13 @@ final class Committer
         }
     }
 
-    private Outcome attempt(List<Write<?>> batch)
+    private Outcome attempt(List<QueuedWrite<?>> batch)
     {
         long began = System.nanoTime();
         HeadRead head = feed.readHead();
         long position = head.head().position();
         // after a lost race for the head: what the last attempt read, with the entries committed since folded in
-        Reading previous = reading == null ? null : reading.advancedTo(head);
+        BatchReading previous = reading == null ? null : reading.advancedTo(head);
         reading = null;
         Reads.Remembering reads = previous == null ? Reads.remembering(objects) : previous.reads();
         LiveViews attemptViews = views.asOf(head.head(), reads);
@@ -397,7 +289,7 @@ final class Committer
         Map<AccountId, AccountView> base = Map.copyOf(current);
         parallel.map(batch.size() == 1 ? List.of() : batch, write -> {
             try {
-                write.planner.plan(base.get(write.accountId), new BatchContext(attemptViews, reads, Map.of(), base, guarded, inUse, stagedHere));
+                write.planner.plan(base.get(write.accountId), new BatchChecks(attemptViews, reads, Map.of(), base, guarded, inUse, stagedHere));
             }
             catch (RuntimeException e) {
                 // the check in order decides
@@ -409,12 +301,12 @@ final class Committer
         List<Entry> entries = new ArrayList<>();
         Map<String, Entry> issuedKeys = new HashMap<>();
         List<Entry> toStage = new ArrayList<>();
-        BatchContext context = new BatchContext(attemptViews, reads, issuedKeys, current, guarded, inUse, stagedHere);
-        for (Write<?> write : batch) {
+        BatchChecks context = new BatchChecks(attemptViews, reads, issuedKeys, current, guarded, inUse, stagedHere);
+        for (QueuedWrite<?> write : batch) {
             write.planned = null;
             write.failure = null;
             AccountView view = current.get(write.accountId);
-            Plan<?> plan;
+            WritePlanner.Plan<?> plan;
             try {
                 plan = write.planner.plan(view, context);
             }
@@ -435,12 +327,12 @@ final class Committer
             current.put(write.accountId, view.with(entry));
         }
         if (entries.isEmpty()) {
-            batch.forEach(Write::answer);
+            batch.forEach(QueuedWrite::answer);
             batch.clear();
             return Outcome.DONE;
         }
 
-        reading = new Reading(head, reads, base, guarded);
+        reading = new BatchReading(head, reads, base, guarded);
 
         // mark every account written with its positions and stage every new key, side by side: none is the head
         Map<AccountId, List<Long>> positions = new LinkedHashMap<>();
@@ -448,9 +340,9 @@ final class Committer
         List<AccountId> written = List.copyOf(positions.keySet());
         List<Supplier<Object>> steps = new ArrayList<>();
         // an account read by an earlier attempt has changed since (the entries that won the head marked it)
-        written.forEach(account -> steps.add(() -> mark(account, documents.containsKey(account) ? documents.get(account) : views.readDocument(account),
+        written.forEach(account -> steps.add(() -> staging.mark(account, documents.containsKey(account) ? documents.get(account) : views.readDocument(account),
                 positions.get(account), position, base.get(account).pending())));
-        toStage.forEach(entry -> steps.add(() -> stage(entry, reads, context)));
+        toStage.forEach(entry -> steps.add(() -> staging.stage(entry, reads, context)));
         List<Object> done = parallel.map(steps, Supplier::get);
         List<Optional<AccountRead>> marks = new ArrayList<>();
         for (int i = 0; i < written.size(); i++) {
@@ -458,17 +350,17 @@ final class Committer
             Optional<AccountRead> mark = (Optional<AccountRead>) done.get(i);
             marks.add(mark);
         }
-        List<Staged> staged = done.subList(written.size(), done.size()).stream().map(Staged.class::cast).toList();
-        if (staged.stream().anyMatch(Staged.InUse.class::isInstance)) {
+        List<Staging.Staged> staged = done.subList(written.size(), done.size()).stream().map(Staging.Staged.class::cast).toList();
+        if (staged.stream().anyMatch(Staging.Staged.InUse.class::isInstance)) {
             // found in use by staging: the writes that issue them fail their checks in the batch planned again
             for (int i = 0; i < toStage.size(); i++) {
-                if (staged.get(i) instanceof Staged.InUse) {
+                if (staged.get(i) instanceof Staging.Staged.InUse) {
                     inUse.add(toStage.get(i).keyId());
                 }
             }
             return Outcome.REPLAN;
         }
-        if (staged.stream().anyMatch(Staged.Lost.class::isInstance)) {
+        if (staged.stream().anyMatch(Staging.Staged.Lost.class::isInstance)) {
             // a key object changed under the batch: its checks read again
             reading = null;
             return Outcome.LOST;
@@ -478,7 +370,7 @@ final class Committer
         }
         Map<String, String> stagedKeys = new HashMap<>();
         for (int i = 0; i < toStage.size(); i++) {
-            if (staged.get(i) instanceof Staged.Written stagedKey) {
+            if (staged.get(i) instanceof Staging.Staged.Written stagedKey) {
                 stagedKeys.put(toStage.get(i).txn(), stagedKey.etag());
                 stagedHere.add(toStage.get(i).keyId());
             }
@@ -500,10 +392,10 @@ final class Committer
         for (int i = 0; i < written.size(); i++) {
             AccountId account = written.get(i);
             AccountRead marked = marks.get(i).orElseThrow();
-            List<Write<?>> ofAccount = batch.stream().filter(write -> write.accountId.equals(account)).toList();
+            List<QueuedWrite<?>> ofAccount = batch.stream().filter(write -> write.accountId.equals(account)).toList();
             applyLater(account, marked, current.get(account).pending(), stagedKeys, ofAccount);
         }
-        batch.stream().filter(write -> write.planned == null).forEach(Write::answer);
+        batch.stream().filter(write -> write.planned == null).forEach(QueuedWrite::answer);
         batch.clear();
         try {
             feed.compactIfDue(committed.orElseGet(feed::readHead), applier::finish);
@@ -521,24 +413,24 @@ final class Committer
      * requests per user. If this handle stops first, the entries stay pending on the account and the next write to
      * it, from any instance, applies them.
      */
-    private void applyLater(AccountId account, AccountRead marked, List<Entry> pending, Map<String, String> stagedKeys, List<Write<?>> writes)
+    private void applyLater(AccountId account, AccountRead marked, List<Entry> pending, Map<String, String> stagedKeys, List<QueuedWrite<?>> writes)
     {
-        List<Write<?>> deletions = writes.stream().filter(write -> write.planned != null && write.planned.type() == ChangeType.ACCOUNT_DELETED).toList();
-        List<Write<?>> waiting = writes.stream().filter(write -> write.planned == null || write.planned.type() != ChangeType.ACCOUNT_DELETED).toList();
+        List<QueuedWrite<?>> deletions = writes.stream().filter(write -> write.planned != null && write.planned.type() == ChangeType.ACCOUNT_DELETED).toList();
+        List<QueuedWrite<?>> waiting = writes.stream().filter(write -> write.planned == null || write.planned.type() != ChangeType.ACCOUNT_DELETED).toList();
         long ticket = tickets.computeIfAbsent(account.value(), name -> new AtomicLong()).incrementAndGet();
         try {
             CompletableFuture<Void> apply = applying.compute(account.value(), (name, previous) -> {
                 CompletableFuture<Void> after = previous == null ? CompletableFuture.completedFuture(null) : previous.exceptionally(failure -> null);
                 return after.thenRunAsync(() -> {
                     try {
-                        applier.apply(account, marked, pending, stagedKeys, () -> waiting.forEach(Write::answer));
+                        applier.apply(account, marked, pending, stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
                         settleLater(account, marked, pending, ticket);
                     }
                     catch (RuntimeException e) {
                         if (waiting.isEmpty()) {
                             LOG.log(System.Logger.Level.WARNING, "finishing a deletion of an account failed; the next write to it finishes it: {0}", e.getMessage());
                         }
-                        waiting.forEach(write -> write.answer.completeExceptionally(e));
+                        waiting.forEach(write -> write.fail(e));
                         throw e;
                     }
                 }, appliers);
@@ -547,10 +439,10 @@ final class Committer
         }
         catch (RejectedExecutionException e) {
             // closing: committed, and left to the next write to the account
-            waiting.forEach(Write::answer);
+            waiting.forEach(QueuedWrite::answer);
         }
         // answered once their apply is registered, so that awaitApplied after the answer waits for it
-        deletions.forEach(Write::answer);
+        deletions.forEach(QueuedWrite::answer);
     }
 
     /**
@@ -575,161 +467,17 @@ final class Committer
     }
 
     /**
-     * The context of the checks of one attempt of a batch: its reads, the keys its earlier writes issue, and the
-     * views of its accounts as its earlier writes leave them.
-     */
-    private record BatchContext(LiveViews views, Reads.Remembering reads, Map<String, Entry> issuedKeys, Map<AccountId, AccountView> current, Set<String> guarded,
-                                Set<String> inUse, Set<String> staged)
-            implements Context
-    {
-        @Override
-        public Optional<User> user(AccountView view, UserId userId)
-        {
-            return views.user(view, userId);
-        }
-
-        @Override
-        public Documents.CurrentKey currentKey(AccountView view, User user)
-        {
-            guarded.add(Reading.key(user.keyId().value()));
-            return views.currentKey(view, user);
-        }
-
-        /**
-         * Checks what is known without a request: an id issued earlier in the batch, or found in use by staging.
-         * An id whose object was not read yet is taken as free here, and checked when its key is staged: a new key's
-         * id (random) has no object, and staging it with {@code If-None-Match: *} is the check.
-         */
-        @Override
-        public void requireKeyIdFree(KeyId keyId, Optional<User> owner)
-        {
-            Entry earlier = issuedKeys.get(keyId.value());
-            if (earlier != null) {
-                if (owner.map(user -> user.accountId().value().equals(earlier.accountId()) && earlier.names(user.id())).orElse(false)) {
-                    return;
-                }
-                throw StoreErrors.keyIdInUse();
-            }
-            if (inUse.contains(keyId.value())) {
-                throw StoreErrors.keyIdInUse();
-            }
-            // what a later attempt must check again if an entry committed meanwhile names it
-            guarded.add(Reading.key(keyId.value()));
-            if (reads.knows(ObjectLayout.key(keyId.value())) && !staged.contains(keyId.value())) {
-                verifyKeyIdFree(keyId, owner);
-            }
-        }
-
-        /**
-         * Throws CONFLICT if a live key of another user has this id (and no write earlier in the batch ended it).
-         */
-        void verifyKeyIdFree(KeyId keyId, Optional<User> owner)
-        {
-            Optional<LiveKey> live = views.key(keyId);
-            if (live.isEmpty()) {
-                return;
-            }
-            guarded.add(Reading.account(live.get().record().accountId().value()));
-            AccountView batchView = current.get(live.get().record().accountId());
-            if (batchView != null && (!batchView.exists() || batchView.latestAbout(live.get().userId()).map(entry -> !keyId.value().equals(entry.keyId())).orElse(false))) {
-                // a write earlier in this batch ended it
-                return;
-            }
-            if (owner.map(user -> user.accountId().equals(live.get().record().accountId()) && user.id().equals(live.get().userId())).orElse(false)) {
-                return;
-            }
-            throw StoreErrors.keyIdInUse();
-        }
-    }
-
-    /**
-     * Records on the account that writes are about to take {@code positions}, keeping the positions other writers
-     * marked. Re-reads and marks again when the object changed since it was read (an apply, or another writer's
-     * mark), unless a write newer than the head read was applied to it.
-     */
-    private Optional<AccountRead> mark(AccountId accountId, Optional<AccountRead> read, List<Long> positions, long headPosition, List<Entry> committed)
-    {
-        Optional<AccountRead> stored = read;
-        for (int attempt = 0; attempt < MARK_ATTEMPTS; attempt++) {
-            Documents.Account account = stored.map(AccountRead::account).orElseGet(() -> Documents.Account.absent(accountId));
-            if (account.applied() > headPosition) {
-                return Optional.empty();
-            }
-            // the committed entries still pending on it whose objects this handle wrote count as applied, oldest first
-            for (Entry entry : committed) {
-                if (entry.position() <= account.applied()) {
-                    continue;
-                }
-                if (!applier.wrote(entry.position())) {
-                    break;
-                }
-                account = account.after(entry);
-            }
-            Documents.Account marked = account.marking(positions);
-            Optional<String> etag = objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(marked), stored.map(AccountRead::etag).orElse(null));
-            if (etag.isPresent()) {
-                return Optional.of(new AccountRead(marked, etag.get()));
-            }
-            stored = views.readDocument(accountId);
-        }
-        return Optional.empty();
-    }
-
-    /**
-     * Writes the new key ahead of the commit, marked as staged by its write: it works only once the write's entry is
-     * committed. Replaces a key object only if it holds no live key (the write's checks found the id free).
-     */
-    private Staged stage(Entry entry, Reads.Remembering reads, BatchContext context)
-    {
-        String objectKey = ObjectLayout.key(entry.keyId());
-        byte[] bytes = Documents.write(Documents.Key.stagedBy(entry));
-        if (!reads.knows(objectKey)) {
-            // a new key's id has no object: creating it is the check that it is free
-            Optional<String> created = objects.putIfAbsent(objectKey, bytes);
-            if (created.isPresent()) {
-                reads.remember(objectKey, new Versioned(bytes, created.get()));
-                return new Staged.Written(created.get());
-            }
-        }
-        Optional<Versioned> existing = reads.get(objectKey);
-        if (existing.isPresent()) {
-            Documents.Key current = Documents.read(existing.get().bytes(), Documents.Key.class);
-            if (current.stagedBy() == null && !current.revoked() && current.ownedAsIn(entry)) {
-                // the same user's current key, re-hashed: it stays live until the commit replaces it
-                return new Staged.AlreadyOwned();
-            }
-            if (entry.txn().equals(current.stagedBy())) {
-                // staged by an earlier attempt of this very write: the entry, once committed, makes it work
-                return new Staged.Written(existing.get().etag());
-            }
-            try {
-                Optional<User> owner = entry.type() == ChangeType.KEY_REPLACED ? entry.userAfter() : Optional.empty();
-                context.verifyKeyIdFree(KeyId.of(entry.keyId()), owner);
-            }
-            catch (LatchkeyException e) {
-                return new Staged.InUse();
-            }
-        }
-        Optional<String> etag = objects.putIfUnchanged(objectKey, bytes, existing.map(Versioned::etag).orElse(null));
-        if (etag.isEmpty()) {
-            return new Staged.Lost();
-        }
-        reads.remember(objectKey, new Versioned(bytes, etag.get()));
-        return new Staged.Written(etag.get());
-    }
-
-    /**
      * Answers busy, and takes out of the batch, every write whose time is over ({@code planned}: only among those
      * with an entry planned, which is what the batch must then be planned again without).
      *
      * @return whether any was
      */
-    private boolean answerExpired(List<Write<?>> batch, boolean planned)
+    private boolean answerExpired(List<QueuedWrite<?>> batch, boolean planned)
     {
         long now = System.nanoTime();
         boolean any = false;
-        for (Iterator<Write<?>> writes = batch.iterator(); writes.hasNext(); ) {
-            Write<?> write = writes.next();
+        for (Iterator<QueuedWrite<?>> writes = batch.iterator(); writes.hasNext(); ) {
+            QueuedWrite<?> write = writes.next();
             if (now - write.deadline > 0 && (!planned || write.planned != null)) {
                 write.answer.completeExceptionally(new LatchkeyException(ErrorCode.UNAVAILABLE,
                         "the store is busy: the write was not made within " + writeTimeout.toMillis() + " ms; try again"));
@@ -779,38 +527,5 @@ final class Committer
     private static LatchkeyException closing()
     {
         return new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store is closing");
-    }
-
-    /**
-     * A queued write, and what its latest planning came to.
-     */
-    private static final class Write<T>
-    {
-        final AccountId accountId;
-        final Planner<T> planner;
-        final long deadline;
-        final String txn = UUID.randomUUID().toString();
-        final CompletableFuture<T> answer = new CompletableFuture<>();
-        Entry planned;
-        Object result;
-        RuntimeException failure;
-
-        Write(AccountId accountId, Planner<T> planner, long deadline)
-        {
-            this.accountId = accountId;
-            this.planner = planner;
-            this.deadline = deadline;
-        }
-
-        @SuppressWarnings("unchecked")
-        void answer()
-        {
-            if (failure != null) {
-                answer.completeExceptionally(failure);
-            }
-            else {
-                answer.complete((T) result);
-            }
-        }
     }
 }

@@ -1,6 +1,6 @@
 package dev.latchkey.adapters.s3;
 
-import dev.latchkey.adapters.s3.Committer.Plan;
+import dev.latchkey.adapters.s3.WritePlanner.Plan;
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.adapters.s3.LiveViews.AccountView;
 import dev.latchkey.adapters.s3.LiveViews.LiveKey;
@@ -371,7 +371,7 @@ public final class S3IdentityStore
         return current;
     }
 
-    private static User requireUser(Committer.Context context, AccountView view, UserId userId)
+    private static User requireUser(WritePlanner.Context context, AccountView view, UserId userId)
     {
         return context.user(view, userId).orElseThrow(() -> StoreErrors.userNotFound(view.accountId(), userId));
     }

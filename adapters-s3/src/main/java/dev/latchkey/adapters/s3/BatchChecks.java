@@ -1,0 +1,82 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.Documents.Entry;
+import dev.latchkey.adapters.s3.LiveViews.AccountView;
+import dev.latchkey.adapters.s3.LiveViews.LiveKey;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.store.StoreErrors;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The context of the checks of one attempt of a batch: its reads, the keys its earlier writes issue, and the
+ * views of its accounts as its earlier writes leave them.
+ */
+record BatchChecks(LiveViews views, Reads.Remembering reads, Map<String, Entry> issuedKeys, Map<AccountId, AccountView> current, Set<String> guarded,
+                            Set<String> inUse, Set<String> staged)
+        implements WritePlanner.Context
+{
+    @Override
+    public Optional<User> user(AccountView view, UserId userId)
+    {
+        return views.user(view, userId);
+    }
+
+    @Override
+    public Documents.CurrentKey currentKey(AccountView view, User user)
+    {
+        guarded.add(BatchReading.key(user.keyId().value()));
+        return views.currentKey(view, user);
+    }
+
+    /**
+     * Checks what is known without a request: an id issued earlier in the batch, or found in use by staging.
+     * An id whose object was not read yet is taken as free here, and checked when its key is staged: a new key's
+     * id (random) has no object, and staging it with {@code If-None-Match: *} is the check.
+     */
+    @Override
+    public void requireKeyIdFree(KeyId keyId, Optional<User> owner)
+    {
+        Entry earlier = issuedKeys.get(keyId.value());
+        if (earlier != null) {
+            if (owner.map(user -> user.accountId().value().equals(earlier.accountId()) && earlier.names(user.id())).orElse(false)) {
+                return;
+            }
+            throw StoreErrors.keyIdInUse();
+        }
+        if (inUse.contains(keyId.value())) {
+            throw StoreErrors.keyIdInUse();
+        }
+        // what a later attempt must check again if an entry committed meanwhile names it
+        guarded.add(BatchReading.key(keyId.value()));
+        if (reads.knows(ObjectLayout.key(keyId.value())) && !staged.contains(keyId.value())) {
+            verifyKeyIdFree(keyId, owner);
+        }
+    }
+
+    /**
+     * Throws CONFLICT if a live key of another user has this id (and no write earlier in the batch ended it).
+     */
+    void verifyKeyIdFree(KeyId keyId, Optional<User> owner)
+    {
+        Optional<LiveKey> live = views.key(keyId);
+        if (live.isEmpty()) {
+            return;
+        }
+        guarded.add(BatchReading.account(live.get().record().accountId().value()));
+        AccountView batchView = current.get(live.get().record().accountId());
+        if (batchView != null && (!batchView.exists() || batchView.latestAbout(live.get().userId()).map(entry -> !keyId.value().equals(entry.keyId())).orElse(false))) {
+            // a write earlier in this batch ended it
+            return;
+        }
+        if (owner.map(user -> user.accountId().equals(live.get().record().accountId()) && user.id().equals(live.get().userId())).orElse(false)) {
+            return;
+        }
+        throw StoreErrors.keyIdInUse();
+    }
+}

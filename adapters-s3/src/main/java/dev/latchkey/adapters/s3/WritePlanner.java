@@ -1,0 +1,54 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.Documents.Entry;
+import dev.latchkey.adapters.s3.LiveViews.AccountView;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A write, as the {@link Committer} runs it: its checks against the current view of its account and the entry it
+ * makes, or an exception when a check fails. Reads only through its context, and writes nothing: it may be run more
+ * than once (against each attempt of its batch).
+ */
+interface WritePlanner<T>
+{
+    Plan<T> plan(AccountView current, Context context);
+
+    /**
+     * What a write's checks read through: the batch's reads of this attempt (each object read once), and the batch's
+     * earlier writes.
+     */
+    interface Context
+    {
+        Optional<User> user(AccountView view, UserId userId);
+
+        Documents.CurrentKey currentKey(AccountView view, User user);
+
+        /**
+         * Throws CONFLICT unless {@code keyId} is free for {@code owner} (the user the key is for, when it exists
+         * already), taking the batch's earlier writes into account.
+         */
+        void requireKeyIdFree(KeyId keyId, Optional<User> owner);
+    }
+
+    /**
+     * What a write decided: the entry to commit (null when nothing changes) and its answer.
+     */
+    record Plan<T>(Entry entry, T result)
+    {
+        static <T> Plan<T> of(Entry entry, T result)
+        {
+            return new Plan<>(requireNonNull(entry, "entry is null"), result);
+        }
+
+        static <T> Plan<T> unchanged(T result)
+        {
+            return new Plan<>(null, result);
+        }
+    }
+}
