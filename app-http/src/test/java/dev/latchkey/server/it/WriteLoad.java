@@ -25,6 +25,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -142,7 +143,7 @@ public final class WriteLoad
         ExecutorService threads = Executors.newFixedThreadPool(clients);
         CountDownLatch start = new CountDownLatch(1);
         List<Future<?>> running = new ArrayList<>();
-        Optional<RequestCounter> requests = store.countRequests();
+        Map<String, RequestCounter> requests = store.countRequests();
         for (int c = 0; c < clients; c++) {
             ServerProcess server = instances.get(c % instances.size());
             running.add(threads.submit(() -> {
@@ -174,11 +175,17 @@ public final class WriteLoad
         }
         long wallNanos = System.nanoTime() - began;
         threads.shutdown();
-        long s3Requests = requests.map(counter -> {
-            long total = counter.total();
-            counter.close();
-            return total;
-        }).orElse(-1L);
+        long s3Requests = requests.isEmpty() ? -1 : requests.values().stream().mapToLong(RequestCounter::total).sum();
+        requests.values().forEach(RequestCounter::close);
+        if (!requests.isEmpty()) {
+            StringBuilder byKind = new StringBuilder();
+            requests.forEach((kind, counter) -> counter.counts().forEach((operation, count) -> {
+                if (count > 0) {
+                    byKind.append(String.format(" %s %s %.2f;", kind, operation, (double) count / Math.max(1, keys.size())));
+                }
+            }));
+            System.out.printf("%s %s: S3 requests per acknowledged write, by object:%s%n", store.kind(), name, byKind);
+        }
 
         List<Long> sorted = new ArrayList<>(latencies);
         Collections.sort(sorted);
@@ -298,7 +305,7 @@ public final class WriteLoad
     /**
      * A store of one kind, started for the run: its server settings, a reader of it, and (on S3) a request counter.
      */
-    private record StoreUnderLoad(String kind, Map<String, String> settings, Supplier<IdentityStore> reader, Supplier<Optional<RequestCounter>> counter,
+    private record StoreUnderLoad(String kind, Map<String, String> settings, Supplier<IdentityStore> reader, Supplier<Map<String, RequestCounter>> counter,
                                   AutoCloseable resource)
             implements AutoCloseable
     {
@@ -309,14 +316,14 @@ public final class WriteLoad
                 case "filesystem" -> {
                     Path store = Files.createDirectories(directory.resolve("store"));
                     yield new StoreUnderLoad(kind, Map.of("LATCHKEY_FS_DIR", store.toString()), () -> FileSystemIdentityStore.open(store, Clock.systemUTC()),
-                            Optional::empty, () -> {});
+                            Map::of, () -> {});
                 }
                 case "postgres" -> {
                     TestingPostgres postgres = TestingPostgres.start(false);
                     String url = postgres.createDatabase();
                     yield new StoreUnderLoad(kind, Map.of("LATCHKEY_STORE", "jdbc", "LATCHKEY_JDBC_URL", url, "LATCHKEY_JDBC_USER", TestingPostgres.SUPERUSER),
                             () -> JdbcIdentityStore.open(JdbcStoreConfig.of(url, Optional.of(TestingPostgres.SUPERUSER), Optional.empty()), Clock.systemUTC()),
-                            Optional::empty, postgres);
+                            Map::of, postgres);
                 }
                 case "s3" -> {
                     TestingS3 s3 = TestingS3.start(BUCKET);
@@ -331,7 +338,7 @@ public final class WriteLoad
                     yield new StoreUnderLoad(kind, settings,
                             () -> S3IdentityStore.open(S3StoreConfig.of(BUCKET).withEndpoint(s3.serializingProxy().endpoint()).withPathStyle(true),
                                     StaticCredentialsProvider.create(AwsBasicCredentials.create(TestingS3.ACCESS_KEY, TestingS3.SECRET_KEY)), Clock.systemUTC()),
-                            () -> Optional.of(s3.serializingProxy().countRequests(request -> true)), s3);
+                            () -> countByObject(s3), s3);
                 }
                 default -> throw new IllegalArgumentException("unknown store " + kind + ": filesystem, postgres or s3");
             };
@@ -342,9 +349,38 @@ public final class WriteLoad
             return reader.get();
         }
 
-        Optional<RequestCounter> countRequests()
+        /**
+         * Counters of the S3 requests from now on, by the kind of object asked for; empty for the other stores.
+         */
+        Map<String, RequestCounter> countRequests()
         {
             return counter.get();
+        }
+
+        private static Map<String, RequestCounter> countByObject(TestingS3 s3)
+        {
+            Map<String, RequestCounter> counters = new LinkedHashMap<>();
+            for (String kind : List.of("head", "feed page", "account", "user", "key", "other")) {
+                counters.put(kind, s3.serializingProxy().countRequests(request -> objectKind(request.key().orElse("")).equals(kind)));
+            }
+            return counters;
+        }
+
+        private static String objectKind(String key)
+        {
+            if (key.endsWith("/head.json")) {
+                return "head";
+            }
+            if (key.contains("/feed/")) {
+                return "feed page";
+            }
+            if (key.endsWith("/account.json")) {
+                return "account";
+            }
+            if (key.contains("/users/")) {
+                return "user";
+            }
+            return key.contains("/keys/") ? "key" : "other";
         }
 
         @Override
