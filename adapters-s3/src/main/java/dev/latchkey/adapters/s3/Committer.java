@@ -197,7 +197,8 @@ final class Committer
 
     /**
      * Applies a committed batch's entries about one account on the applier threads, after the previous apply of the
-     * same account from here, and answers that account's writes once done. An account deletion answers at once: the
+     * same account from here, and answers that account's writes once their users and keys are written (the account
+     * object is settled after, {@link #settleLater}). An account deletion answers at once: the
      * committed entry is the decision (every key of the account stopped with it), and its cleanup costs about four
      * requests per user. If this handle stops first, the entries stay pending on the account and the next write to
      * it, from any instance, applies them.
