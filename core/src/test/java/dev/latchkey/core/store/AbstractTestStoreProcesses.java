@@ -218,6 +218,7 @@ public abstract class AbstractTestStoreProcesses
         Set<UserId> inFlight = new HashSet<>();
         List<String> acknowledged = new ArrayList<>();
         List<String> begun = new ArrayList<>();
+        List<String> output = new ArrayList<>();
         Random random = ThreadLocalRandom.current();
         for (int kill = 0; kill < kills(); kill++) {
             List<String> lines;
@@ -226,6 +227,7 @@ public abstract class AbstractTestStoreProcesses
                 LockSupport.parkNanos(Duration.ofMillis(random.nextInt((int) maxPauseBeforeKill().toMillis())).toNanos());
                 lines = writer.kill(timeout());
             }
+            output.addAll(lines);
             String lastBegin = null;
             for (String line : lines) {
                 String[] words = line.split(" ");
@@ -266,7 +268,7 @@ public abstract class AbstractTestStoreProcesses
                 return;
             }
             Optional<User> found = restarted.findUser(account, user);
-            assertThat(found.isPresent()).as("user %s", user).isEqualTo(key.isPresent());
+            assertThat(found.isPresent()).as("user %s; what the writers said of it: %s", user, linesAbout(output, user)).isEqualTo(key.isPresent());
             key.ifPresent(text -> {
                 ApiKey apiKey = ApiKey.parse(text).orElseThrow();
                 Optional<KeyRecord> record = restarted.findKey(apiKey.keyId());
@@ -345,5 +347,14 @@ public abstract class AbstractTestStoreProcesses
     private NewUser newUser(AccountId account, String user, Role role, ApiKey key)
     {
         return new NewUser(new User(account, UserId.of(user), role, key.keyId(), clock.instant()), hasher.hash(key.secret()));
+    }
+
+    /**
+     * The lines of the writers' output about one user (a BEGIN or ACK line names its user as its third word), for a
+     * failure's message.
+     */
+    private static List<String> linesAbout(List<String> output, UserId user)
+    {
+        return output.stream().filter(line -> line.split(" ").length > 2 && line.split(" ")[2].equals(user.value())).toList();
     }
 }
