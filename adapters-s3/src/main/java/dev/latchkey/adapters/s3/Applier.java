@@ -46,17 +46,16 @@ final class Applier
     }
 
     /**
-     * Applies committed entries about one account, as their writer: it knows every committed entry still pending on
-     * the account up to its own, and the account as it marked it (so the first attempt needs no read).
+     * Writes the users and keys of committed entries about one account, as their writer: it knows every committed
+     * entry still pending on the account up to its own.
      *
-     * @param marked the account object as the writer marked it
      * @param entries every committed entry about the account that the marked object does not count as applied,
      *         oldest first
      * @param stagedKeys the entity tags of the keys the writer staged, by the id of the write that staged each
      * @param objectsWritten called once the users and keys are written (readers see the entries either way: the
      *         account's pending positions lead them to the feed); the account object is {@link #settle}d after
      */
-    void apply(AccountId accountId, AccountRead marked, List<Entry> entries, Map<String, String> stagedKeys, Runnable objectsWritten)
+    void apply(List<Entry> entries, Map<String, String> stagedKeys, Runnable objectsWritten)
     {
         writeObjects(entries, stagedKeys);
         crashPoints.passing(WriteStep.OBJECTS_WRITTEN);
@@ -64,7 +63,8 @@ final class Applier
     }
 
     /**
-     * The last step of {@link #apply}: the account object counting the entries as applied. Taken a moment later
+     * The last step of {@link #apply}: the account object counting the entries as applied (the first attempt on
+     * the object as the writer {@code marked} it, so it needs no read). Taken a moment later
      * than the rest, and only if no later apply of the account is due (which counts these entries too), since a
      * writer that keeps writing to an account folds what it applied into its next mark instead.
      */
@@ -112,11 +112,7 @@ final class Applier
             if (account.applied() >= last) {
                 return;
             }
-            for (Entry entry : entries) {
-                if (entry.position() > account.applied()) {
-                    account = account.after(entry);
-                }
-            }
+            account = account.applying(entries, position -> true);
             if (objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(account), stored.map(AccountRead::etag).orElse(null)).isPresent()) {
                 return;
             }

@@ -123,6 +123,14 @@ final class Committer
     }
 
     /**
+     * How many writes wait for their batch to start, for tests.
+     */
+    int queuedWrites()
+    {
+        return queue.size();
+    }
+
+    /**
      * Waits until every apply started here is finished (or has failed), for tests.
      */
     void awaitApplied(Duration wait)
@@ -218,7 +226,7 @@ final class Committer
                 CompletableFuture<Void> after = previous == null ? CompletableFuture.completedFuture(null) : previous.exceptionally(failure -> null);
                 return after.thenRunAsync(() -> {
                     try {
-                        applier.apply(account, marked, pending, stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
+                        applier.apply(pending, stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
                         settleLater(account, marked, pending, ticket);
                     }
                     catch (RuntimeException e) {

@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.function.LongPredicate;
 
 import static java.util.Objects.requireNonNull;
 
@@ -281,6 +282,25 @@ final class Documents
             TreeSet<Long> marks = new TreeSet<>(pending);
             marks.addAll(positions);
             return new Account(accountId, createdAt, adminRequired, incarnation, exists, userCount, adminCount, applied, List.copyOf(marks));
+        }
+
+        /**
+         * The account with committed entries about it applied, oldest first: those past {@code applied}, up to the
+         * first whose position {@code applicable} refuses.
+         */
+        Account applying(List<Entry> entries, LongPredicate applicable)
+        {
+            Account account = this;
+            for (Entry entry : entries) {
+                if (entry.position() <= account.applied()) {
+                    continue;
+                }
+                if (!applicable.test(entry.position())) {
+                    break;
+                }
+                account = account.after(entry);
+            }
+            return account;
         }
 
         /**

@@ -162,10 +162,7 @@ final class LiveViews
         List<Entry> committed = feed.committedAt(head, account.pending(), objects).stream()
                 .filter(entry -> entry.accountId().equals(accountId.value()))
                 .toList();
-        for (Entry entry : committed) {
-            account = account.after(entry);
-        }
-        return new AccountView(account, committed);
+        return new AccountView(account.applying(committed, position -> true), committed);
     }
 
     Optional<User> user(AccountView view, UserId userId)

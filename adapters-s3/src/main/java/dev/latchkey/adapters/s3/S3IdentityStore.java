@@ -363,6 +363,14 @@ public final class S3IdentityStore
         committer.awaitApplied(wait);
     }
 
+    /**
+     * How many writes wait for a commit to take them (not counting those of the commit in flight), for tests.
+     */
+    int queuedWrites()
+    {
+        return committer.queuedWrites();
+    }
+
     private static AccountView requireAccount(AccountView current, AccountId accountId)
     {
         if (!current.exists()) {

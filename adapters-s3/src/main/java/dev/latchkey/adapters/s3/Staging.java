@@ -65,16 +65,7 @@ final class Staging
                 return Optional.empty();
             }
             // the committed entries still pending on it whose objects this handle wrote count as applied, oldest first
-            for (Entry entry : committed) {
-                if (entry.position() <= account.applied()) {
-                    continue;
-                }
-                if (!applier.wrote(entry.position())) {
-                    break;
-                }
-                account = account.after(entry);
-            }
-            Documents.Account marked = account.marking(positions);
+            Documents.Account marked = account.applying(committed, applier::wrote).marking(positions);
             Optional<String> etag = objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(marked), stored.map(AccountRead::etag).orElse(null));
             if (etag.isPresent()) {
                 return Optional.of(new AccountRead(marked, etag.get()));

@@ -23,6 +23,7 @@ import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
+import dev.latchkey.core.testing.Waiting;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -137,7 +138,7 @@ class TestS3StoreFaults
         queued.put("demote bob", () -> store.setRole(acme, bob, Role.USER).role());
         Map<String, Object> outcomes;
         try (RequestCounter commits = proxy.countRequests(request -> request.isPutOf(prefix + HEAD))) {
-            outcomes = whileTheNextCommitIsHeld(prefix, () -> store.addUser(newUser(acme, "carol", Role.USER, carolKey)), queued);
+            outcomes = whileTheNextCommitIsHeld(store, prefix, () -> store.addUser(newUser(acme, "carol", Role.USER, carolKey)), queued);
             assertThat(commits.total()).as("one commit for carol's write, one for the five queued behind it").isEqualTo(2);
         }
 
@@ -184,7 +185,7 @@ class TestS3StoreFaults
         try (RequestCounter commits = proxy.countRequests(request -> request.isPutOf(prefix + HEAD))) {
             // the second commit is the batch of six: S3 makes it, its answer is lost, and the SDK's retry fails its condition
             Fault lost = proxy.dropNextResponse(request -> request.isPutOf(prefix + HEAD) && commitsSeen.incrementAndGet() == 2);
-            outcomes = whileTheNextCommitIsHeld(prefix, () -> store.addUser(newUser(acme, "first", Role.USER, keys.random())), queued);
+            outcomes = whileTheNextCommitIsHeld(store, prefix, () -> store.addUser(newUser(acme, "first", Role.USER, keys.random())), queued);
             assertThat(lost.fired()).isTrue();
             assertThat(commits.total()).as("the first write's commit, the batch's, and the SDK's retry of it").isEqualTo(3);
         }
@@ -649,7 +650,7 @@ class TestS3StoreFaults
      *
      * @return each queued call's result, or the code of the {@link LatchkeyException} it threw
      */
-    private Map<String, Object> whileTheNextCommitIsHeld(String prefix, Runnable first, Map<String, Callable<Object>> queued)
+    private Map<String, Object> whileTheNextCommitIsHeld(S3IdentityStore store, String prefix, Runnable first, Map<String, Callable<Object>> queued)
             throws Exception
     {
         CountDownLatch allQueued = new CountDownLatch(1);
@@ -672,8 +673,9 @@ class TestS3StoreFaults
                         return e.code().name();
                     }
                 }));
-                // each call queues its write at once: a pause keeps them in order
-                sleep(Duration.ofMillis(50));
+                // the next call only once this one's write is queued, so that they queue in order
+                int behind = calls.size();
+                assertThat(Waiting.until(() -> store.queuedWrites() == behind, Duration.ofSeconds(30))).as("%d writes queued", behind).isTrue();
             }
             allQueued.countDown();
             firstCall.get(30, TimeUnit.SECONDS);

@@ -350,11 +350,16 @@ public abstract class AbstractTestStoreProcesses
     }
 
     /**
-     * The lines of the writers' output about one user (a BEGIN or ACK line names its user as its third word), for a
-     * failure's message.
+     * The writers' BEGIN and ACK lines about one user (named by the third word), keys left out, for a failure's
+     * message.
      */
     private static List<String> linesAbout(List<String> output, UserId user)
     {
-        return output.stream().filter(line -> line.split(" ").length > 2 && line.split(" ")[2].equals(user.value())).toList();
+        // without the keys the ACK lines end with
+        return output.stream()
+                .map(line -> line.split(" "))
+                .filter(words -> words.length > 2 && words[2].equals(user.value()))
+                .map(words -> words[0] + " " + words[1] + " " + words[2])
+                .toList();
     }
 }
