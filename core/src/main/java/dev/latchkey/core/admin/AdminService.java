@@ -4,7 +4,11 @@ import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.KeyAttributes;
+import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
@@ -15,12 +19,16 @@ import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -152,8 +160,8 @@ public final class AdminService
     public void removeUser(Identity caller, AccountId accountId, UserId userId)
     {
         requireAdministers(caller, accountId);
-        User removed = store.removeUser(accountId, userId);
-        listener.written(ChangeType.USER_REMOVED, accountId, List.of(removed.keyId()));
+        UserChange removed = store.removeUser(accountId, userId);
+        listener.written(ChangeType.USER_REMOVED, accountId, removed.keyIds());
     }
 
     /**
@@ -167,30 +175,93 @@ public final class AdminService
         requireNonNull(role, "role is null");
         requireAssignable(role);
         requireAdministers(caller, accountId);
-        User before = store.setRole(accountId, userId, role);
-        if (before.role() != role) {
-            listener.written(ChangeType.ROLE_CHANGED, accountId, List.of(before.keyId()));
+        UserChange change = store.setRole(accountId, userId, role);
+        if (change.before().role() != role) {
+            listener.written(ChangeType.ROLE_CHANGED, accountId, change.keyIds());
         }
-        return before.withRole(role);
+        return change.before().withRole(role);
     }
 
     /**
-     * Gives a user a new key; the old one stops working. With the seed that produced the current key, returns that
-     * same key and changes nothing. Root, or an admin of that account.
+     * Gives a user a new primary key; the old one stops working at once. With the seed that produced the current
+     * primary key, returns that same key and changes nothing. Root, or an admin of that account.
      */
     public ApiKey regenerateKey(Identity caller, AccountId accountId, UserId userId, Optional<String> seed)
     {
+        return regenerateKey(caller, accountId, userId, seed, 0).userKey();
+    }
+
+    /**
+     * Gives a user a new primary key. With a grace period the old primary key keeps working for that long, as a
+     * key named {@code previous} (its scopes kept); without one it stops working at once. With the seed that
+     * produced the current primary key, returns that same key and changes nothing. A user without a primary key
+     * gets one. Root, or an admin of that account.
+     *
+     * @param gracePeriodSeconds 0 to {@value RegeneratedKey#MAX_GRACE_PERIOD_SECONDS}
+     */
+    public RegeneratedKey regenerateKey(Identity caller, AccountId accountId, UserId userId, Optional<String> seed, long gracePeriodSeconds)
+    {
         seed.ifPresent(ApiKeyGenerator::checkSeed);
+        if (gracePeriodSeconds < 0 || gracePeriodSeconds > RegeneratedKey.MAX_GRACE_PERIOD_SECONDS) {
+            throw LatchkeyException.invalidField("grace_period", "grace_period must be an integer from 0 to " + RegeneratedKey.MAX_GRACE_PERIOD_SECONDS + " seconds");
+        }
         requireAdministers(caller, accountId);
         User user = store.findUser(accountId, userId)
                 .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " not found in account " + accountId));
         ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, userId);
-        if (key.keyId().equals(user.keyId()) && isCurrent(key)) {
-            return key;
+        if (user.primaryKeyId().equals(Optional.of(key.keyId())) && isCurrent(key)) {
+            return new RegeneratedKey(key, Optional.empty());
         }
-        User before = store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), clock.instant());
-        listener.written(ChangeType.KEY_REPLACED, accountId, List.of(before.keyId(), key.keyId()));
-        return key;
+        Instant now = clock.instant();
+        Optional<Instant> previousUntil = gracePeriodSeconds > 0 && user.primaryKeyId().isPresent()
+                ? Optional.of(now.plusSeconds(gracePeriodSeconds).truncatedTo(ChronoUnit.MILLIS))
+                : Optional.empty();
+        User before = store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), now, previousUntil);
+        List<KeyId> affected = new ArrayList<>();
+        before.primaryKeyId().filter(old -> !old.equals(key.keyId())).ifPresent(affected::add);
+        affected.add(key.keyId());
+        listener.written(ChangeType.KEY_REPLACED, accountId, affected);
+        return new RegeneratedKey(key, before.primaryKeyId().isPresent() ? previousUntil : Optional.empty());
+    }
+
+    /**
+     * Issues an extra key to a user, beside its other keys. Root, an admin of the account, or the user itself.
+     *
+     * @throws LatchkeyException FAILED_PRECONDITION when the user already holds {@link NewKey#MAX_LIVE_KEYS} live keys
+     */
+    public CreatedKey createKey(Identity caller, AccountId accountId, UserId userId, KeyRequest request)
+    {
+        requireNonNull(request, "request is null");
+        Instant now = clock.instant();
+        Optional<Instant> expiresAt = request.expiryFrom(now);
+        requireManagesKeys(caller, accountId, userId);
+        ApiKey key = keyGenerator.random();
+        KeyAttributes attributes = KeyAttributes.extra(request.name(), request.scopes().orElse(Scopes.all()), expiresAt);
+        NewKey newKey = new NewKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), now, attributes);
+        store.addKey(newKey);
+        listener.written(ChangeType.KEY_ADDED, accountId, List.of(key.keyId()));
+        return new CreatedKey(accountId, userId, key, new KeySummary(key.keyId(), now, attributes));
+    }
+
+    /**
+     * A user's live keys, oldest first. Root, an admin of the account, or the user itself.
+     */
+    public List<KeySummary> listKeys(Identity caller, AccountId accountId, UserId userId)
+    {
+        requireManagesKeys(caller, accountId, userId);
+        return store.listKeys(accountId, userId, clock.instant());
+    }
+
+    /**
+     * Deletes one of a user's keys; its other keys keep working. Root, an admin of the account, or the user itself.
+     */
+    public KeySummary deleteKey(Identity caller, AccountId accountId, UserId userId, KeyId keyId)
+    {
+        requireNonNull(keyId, "keyId is null");
+        requireManagesKeys(caller, accountId, userId);
+        KeySummary deleted = store.deleteKey(accountId, userId, keyId, clock.instant());
+        listener.written(ChangeType.KEY_DELETED, accountId, List.of(keyId));
+        return deleted;
     }
 
     private boolean isCurrent(ApiKey key)
@@ -204,6 +275,15 @@ public final class AdminService
         return new NewUser(user, hasher.hash(key.secret()));
     }
 
+    private static void requireManagesKeys(Identity caller, AccountId accountId, UserId userId)
+    {
+        if (!caller.managesKeysOf(accountId, userId)) {
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, caller.scopes().mayAdminister()
+                    ? "only root, an admin of the account or the user itself may manage the user's keys"
+                    : "this key's scopes do not allow administration");
+        }
+    }
+
     private static void requireRoot(Identity caller)
     {
         if (!caller.isRoot()) {
@@ -214,7 +294,9 @@ public final class AdminService
     private static void requireAdministers(Identity caller, AccountId accountId)
     {
         if (!caller.administers(accountId)) {
-            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, "only root or an admin of the account may manage its users");
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, caller.scopes().mayAdminister()
+                    ? "only root or an admin of the account may manage its users"
+                    : "this key's scopes do not allow administration");
         }
     }
 

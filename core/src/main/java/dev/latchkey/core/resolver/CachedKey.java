@@ -4,12 +4,18 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 import org.jspecify.annotations.Nullable;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
 
@@ -19,7 +25,9 @@ import static java.util.Objects.requireNonNull;
  * likely a CPU cache miss (about 330 ns each on the 2-vCPU machine of docs/performance.md). So one object holds
  * everything a hit reads: the key id (it is its own cache key, see {@link CacheKey}), the secret hash as four
  * words, a user id of up to 16 characters as two words (identifiers are ASCII; longer ones in an array), and the
- * role. The account is a reference to one object shared by every cached key of that account
+ * role with the key's scopes and expiry ({@link Grant}: one shared object per role for every key with every scope and
+ * no expiry, every primary key among them, so that they cost nothing more than a role). The account is a reference
+ * to one object shared by every cached key of that account
  * ({@link CachedAccount}), which is also how a deleted account's keys are found: marking that one object
  * deleted disowns them all at once, with no per-key index.
  */
@@ -27,6 +35,14 @@ final class CachedKey
         extends CacheKey
 {
     private static final int INLINE_USER_ID = 2 * Long.BYTES;
+    private static final long NEVER = Long.MAX_VALUE;
+    private static final Map<Role, Grant> UNRESTRICTED = new EnumMap<>(Role.class);
+
+    static {
+        for (Role role : Role.values()) {
+            UNRESTRICTED.put(role, new Grant(role, Scopes.all(), NEVER));
+        }
+    }
 
     private final long hash0;
     private final long hash1;
@@ -38,7 +54,7 @@ final class CachedKey
     /** The user id's ASCII bytes when it is longer than 16 characters; null otherwise. */
     private final byte @Nullable [] longUserId;
     private final CachedAccount account;
-    private final Role role;
+    private final Grant grant;
     /**
      * When the store last confirmed this entry (ticker nanos): when it was loaded, and again by every background
      * refresh that found it unchanged. Written by the refresh, read by hits without a lock: a stale read only
@@ -73,7 +89,11 @@ final class CachedKey
             this.userId1 = 0;
             this.longUserId = userId;
         }
-        this.role = record.role();
+        Scopes scopes = record.attributes().scopes();
+        Optional<Instant> expiresAt = record.attributes().expiresAt();
+        this.grant = scopes.equals(Scopes.all()) && expiresAt.isEmpty()
+                ? requireNonNull(UNRESTRICTED.get(record.role()), "every role has its grant")
+                : new Grant(record.role(), scopes, expiresAt.map(Instant::toEpochMilli).orElse(NEVER));
         this.confirmedAt = confirmedAt;
     }
 
@@ -83,6 +103,14 @@ final class CachedKey
     boolean matches(SecretHash presented)
     {
         return presented.matches(hash0, hash1, hash2, hash3);
+    }
+
+    /**
+     * Whether the key has expired at this wall-clock time. A key without an expiry costs no clock read.
+     */
+    boolean isExpiredAt(Clock clock)
+    {
+        return grant.expiresAtMillis() != NEVER && clock.millis() >= grant.expiresAtMillis();
     }
 
     /**
@@ -120,7 +148,7 @@ final class CachedKey
      */
     boolean sameAs(CachedKey other)
     {
-        return equals(other) && account == other.account && role == other.role && matches(other)
+        return equals(other) && account == other.account && grant.equals(other.grant) && matches(other)
                 && userId0 == other.userId0 && userId1 == other.userId1 && Arrays.equals(longUserId, other.longUserId);
     }
 
@@ -131,7 +159,8 @@ final class CachedKey
 
     Identity identity()
     {
-        return Identity.accountUser(account.id(), UserId.of(userId()), role);
+        Optional<Instant> expiresAt = grant.expiresAtMillis() == NEVER ? Optional.empty() : Optional.of(Instant.ofEpochMilli(grant.expiresAtMillis()));
+        return Identity.ofKey(keyId(), account.id(), UserId.of(userId()), grant.role(), grant.scopes(), expiresAt);
     }
 
     private String userId()
@@ -159,6 +188,12 @@ final class CachedKey
         }
         return value;
     }
+
+    /**
+     * What a key may do: its user's role, its scopes, and when it expires (epoch milliseconds; {@link #NEVER} when it
+     * does not).
+     */
+    private record Grant(Role role, Scopes scopes, long expiresAtMillis) {}
 
     /**
      * One per account with cached keys, shared by all of them.

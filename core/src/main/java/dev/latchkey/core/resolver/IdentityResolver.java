@@ -81,6 +81,7 @@ public final class IdentityResolver
     private final ResolverStats stats;
     private final Executor lookupExecutor;
     private final Ticker ticker;
+    private final Clock clock;
     private final long lookupTimeoutNanos;
     private final KeyCache cache;
     private final FeedFollower feed;
@@ -110,6 +111,7 @@ public final class IdentityResolver
         this.stats = requireNonNull(stats, "stats is null");
         this.lookupExecutor = requireNonNull(lookupExecutor, "lookupExecutor is null");
         this.ticker = requireNonNull(ticker, "ticker is null");
+        this.clock = requireNonNull(clock, "clock is null");
         this.lookupTimeoutNanos = config.lookupTimeout().toNanos();
         this.cache = new KeyCache(config, ticker, new Refresher(), lookupExecutor);
         this.feed = new FeedFollower(store, config, stats, ticker, clock, new FeedListener());
@@ -181,7 +183,7 @@ public final class IdentityResolver
         CachedKey cached = cache.hit(new CacheKey(keyId));
         if (cached != null) {
             stats.cacheHit();
-            return cached.matches(hasher.hash(key)) ? new Decided(Resolution.authenticated(cached.identity())) : INVALID;
+            return cached.matches(hasher.hash(key)) && !cached.isExpiredAt(clock) ? new Decided(Resolution.authenticated(cached.identity())) : INVALID;
         }
         stats.cacheMiss();
         return new NeedsLookup(key);
@@ -189,7 +191,7 @@ public final class IdentityResolver
 
     private Resolution verified(ApiKey key, KeyLookup lookup)
     {
-        if (lookup instanceof KeyLookup.Found found && found.key().matches(hasher.hash(key))) {
+        if (lookup instanceof KeyLookup.Found found && found.key().matches(hasher.hash(key)) && !found.key().isExpiredAt(clock)) {
             return Resolution.authenticated(found.key().identity());
         }
         return INVALID.resolution();

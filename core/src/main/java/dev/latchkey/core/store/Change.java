@@ -15,8 +15,8 @@ import static java.util.Objects.requireNonNull;
  *
  * @param position this change's place in the feed
  * @param userId the user it affected; empty for account-level changes
- * @param keyIds the keys it affected: the new key for a creation, the old one for a removal, old then new for a
- *         replacement, the current one for a role change; empty for {@link ChangeType#ACCOUNT_DELETED} (which
+ * @param keyIds the keys it affected: the new key for a creation or an added key, every key of the user for a
+ *         removal or a role change, old then new for a replacement, the deleted key for a deletion; empty for {@link ChangeType#ACCOUNT_DELETED} (which
  *         affects every key of the account) and for an account created empty
  * @param committedAt when the store committed it (by the writer's clock)
  */

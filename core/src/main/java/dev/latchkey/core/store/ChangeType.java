@@ -11,10 +11,14 @@ public enum ChangeType
     ACCOUNT_DELETED,
     /** A user was added with its first key. */
     USER_ADDED,
-    /** A user was removed; its key is gone. */
+    /** A user was removed; every key it held is gone. */
     USER_REMOVED,
-    /** A user's key was replaced: the old key is gone, the new one is live. */
+    /** A user's primary key was replaced: the old key is gone (or kept for a grace period), the new one is live. */
     KEY_REPLACED,
-    /** A user's role changed; its key now resolves to the new role. */
+    /** A user's role changed; every key of the user now resolves to the new role. */
     ROLE_CHANGED,
+    /** A key was added to a user, beside its other keys. */
+    KEY_ADDED,
+    /** One key of a user was deleted; the user's other keys are untouched. */
+    KEY_DELETED,
 }

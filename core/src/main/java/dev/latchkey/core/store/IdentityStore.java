@@ -5,6 +5,7 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
@@ -41,9 +42,12 @@ public interface IdentityStore
         extends AutoCloseable
 {
     /**
-     * The live key with this id: a constant number of small reads, never proportional to the size of the store.
+     * The key with this id: a constant number of small reads, never proportional to the size of the store. A key
+     * past its expiry may still be returned (until the store purges it): the caller checks
+     * {@link dev.latchkey.core.domain.KeyAttributes#isLiveAt}.
      *
-     * @return empty when no live key has this id (never issued, replaced, its user removed, or its account deleted)
+     * @return empty when no key has this id (never issued, replaced, deleted, its user removed, or its account
+     *         deleted)
      */
     Optional<KeyRecord> findKey(KeyId keyId);
 
@@ -74,6 +78,13 @@ public interface IdentityStore
     UserPage listUsers(AccountId accountId, UserQuery query);
 
     /**
+     * The keys of a user that are live at {@code now} (expired ones left out), sorted by creation time, then key id.
+     *
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or the user does not exist
+     */
+    List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now);
+
+    /**
      * Creates an account, with its first admin when one is given (atomically: both or neither).
      *
      * @param firstAdmin the first user, whose role must be {@link Role#ADMIN}; empty for an account created empty
@@ -93,37 +104,74 @@ public interface IdentityStore
     void addUser(NewUser newUser);
 
     /**
-     * Replaces a user's key: the old key stops resolving and the new one resolves, at the same instant. The new key
-     * id may equal the current one (the same seeded key, re-hashed after a pepper change).
+     * Replaces a user's primary key: the old primary key stops resolving and the new one resolves, at the same
+     * instant; the user's other keys are untouched. A user without a primary key gets one. The new key id may equal
+     * the current one (the same seeded key, re-hashed after a pepper change).
      *
      * @param issuedAt when the new key was issued
-     * @return the user as it was before (with the old key id)
+     * @param previousKeyUntil when present, the old primary key is not ended but kept, with
+     *         {@linkplain dev.latchkey.core.domain.KeyAttributes#retiredUntil its attributes retired} until this
+     *         instant (a grace period); it then counts as one of the user's live keys
+     * @return the user as it was before (with the old primary key id, if it had one)
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
-     *         ALREADY_EXISTS when the new key id is already in use
+     *         ALREADY_EXISTS when the new key id is already in use; FAILED_PRECONDITION when keeping the old key,
+     *         or giving a user without a primary key a new one, would give the user more than
+     *         {@link NewKey#MAX_LIVE_KEYS} live keys at {@code issuedAt}
      */
-    User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt);
+    User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil);
 
     /**
-     * Sets a user's role; its key resolves to the new role from then on. Setting the role it already has changes
-     * nothing and appends no change.
+     * Replaces a user's primary key with no grace period: {@link #replaceKey(AccountId, UserId, KeyId, SecretHash,
+     * Instant, Optional)} with the old key ending at once.
+     */
+    default User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    {
+        return replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt, Optional.empty());
+    }
+
+    /**
+     * Adds a key to an existing user, beside its other keys. The limit of {@link NewKey#MAX_LIVE_KEYS} live keys (at
+     * the key's creation time) is decided atomically with the write: of concurrent adds past it, the ones over the
+     * limit fail.
+     *
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
+     *         ALREADY_EXISTS when the key id is already in use; FAILED_PRECONDITION when the user already holds
+     *         {@link NewKey#MAX_LIVE_KEYS} live keys
+     */
+    void addKey(NewKey newKey);
+
+    /**
+     * Deletes one of a user's keys: it stops resolving, the user's other keys keep resolving. Deleting the primary
+     * key leaves the user without one.
+     *
+     * @param now keys expired at this instant count as absent
+     * @return the deleted key
+     * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist, or the user
+     *         holds no key with this id live at {@code now}
+     */
+    KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now);
+
+    /**
+     * Sets a user's role; every key of the user resolves to the new role from then on. Setting the role it already
+     * has changes nothing and appends no change.
      *
      * @param role {@link Role#ADMIN} or {@link Role#USER}
-     * @return the user as it was before
+     * @return the user as it was before, and every key of the user (none when nothing changed)
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
      *         FAILED_PRECONDITION when this would demote the last admin of an account that
      *         {@linkplain Account#adminRequired() requires one} (decided atomically with the write)
      */
-    User setRole(AccountId accountId, UserId userId, Role role);
+    UserChange setRole(AccountId accountId, UserId userId, Role role);
 
     /**
-     * Removes a user and its key.
+     * Removes a user and every key it holds.
      *
-     * @return the removed user
+     * @return the removed user, and every key it held
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
      *         FAILED_PRECONDITION when this would remove the last admin of an account that
      *         {@linkplain Account#adminRequired() requires one} (decided atomically with the write)
      */
-    User removeUser(AccountId accountId, UserId userId);
+    UserChange removeUser(AccountId accountId, UserId userId);
 
     /**
      * Deletes an account with all of its users and keys.

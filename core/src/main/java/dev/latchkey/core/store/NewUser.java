@@ -1,6 +1,7 @@
 package dev.latchkey.core.store;
 
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
@@ -19,6 +20,17 @@ public record NewUser(User user, SecretHash secretHash)
     {
         requireNonNull(user, "user is null");
         requireNonNull(secretHash, "secretHash is null");
+        if (user.primaryKeyId().isEmpty()) {
+            throw new IllegalArgumentException("a new user comes with its primary key");
+        }
+    }
+
+    /**
+     * The id of the user's first key, its primary key.
+     */
+    public KeyId keyId()
+    {
+        return user.primaryKeyId().orElseThrow();
     }
 
     /**
@@ -38,10 +50,10 @@ public record NewUser(User user, SecretHash secretHash)
     }
 
     /**
-     * The key record the store holds for this user's key (issued when the user is created).
+     * The key record the store holds for this user's primary key (issued when the user is created).
      */
     public KeyRecord keyRecord()
     {
-        return new KeyRecord(user.keyId(), secretHash, user.accountId(), user.id(), user.role(), user.createdAt());
+        return new KeyRecord(keyId(), secretHash, user.accountId(), user.id(), user.role(), user.createdAt());
     }
 }

@@ -40,6 +40,26 @@ public final class StoreErrors
         return new LatchkeyException(ErrorCode.ALREADY_EXISTS, "key id is already in use");
     }
 
+    public static LatchkeyException keyNotFound(AccountId accountId, UserId userId)
+    {
+        return new LatchkeyException(ErrorCode.NOT_FOUND, "user " + userId + " of account " + accountId + " has no live key with that id");
+    }
+
+    /**
+     * The key limit, which every store checks inside the write that would break it.
+     *
+     * @param liveKeys how many keys the user holds that are live at the write's instant, before the write
+     * @param added how many the write adds
+     * @throws LatchkeyException FAILED_PRECONDITION when the user would hold more than {@link NewKey#MAX_LIVE_KEYS}
+     */
+    public static void requireRoomForKeys(long liveKeys, int added, AccountId accountId, UserId userId)
+    {
+        if (liveKeys + added > NewKey.MAX_LIVE_KEYS) {
+            throw new LatchkeyException(ErrorCode.FAILED_PRECONDITION,
+                    "user " + userId + " of account " + accountId + " already holds " + NewKey.MAX_LIVE_KEYS + " live keys");
+        }
+    }
+
     /**
      * The last-admin rule, which every store checks inside the write that would break it: an account that requires an
      * admin must keep one, so its last admin can be neither removed nor demoted.

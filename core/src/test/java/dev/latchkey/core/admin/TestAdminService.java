@@ -7,6 +7,7 @@ import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.key.ApiKey;
@@ -325,7 +326,7 @@ public class TestAdminService
         assertThat(promoted.accountId()).isEqualTo(ACME);
         assertThat(promoted.id()).isEqualTo(BOB);
         assertThat(promoted.role()).isEqualTo(Role.ADMIN);
-        assertThat(promoted.keyId()).isEqualTo(bobKey.keyId());
+        assertThat(promoted.primaryKeyId()).contains(bobKey.keyId());
         assertThat(promoted).isEqualTo(store.findUser(ACME, BOB).orElseThrow());
         assertCurrentKey(ACME, BOB, bobKey, Role.ADMIN);
 
@@ -557,11 +558,11 @@ public class TestAdminService
     private void assertCurrentKey(AccountId account, UserId user, ApiKey key, Role role)
     {
         assertThat(store.findUser(account, user)).hasValueSatisfying(found -> {
-            assertThat(found.keyId()).isEqualTo(key.keyId());
+            assertThat(found.primaryKeyId()).contains(key.keyId());
             assertThat(found.role()).isEqualTo(role);
         });
         assertThat(store.findKey(key.keyId())).hasValueSatisfying(record -> {
-            assertThat(record.identity()).isEqualTo(Identity.accountUser(account, user, role));
+            assertThat(record.identity()).isEqualTo(Identity.ofKey(key.keyId(), account, user, role, Scopes.all(), Optional.empty()));
             assertThat(hasher.matches(key, record.secretHash())).isTrue();
             assertThat(record.secretHash()).isEqualTo(hasher.hash(key.secret()));
         });

@@ -5,6 +5,7 @@ import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.resolver.CachedKey.CachedAccount;
@@ -13,6 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.time.Instant;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -30,7 +32,7 @@ class TestCachedKey
     void theIdentityComesBackWhateverTheUserIdLength(String userId)
     {
         CachedKey cached = new CachedKey(record(userId, Role.ADMIN), new CachedAccount(ACME), 0);
-        assertThat(cached.identity()).isEqualTo(Identity.accountUser(ACME, UserId.of(userId), Role.ADMIN));
+        assertThat(cached.identity()).isEqualTo(Identity.ofKey(KEY_ID, ACME, UserId.of(userId), Role.ADMIN, Scopes.all(), Optional.empty()));
     }
 
     @Test

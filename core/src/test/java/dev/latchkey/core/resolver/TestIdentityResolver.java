@@ -2,10 +2,14 @@ package dev.latchkey.core.resolver;
 
 import dev.latchkey.core.admin.AdminService;
 import dev.latchkey.core.admin.CreatedAccount;
+import dev.latchkey.core.admin.CreatedKey;
 import dev.latchkey.core.admin.CreatedUser;
+import dev.latchkey.core.admin.KeyRequest;
+import dev.latchkey.core.admin.RegeneratedKey;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
@@ -20,6 +24,7 @@ import org.junit.jupiter.api.Test;
 
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -106,7 +111,7 @@ class TestIdentityResolver
         for (int i = 0; i < 30; i++) {
             CreatedAccount created = otherInstance.createAccount(ROOT, AccountId.of("account-" + i), UserId.of("admin"), Optional.empty());
             assertThat(resolver.resolve(created.userKey().value()))
-                    .isEqualTo(Resolution.authenticated(Identity.accountUser(created.accountId(), UserId.of("admin"), Role.ADMIN)));
+                    .isEqualTo(Resolution.authenticated(keyIdentity(created.userKey(), created.accountId(), UserId.of("admin"), Role.ADMIN)));
         }
     }
 
@@ -227,7 +232,7 @@ class TestIdentityResolver
         resolver.pollFeed();
         assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.INVALID);
         assertThat(resolver.resolve(bobRegenerated.value()).outcome()).isEqualTo(Outcome.OK);
-        assertThat(resolver.resolve(carol.value()).identity()).contains(Identity.accountUser(ACME, UserId.of("carol"), Role.USER));
+        assertThat(resolver.resolve(carol.value()).identity()).contains(keyIdentity(carol, ACME, UserId.of("carol"), Role.USER));
         assertThat(resolver.resolve(beta.userKey().value()).outcome()).isEqualTo(Outcome.INVALID);
         assertThat(stats.propagationDelays().subList(4, 7)).allSatisfy(delay -> assertThat(delay).isEqualTo(Duration.ofMillis(250)));
 
@@ -290,8 +295,49 @@ class TestIdentityResolver
 
         // the same account id created again is a new account: its keys are served
         ApiKey newAlice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
-        assertThat(resolver.resolve(newAlice.value()).identity()).contains(Identity.accountUser(ACME, UserId.of("alice"), Role.ADMIN));
+        assertThat(resolver.resolve(newAlice.value()).identity()).contains(keyIdentity(newAlice, ACME, UserId.of("alice"), Role.ADMIN));
         assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.INVALID);
+    }
+
+    @Test
+    void aKeyIsRefusedFromItsExpiryOnWithNoFeedEntryAndItsScopesComeWithItsIdentity()
+    {
+        resolver();
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        CreatedKey ci = otherInstance.createKey(ROOT, ACME, UserId.of("alice"),
+                new KeyRequest(Optional.empty(), Optional.of(Scopes.of("docs:read")), Optional.empty(), Optional.of(60L)));
+        Instant expiresAt = clock.instant().plusSeconds(60);
+
+        Resolution first = resolver.resolve(ci.userKey().value());
+        assertThat(first.identity()).contains(Identity.ofKey(ci.userKey().keyId(), ACME, UserId.of("alice"), Role.ADMIN, Scopes.of("docs:read"), Optional.of(expiresAt)));
+        int storeLookups = store.keyLookups();
+        clock.advance(Duration.ofSeconds(59));
+        assertThat(resolver.resolve(ci.userKey().value()).outcome()).as("a cache hit before the expiry").isEqualTo(Outcome.OK);
+        clock.advance(Duration.ofSeconds(1));
+
+        assertThat(resolver.resolve(ci.userKey().value()).outcome()).as("a cache hit at the expiry").isEqualTo(Outcome.INVALID);
+        assertThat(store.keyLookups()).as("no store lookup decided it").isEqualTo(storeLookups);
+        assertThat(new IdentityResolver(store, hasher, Optional.empty(), ResolverConfig.defaults(), stats, lookups, clock, clock)
+                .resolve(ci.userKey().value()).outcome()).as("a store lookup of an expired key").isEqualTo(Outcome.INVALID);
+    }
+
+    @Test
+    void aRegeneratedKeysPredecessorResolvesThroughItsGracePeriodAndNotAfter()
+    {
+        resolver();
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        CreatedUser bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty());
+        assertThat(resolver.resolve(bob.userKey().value()).outcome()).isEqualTo(Outcome.OK);
+
+        RegeneratedKey regenerated = thisInstance.regenerateKey(ROOT, ACME, UserId.of("bob"), Optional.empty(), 600);
+
+        assertThat(resolver.resolve(regenerated.userKey().value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(bob.userKey().value()).identity().flatMap(Identity::expiresAt)).contains(clock.instant().plusSeconds(600));
+        clock.advance(Duration.ofSeconds(599));
+        assertThat(resolver.resolve(bob.userKey().value()).outcome()).isEqualTo(Outcome.OK);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(resolver.resolve(bob.userKey().value()).outcome()).isEqualTo(Outcome.INVALID);
+        assertThat(resolver.resolve(regenerated.userKey().value()).outcome()).isEqualTo(Outcome.OK);
     }
 
     @Test
@@ -312,7 +358,7 @@ class TestIdentityResolver
         assertThat(resolver.resolve(regenerated.value()).outcome()).isEqualTo(Outcome.OK);
 
         thisInstance.setRole(ROOT, ACME, UserId.of("bob"), Role.ADMIN);
-        assertThat(resolver.resolve(bob.userKey().value()).identity()).contains(Identity.accountUser(ACME, UserId.of("bob"), Role.ADMIN));
+        assertThat(resolver.resolve(bob.userKey().value()).identity()).contains(keyIdentity(bob.userKey(), ACME, UserId.of("bob"), Role.ADMIN));
         thisInstance.removeUser(ROOT, ACME, UserId.of("bob"));
         assertThat(resolver.resolve(bob.userKey().value()).outcome()).isEqualTo(Outcome.INVALID);
         thisInstance.deleteAccount(ROOT, ACME);
@@ -530,13 +576,13 @@ class TestIdentityResolver
         resolver(ResolverConfig.defaults().withCacheTtl(Duration.ofMinutes(10)));
         ApiKey alice = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
         ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
-        assertThat(resolver.resolve(bob.value()).identity()).contains(Identity.accountUser(ACME, UserId.of("bob"), Role.USER));
+        assertThat(resolver.resolve(bob.value()).identity()).contains(keyIdentity(bob, ACME, UserId.of("bob"), Role.USER));
         // a change the feed never reports
         memory.setRole(ACME, UserId.of("bob"), Role.ADMIN);
         assertThat(resolver.resolve(bob.value()).identity()).as("within the TTL, the cache serves")
-                .contains(Identity.accountUser(ACME, UserId.of("bob"), Role.USER));
+                .contains(keyIdentity(bob, ACME, UserId.of("bob"), Role.USER));
 
-        Identity promoted = Identity.accountUser(ACME, UserId.of("bob"), Role.ADMIN);
+        Identity promoted = keyIdentity(bob, ACME, UserId.of("bob"), Role.ADMIN);
         resolveAfterTtlUntil(bob, () -> resolver.resolve(bob.value()).identity().equals(Optional.of(promoted)));
         int lookups = store.keyLookups();
         for (int i = 0; i < 10; i++) {
@@ -590,7 +636,7 @@ class TestIdentityResolver
         }
         int lookups = store.keyLookups();
         for (int i = 0; i < users.size(); i++) {
-            assertThat(resolver.resolve(users.get(i).value()).identity()).contains(Identity.accountUser(ACME, UserId.of("user-" + i), Role.USER));
+            assertThat(resolver.resolve(users.get(i).value()).identity()).contains(keyIdentity(users.get(i), ACME, UserId.of("user-" + i), Role.USER));
         }
         assertThat(store.keyLookups() - lookups).as("the evicted keys were looked up again").isGreaterThanOrEqualTo(180);
         assertThat(resolver.cachedKeys()).isLessThanOrEqualTo(20);
@@ -658,5 +704,13 @@ class TestIdentityResolver
             resolver.resolve(key.value());
             Thread.onSpinWait();
         }
+    }
+
+    /**
+     * The identity a primary key of this user presents: its key id, every scope, no expiry.
+     */
+    private static Identity keyIdentity(ApiKey key, AccountId accountId, UserId userId, Role role)
+    {
+        return Identity.ofKey(key.keyId(), accountId, userId, role, Scopes.all(), Optional.empty());
     }
 }

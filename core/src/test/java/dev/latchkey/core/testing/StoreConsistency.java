@@ -1,7 +1,9 @@
 package dev.latchkey.core.testing;
 
 import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.store.Change;
@@ -11,6 +13,7 @@ import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -32,11 +35,17 @@ public final class StoreConsistency
             List<User> users = allUsers(store, account);
             assertThat(users).as("users of %s", account.id()).hasSize(account.userCount());
             for (User user : users) {
-                Optional<KeyRecord> key = store.findKey(user.keyId());
-                assertThat(key).as("key of %s/%s", user.accountId(), user.id()).isPresent();
-                assertThat(key.get().accountId()).isEqualTo(user.accountId());
-                assertThat(key.get().userId()).isEqualTo(user.id());
-                assertThat(key.get().role()).isEqualTo(user.role());
+                // every key the user holds (as of 1970: no expired one left out) resolves to it, with its
+                // role; its primary key among them
+                List<KeyId> held = store.listKeys(user.accountId(), user.id(), Instant.EPOCH).stream().map(KeySummary::keyId).toList();
+                user.primaryKeyId().ifPresent(primary -> assertThat(held).as("keys of %s/%s", user.accountId(), user.id()).contains(primary));
+                for (KeyId keyId : held) {
+                    Optional<KeyRecord> key = store.findKey(keyId);
+                    assertThat(key).as("key %s of %s/%s", keyId, user.accountId(), user.id()).isPresent();
+                    assertThat(key.get().accountId()).isEqualTo(user.accountId());
+                    assertThat(key.get().userId()).isEqualTo(user.id());
+                    assertThat(key.get().role()).isEqualTo(user.role());
+                }
             }
         }
         List<Change> feed = allChanges(store);

@@ -5,6 +5,7 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
@@ -14,7 +15,9 @@ import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
@@ -163,19 +166,40 @@ public final class TestingIdentityStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    public List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now)
     {
-        return call(() -> delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt));
+        return call(() -> delegate.listKeys(accountId, userId, now));
     }
 
     @Override
-    public User setRole(AccountId accountId, UserId userId, Role role)
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    {
+        return call(() -> delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil));
+    }
+
+    @Override
+    public void addKey(NewKey newKey)
+    {
+        call(() -> {
+            delegate.addKey(newKey);
+            return null;
+        });
+    }
+
+    @Override
+    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        return call(() -> delegate.deleteKey(accountId, userId, keyId, now));
+    }
+
+    @Override
+    public UserChange setRole(AccountId accountId, UserId userId, Role role)
     {
         return call(() -> delegate.setRole(accountId, userId, role));
     }
 
     @Override
-    public User removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(AccountId accountId, UserId userId)
     {
         return call(() -> delegate.removeUser(accountId, userId));
     }

@@ -4,8 +4,10 @@ import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
@@ -15,6 +17,8 @@ import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
@@ -22,10 +26,13 @@ import dev.latchkey.core.store.UserQuery;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 import static java.util.Objects.requireNonNull;
@@ -98,6 +105,18 @@ public final class InMemoryIdentityStore
     }
 
     @Override
+    public synchronized List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now)
+    {
+        requireNonNull(now, "now is null");
+        AccountState state = existing(accountId);
+        existingUser(state, userId);
+        return liveKeys(state, userId, now).stream()
+                .map(KeyRecord::summary)
+                .sorted(Comparator.comparing(KeySummary::createdAt).thenComparing(summary -> summary.keyId().value()))
+                .toList();
+    }
+
+    @Override
     public synchronized void createAccount(Account account, Optional<NewUser> firstAdmin)
     {
         requireNonNull(account, "account is null");
@@ -106,13 +125,13 @@ public final class InMemoryIdentityStore
         if (accounts.containsKey(account.id())) {
             throw StoreErrors.accountExists(account.id());
         }
-        firstAdmin.ifPresent(admin -> checkKeyIdFree(admin.user().keyId()));
-        AccountState state = new AccountState(account, new TreeMap<>());
+        firstAdmin.ifPresent(admin -> checkKeyIdFree(admin.keyId()));
+        AccountState state = new AccountState(account, new TreeMap<>(), new HashMap<>());
         accounts.put(account.id(), state);
         firstAdmin.ifPresent(admin -> putUser(state, admin));
         append(ChangeType.ACCOUNT_CREATED, account.id(),
                 firstAdmin.map(admin -> admin.user().id()),
-                firstAdmin.map(admin -> List.of(admin.user().keyId())).orElse(List.of()));
+                firstAdmin.map(admin -> List.of(admin.keyId())).orElse(List.of()));
     }
 
     @Override
@@ -121,56 +140,115 @@ public final class InMemoryIdentityStore
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
         AccountState state = existing(user.accountId());
-        checkNewUser(newUser, user.accountId());
         if (state.users().containsKey(user.id())) {
             throw StoreErrors.userExists(user.accountId(), user.id());
         }
-        checkKeyIdFree(user.keyId());
+        checkKeyIdFree(newUser.keyId());
         putUser(state, newUser);
-        append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(user.keyId()));
+        append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(newUser.keyId()));
     }
 
     @Override
-    public synchronized User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    public synchronized User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
+        requireNonNull(previousKeyUntil, "previousKeyUntil is null");
         AccountState state = existing(accountId);
         User before = existingUser(state, userId);
-        if (!newKeyId.equals(before.keyId())) {
+        Optional<KeyId> old = before.primaryKeyId();
+        boolean sameKey = old.isPresent() && old.get().equals(newKeyId);
+        if (!sameKey) {
             checkKeyIdFree(newKeyId);
+        }
+        boolean keepOld = old.isPresent() && !sameKey && previousKeyUntil.isPresent();
+        if (keepOld || old.isEmpty()) {
+            // the new key comes beside the user's live keys rather than in place of one
+            StoreErrors.requireRoomForKeys(liveKeys(state, userId, issuedAt).size(), 1, accountId, userId);
         }
         User after = before.withKey(newKeyId);
         state.users().put(userId, after);
-        keys.remove(before.keyId());
+        Set<KeyId> owned = state.keysOf(userId);
+        old.ifPresent(oldKeyId -> {
+            if (keepOld) {
+                KeyRecord retired = requireNonNull(keys.get(oldKeyId), "a user's key is missing");
+                keys.put(oldKeyId, withAttributes(retired, retired.attributes().retiredUntil(previousKeyUntil.get())));
+            }
+            else {
+                keys.remove(oldKeyId);
+                owned.remove(oldKeyId);
+            }
+        });
         keys.put(newKeyId, new KeyRecord(newKeyId, newSecretHash, accountId, userId, after.role(), issuedAt));
-        append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), List.of(before.keyId(), newKeyId));
+        owned.add(newKeyId);
+        List<KeyId> affected = new ArrayList<>();
+        old.ifPresent(affected::add);
+        affected.add(newKeyId);
+        append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), affected);
         return before;
     }
 
     @Override
-    public synchronized User setRole(AccountId accountId, UserId userId, Role role)
+    public synchronized void addKey(NewKey newKey)
+    {
+        requireNonNull(newKey, "newKey is null");
+        AccountState state = existing(newKey.accountId());
+        User user = existingUser(state, newKey.userId());
+        checkKeyIdFree(newKey.keyId());
+        StoreErrors.requireRoomForKeys(liveKeys(state, user.id(), newKey.createdAt()).size(), 1, user.accountId(), user.id());
+        keys.put(newKey.keyId(), newKey.keyRecord(user.role()));
+        state.keysOf(user.id()).add(newKey.keyId());
+        append(ChangeType.KEY_ADDED, user.accountId(), Optional.of(user.id()), List.of(newKey.keyId()));
+    }
+
+    @Override
+    public synchronized KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        requireNonNull(keyId, "keyId is null");
+        requireNonNull(now, "now is null");
+        AccountState state = existing(accountId);
+        User user = existingUser(state, userId);
+        KeyRecord key = liveKeys(state, userId, now).stream()
+                .filter(record -> record.keyId().equals(keyId))
+                .findFirst()
+                .orElseThrow(() -> StoreErrors.keyNotFound(accountId, userId));
+        keys.remove(keyId);
+        state.keysOf(userId).remove(keyId);
+        if (user.primaryKeyId().equals(Optional.of(keyId))) {
+            state.users().put(userId, user.withoutPrimaryKey());
+        }
+        append(ChangeType.KEY_DELETED, accountId, Optional.of(userId), List.of(keyId));
+        return key.summary();
+    }
+
+    @Override
+    public synchronized UserChange setRole(AccountId accountId, UserId userId, Role role)
     {
         requireNonNull(role, "role is null");
+        if (role == Role.ROOT) {
+            throw new IllegalArgumentException("an account user cannot have role ROOT");
+        }
         AccountState state = existing(accountId);
         User before = existingUser(state, userId);
         if (before.role() == role) {
-            return before;
+            return new UserChange(before, List.of());
         }
-        User after = before.withRole(role);
         if (before.role() == Role.ADMIN) {
             checkNotLastAdmin(state, before, "demote");
         }
-        state.users().put(userId, after);
-        KeyRecord key = requireNonNull(keys.get(before.keyId()), "a user's key is missing");
-        keys.put(key.keyId(), new KeyRecord(key.keyId(), key.secretHash(), accountId, userId, role, key.createdAt()));
-        append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), List.of(before.keyId()));
-        return before;
+        state.users().put(userId, before.withRole(role));
+        List<KeyId> affected = List.copyOf(state.keysOf(userId));
+        for (KeyId keyId : affected) {
+            KeyRecord key = requireNonNull(keys.get(keyId), "a user's key is missing");
+            keys.put(keyId, new KeyRecord(keyId, key.secretHash(), accountId, userId, role, key.createdAt(), key.attributes()));
+        }
+        append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), affected);
+        return new UserChange(before, affected);
     }
 
     @Override
-    public synchronized User removeUser(AccountId accountId, UserId userId)
+    public synchronized UserChange removeUser(AccountId accountId, UserId userId)
     {
         AccountState state = existing(accountId);
         User before = existingUser(state, userId);
@@ -178,16 +256,18 @@ public final class InMemoryIdentityStore
             checkNotLastAdmin(state, before, "remove");
         }
         state.users().remove(userId);
-        keys.remove(before.keyId());
-        append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), List.of(before.keyId()));
-        return before;
+        List<KeyId> affected = List.copyOf(state.keysOf(userId));
+        affected.forEach(keys::remove);
+        state.userKeys().remove(userId);
+        append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), affected);
+        return new UserChange(before, affected);
     }
 
     @Override
     public synchronized void deleteAccount(AccountId accountId)
     {
         AccountState state = existing(accountId);
-        state.users().values().forEach(user -> keys.remove(user.keyId()));
+        state.userKeys().values().forEach(owned -> owned.forEach(keys::remove));
         accounts.remove(accountId);
         append(ChangeType.ACCOUNT_DELETED, accountId, Optional.empty(), List.of());
     }
@@ -246,13 +326,6 @@ public final class InMemoryIdentityStore
         return user;
     }
 
-    private static void checkNewUser(NewUser newUser, AccountId accountId)
-    {
-        if (!newUser.user().accountId().equals(accountId)) {
-            throw new IllegalArgumentException("user belongs to another account");
-        }
-    }
-
     private void checkKeyIdFree(KeyId keyId)
     {
         if (keys.containsKey(keyId)) {
@@ -270,7 +343,21 @@ public final class InMemoryIdentityStore
     private void putUser(AccountState state, NewUser newUser)
     {
         state.users().put(newUser.user().id(), newUser.user());
-        keys.put(newUser.user().keyId(), newUser.keyRecord());
+        keys.put(newUser.keyId(), newUser.keyRecord());
+        state.keysOf(newUser.user().id()).add(newUser.keyId());
+    }
+
+    private List<KeyRecord> liveKeys(AccountState state, UserId userId, Instant now)
+    {
+        return state.keysOf(userId).stream()
+                .map(keyId -> requireNonNull(keys.get(keyId), "a user's key is missing"))
+                .filter(record -> record.attributes().isLiveAt(now))
+                .toList();
+    }
+
+    private static KeyRecord withAttributes(KeyRecord key, KeyAttributes attributes)
+    {
+        return new KeyRecord(key.keyId(), key.secretHash(), key.accountId(), key.userId(), key.role(), key.createdAt(), attributes);
     }
 
     private void append(ChangeType type, AccountId accountId, Optional<UserId> userId, List<KeyId> keyIds)
@@ -279,7 +366,13 @@ public final class InMemoryIdentityStore
         feed.add(new Change(FeedPosition.of(head), type, accountId, userId, keyIds, clock.instant()));
     }
 
-    private record AccountState(Account account, Map<UserId, User> users) {}
+    private record AccountState(Account account, Map<UserId, User> users, Map<UserId, Set<KeyId>> userKeys)
+    {
+        Set<KeyId> keysOf(UserId userId)
+        {
+            return userKeys.computeIfAbsent(userId, user -> new LinkedHashSet<>());
+        }
+    }
 
     /**
      * Holds nothing to release.
