@@ -5,9 +5,13 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
@@ -18,8 +22,10 @@ import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.StoreErrors;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 import org.flywaydb.core.Flyway;
@@ -31,9 +37,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
+import java.sql.Types;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
@@ -49,14 +57,18 @@ import static java.util.Objects.requireNonNull;
  * {@link #open} unless {@link JdbcStoreConfig#migrate()} is off. Tables {@code latchkey_account},
  * {@code latchkey_user} and {@code latchkey_key} hold the invariants SQL can hold: unique ids (a key id is the primary
  * key of {@code latchkey_key}, so unique across the store), foreign keys that cascade an account's deletion to its
- * users and their keys, one key per user. Ids sort in ordinal order ({@code COLLATE "C"} on PostgreSQL).
+ * users and their keys, at most one primary key per user (on PostgreSQL; H2 has no partial index). A user holds
+ * several keys; its primary key is the one with {@code is_primary}, and it has none after that key was deleted.
+ * A key's scopes are stored joined by single spaces. Ids sort in ordinal order ({@code COLLATE "C"} on PostgreSQL).
  *
  * <h2>Writes</h2>
  * Each mutation is one short transaction at READ COMMITTED. A mutation of an account's users first locks the account
  * row ({@code SELECT ... FOR UPDATE}), so writes to one account are serialized and checks such as the last-admin
  * guard, "the user exists" or "the account still exists" are decided atomically with the write; a user added while
- * its account is deleted waits for the deletion and then finds no account. Conflicts that cross accounts (one key id
- * issued twice) are settled by the unique constraint: the loser's violation becomes ALREADY_EXISTS. Deadlocks and
+ * its account is deleted waits for the deletion and then finds no account. A write that adds a live key to a user
+ * also locks the user row before it counts the user's live keys, so the limit of {@link NewKey#MAX_LIVE_KEYS} is
+ * decided atomically with the write too. Conflicts that cross accounts (one key id issued twice) are settled by the
+ * unique constraint: the loser's violation becomes ALREADY_EXISTS. Deadlocks and
  * serialization failures are retried; every other SQL failure is UNAVAILABLE (or INTERNAL for a statement the
  * database rejects), and no {@link SQLException} leaves this class.
  *
@@ -207,7 +219,7 @@ public final class JdbcIdentityStore
         requireNonNull(keyId, "keyId is null");
         return read(connection -> {
             try (PreparedStatement statement = connection.prepareStatement("""
-                    SELECT k.secret_hash, k.account_id, k.user_id, u.role, k.created_at
+                    SELECT k.secret_hash, k.account_id, k.user_id, u.role, k.created_at, k.name, k.is_primary, k.scopes, k.expires_at
                     FROM latchkey_key k JOIN latchkey_user u ON u.account_id = k.account_id AND u.user_id = k.user_id
                     WHERE k.key_id = ?""")) {
                 statement.setString(1, keyId.value());
@@ -215,8 +227,9 @@ public final class JdbcIdentityStore
                     if (!row.next()) {
                         return Optional.empty();
                     }
+                    // an expired key is returned too: the caller checks its expiry
                     return Optional.of(new KeyRecord(keyId, SecretHash.ofBytes(row.getBytes(1)), AccountId.of(row.getString(2)),
-                            UserId.of(row.getString(3)), Role.valueOf(row.getString(4)), Timestamps.read(row, 5)));
+                            UserId.of(row.getString(3)), Role.valueOf(row.getString(4)), Timestamps.read(row, 5), readAttributes(row, 6)));
                 }
             }
         });
@@ -272,7 +285,7 @@ public final class JdbcIdentityStore
         StringBuilder sql = new StringBuilder("""
                 SELECT u.user_id, u.role, k.key_id, u.created_at
                 FROM latchkey_account a
-                LEFT JOIN (latchkey_user u JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id)
+                LEFT JOIN (latchkey_user u LEFT JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id AND k.is_primary)
                     ON u.account_id = a.account_id""");
         List<String> parameters = new ArrayList<>();
         query.after().ifPresent(after -> {
@@ -311,11 +324,51 @@ public final class JdbcIdentityStore
                             more = true;
                             break;
                         }
-                        users.add(new User(accountId, UserId.of(row.getString(1)), Role.valueOf(row.getString(2)), KeyId.of(row.getString(3)),
-                                Timestamps.read(row, 4)));
+                        users.add(new User(accountId, UserId.of(row.getString(1)), Role.valueOf(row.getString(2)),
+                                Optional.ofNullable(row.getString(3)).map(KeyId::of), Timestamps.read(row, 4)));
                     }
                     while (row.next());
                     return new UserPage(users, more ? Optional.of(users.get(users.size() - 1).id()) : Optional.empty());
+                }
+            }
+        });
+    }
+
+    @Override
+    public List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        requireNonNull(now, "now is null");
+        // one statement, so one snapshot: the account row comes back without a user, or the user without a key
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement("""
+                    SELECT u.user_id, k.key_id, k.created_at, k.name, k.is_primary, k.scopes, k.expires_at
+                    FROM latchkey_account a
+                    LEFT JOIN latchkey_user u ON u.account_id = a.account_id AND u.user_id = ?
+                    LEFT JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id
+                        AND (k.expires_at IS NULL OR k.expires_at > ?)
+                    WHERE a.account_id = ?
+                    ORDER BY k.created_at, k.key_id""")) {
+                statement.setString(1, userId.value());
+                statement.setObject(2, Timestamps.toDatabase(now));
+                statement.setString(3, accountId.value());
+                try (ResultSet row = statement.executeQuery()) {
+                    if (!row.next()) {
+                        throw StoreErrors.accountNotFound(accountId);
+                    }
+                    if (row.getString(1) == null) {
+                        throw StoreErrors.userNotFound(accountId, userId);
+                    }
+                    List<KeySummary> keys = new ArrayList<>();
+                    do {
+                        if (row.getString(2) == null) {
+                            break;
+                        }
+                        keys.add(new KeySummary(KeyId.of(row.getString(2)), Timestamps.read(row, 3), readAttributes(row, 4)));
+                    }
+                    while (row.next());
+                    return keys;
                 }
             }
         });
@@ -361,7 +414,7 @@ public final class JdbcIdentityStore
                 insertUser(connection, firstAdmin.get());
             }
             transaction.append(ChangeType.ACCOUNT_CREATED, account.id(), firstAdmin.map(admin -> admin.user().id()),
-                    firstAdmin.map(admin -> List.of(admin.user().keyId())).orElse(List.of()));
+                    firstAdmin.map(admin -> List.of(admin.keyId())).orElse(List.of()));
             return null;
         });
     }
@@ -378,39 +431,107 @@ public final class JdbcIdentityStore
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
             insertUser(connection, newUser);
-            transaction.append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(user.keyId()));
+            transaction.append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(newUser.keyId()));
             return null;
         });
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
+        requireNonNull(previousKeyUntil, "previousKeyUntil is null");
         return write(transaction -> {
             Connection connection = transaction.connection();
             lockAccount(connection, accountId);
             User before = lockedUser(connection, accountId, userId);
-            try (PreparedStatement update = connection.prepareStatement(
-                    "UPDATE latchkey_key SET key_id = ?, secret_hash = ?, created_at = ? WHERE account_id = ? AND user_id = ?")) {
-                update.setString(1, newKeyId.value());
-                update.setBytes(2, newSecretHash.bytes());
-                update.setObject(3, Timestamps.toDatabase(issuedAt));
-                update.setString(4, accountId.value());
-                update.setString(5, userId.value());
-                update.executeUpdate();
+            Optional<KeyId> old = before.primaryKeyId();
+            boolean sameKey = old.isPresent() && old.get().equals(newKeyId);
+            boolean keepOld = old.isPresent() && !sameKey && previousKeyUntil.isPresent();
+            if (keepOld || old.isEmpty()) {
+                // the old key stays live beside the new one, or there was none: one more live key
+                lockUser(connection, accountId, userId);
+                requireRoomForKey(connection, accountId, userId, newKeyId, issuedAt);
             }
-            transaction.append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), List.of(before.keyId(), newKeyId));
+            if (keepOld) {
+                // its attributes retired (KeyAttributes.retiredUntil): named previous, not primary, its scopes kept, expiring then
+                try (PreparedStatement update = connection.prepareStatement(
+                        "UPDATE latchkey_key SET name = ?, is_primary = FALSE, expires_at = ? WHERE key_id = ?")) {
+                    update.setString(1, KeyName.PREVIOUS.value());
+                    update.setObject(2, Timestamps.toDatabase(previousKeyUntil.get()));
+                    update.setString(3, old.get().value());
+                    update.executeUpdate();
+                }
+            }
+            else if (old.isPresent()) {
+                deleteKeyRow(connection, old.get());
+            }
+            // a key id in use by any other key violates the primary key: ALREADY_EXISTS
+            insertKey(connection, newKeyId, newSecretHash, accountId, userId, issuedAt, KeyAttributes.primaryKey());
+            List<KeyId> affected = new ArrayList<>();
+            old.ifPresent(affected::add);
+            affected.add(newKeyId);
+            transaction.append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), affected);
             return before;
         });
     }
 
     @Override
-    public User setRole(AccountId accountId, UserId userId, Role role)
+    public void addKey(NewKey newKey)
+    {
+        requireNonNull(newKey, "newKey is null");
+        write(transaction -> {
+            Connection connection = transaction.connection();
+            lockAccount(connection, newKey.accountId());
+            lockUser(connection, newKey.accountId(), newKey.userId());
+            requireRoomForKey(connection, newKey.accountId(), newKey.userId(), newKey.keyId(), newKey.createdAt());
+            // a key id in use by any other key violates the primary key: ALREADY_EXISTS
+            insertKey(connection, newKey.keyId(), newKey.secretHash(), newKey.accountId(), newKey.userId(), newKey.createdAt(), newKey.attributes());
+            transaction.append(ChangeType.KEY_ADDED, newKey.accountId(), Optional.of(newKey.userId()), List.of(newKey.keyId()));
+            return null;
+        });
+    }
+
+    @Override
+    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        requireNonNull(keyId, "keyId is null");
+        requireNonNull(now, "now is null");
+        return write(transaction -> {
+            Connection connection = transaction.connection();
+            lockAccount(connection, accountId);
+            lockedUser(connection, accountId, userId);
+            KeySummary deleted;
+            try (PreparedStatement statement = connection.prepareStatement("""
+                    SELECT created_at, name, is_primary, scopes, expires_at
+                    FROM latchkey_key
+                    WHERE key_id = ? AND account_id = ? AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)""")) {
+                statement.setString(1, keyId.value());
+                statement.setString(2, accountId.value());
+                statement.setString(3, userId.value());
+                statement.setObject(4, Timestamps.toDatabase(now));
+                try (ResultSet row = statement.executeQuery()) {
+                    if (!row.next()) {
+                        throw StoreErrors.keyNotFound(accountId, userId);
+                    }
+                    deleted = new KeySummary(keyId, Timestamps.read(row, 1), readAttributes(row, 2));
+                }
+            }
+            // the primary key goes like any other: the user then has none
+            deleteKeyRow(connection, keyId);
+            transaction.append(ChangeType.KEY_DELETED, accountId, Optional.of(userId), List.of(keyId));
+            return deleted;
+        });
+    }
+
+    @Override
+    public UserChange setRole(AccountId accountId, UserId userId, Role role)
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
@@ -423,24 +544,26 @@ public final class JdbcIdentityStore
             boolean adminRequired = lockAccount(connection, accountId);
             User before = lockedUser(connection, accountId, userId);
             if (before.role() == role) {
-                return before;
+                return new UserChange(before, List.of());
             }
             if (before.role() == Role.ADMIN && adminRequired) {
                 requireAnotherAdmin(connection, before, "demote");
             }
+            // every key of the user resolves to its user's role (findKey joins them)
+            List<KeyId> affected = keysOf(connection, accountId, userId);
             try (PreparedStatement update = connection.prepareStatement("UPDATE latchkey_user SET role = ? WHERE account_id = ? AND user_id = ?")) {
                 update.setString(1, role.name());
                 update.setString(2, accountId.value());
                 update.setString(3, userId.value());
                 update.executeUpdate();
             }
-            transaction.append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), List.of(before.keyId()));
-            return before;
+            transaction.append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), affected);
+            return new UserChange(before, affected);
         });
     }
 
     @Override
-    public User removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(AccountId accountId, UserId userId)
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
@@ -451,14 +574,15 @@ public final class JdbcIdentityStore
             if (before.role() == Role.ADMIN && adminRequired) {
                 requireAnotherAdmin(connection, before, "remove");
             }
-            // the key goes with its user (ON DELETE CASCADE)
+            List<KeyId> affected = keysOf(connection, accountId, userId);
+            // the keys go with their user (ON DELETE CASCADE)
             try (PreparedStatement delete = connection.prepareStatement("DELETE FROM latchkey_user WHERE account_id = ? AND user_id = ?")) {
                 delete.setString(1, accountId.value());
                 delete.setString(2, userId.value());
                 delete.executeUpdate();
             }
-            transaction.append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), List.of(before.keyId()));
-            return before;
+            transaction.append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), affected);
+            return new UserChange(before, affected);
         });
     }
 
@@ -632,7 +756,7 @@ public final class JdbcIdentityStore
     {
         try (PreparedStatement statement = connection.prepareStatement("""
                 SELECT u.role, k.key_id, u.created_at
-                FROM latchkey_user u JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id
+                FROM latchkey_user u LEFT JOIN latchkey_key k ON k.account_id = u.account_id AND k.user_id = u.user_id AND k.is_primary
                 WHERE u.account_id = ? AND u.user_id = ?""")) {
             statement.setString(1, accountId.value());
             statement.setString(2, userId.value());
@@ -640,7 +764,8 @@ public final class JdbcIdentityStore
                 if (!row.next()) {
                     return Optional.empty();
                 }
-                return Optional.of(new User(accountId, userId, Role.valueOf(row.getString(1)), KeyId.of(row.getString(2)), Timestamps.read(row, 3)));
+                return Optional.of(new User(accountId, userId, Role.valueOf(row.getString(1)), Optional.ofNullable(row.getString(2)).map(KeyId::of),
+                        Timestamps.read(row, 3)));
             }
         }
     }
@@ -655,6 +780,83 @@ public final class JdbcIdentityStore
                 .orElseThrow(() -> StoreErrors.userNotFound(accountId, userId));
     }
 
+    /**
+     * Locks the user row until the transaction ends, so that the user's live keys can be counted and one added as
+     * one step, whatever else writes to the store.
+     *
+     * @throws LatchkeyException NOT_FOUND when there is no such user
+     */
+    private static void lockUser(Connection connection, AccountId accountId, UserId userId)
+            throws SQLException
+    {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "SELECT 1 FROM latchkey_user WHERE account_id = ? AND user_id = ? FOR UPDATE")) {
+            statement.setString(1, accountId.value());
+            statement.setString(2, userId.value());
+            try (ResultSet row = statement.executeQuery()) {
+                if (!row.next()) {
+                    throw StoreErrors.userNotFound(accountId, userId);
+                }
+            }
+        }
+    }
+
+    /**
+     * The key limit, under the user's lock: the user may take one more key live at {@code at}. A key id already in
+     * use is reported first, as ALREADY_EXISTS (as the reference store does); it is looked up only when the limit
+     * refuses, since otherwise the insert's primary key settles it.
+     *
+     * @throws LatchkeyException FAILED_PRECONDITION when the user already holds {@link NewKey#MAX_LIVE_KEYS} live
+     *         keys
+     */
+    private static void requireRoomForKey(Connection connection, AccountId accountId, UserId userId, KeyId keyId, Instant at)
+            throws SQLException
+    {
+        long liveKeys;
+        try (PreparedStatement statement = connection.prepareStatement("""
+                SELECT COUNT(*) FROM latchkey_key
+                WHERE account_id = ? AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)""")) {
+            statement.setString(1, accountId.value());
+            statement.setString(2, userId.value());
+            statement.setObject(3, Timestamps.toDatabase(at));
+            try (ResultSet row = statement.executeQuery()) {
+                row.next();
+                liveKeys = row.getLong(1);
+            }
+        }
+        if (liveKeys + 1 > NewKey.MAX_LIVE_KEYS) {
+            try (PreparedStatement statement = connection.prepareStatement("SELECT 1 FROM latchkey_key WHERE key_id = ?")) {
+                statement.setString(1, keyId.value());
+                try (ResultSet row = statement.executeQuery()) {
+                    if (row.next()) {
+                        throw StoreErrors.keyIdInUse();
+                    }
+                }
+            }
+        }
+        StoreErrors.requireRoomForKeys(liveKeys, 1, accountId, userId);
+    }
+
+    /**
+     * Every key of the user, expired ones included, read under its account's lock.
+     */
+    private static List<KeyId> keysOf(Connection connection, AccountId accountId, UserId userId)
+            throws SQLException
+    {
+        try (PreparedStatement statement = connection.prepareStatement(
+                "SELECT key_id FROM latchkey_key WHERE account_id = ? AND user_id = ? ORDER BY created_at, key_id")) {
+            statement.setString(1, accountId.value());
+            statement.setString(2, userId.value());
+            try (ResultSet row = statement.executeQuery()) {
+                List<KeyId> keys = new ArrayList<>();
+                while (row.next()) {
+                    keys.add(KeyId.of(row.getString(1)));
+                }
+                return keys;
+            }
+        }
+    }
+
     private static void insertUser(Connection connection, NewUser newUser)
             throws SQLException
     {
@@ -667,15 +869,60 @@ public final class JdbcIdentityStore
             insert.setObject(4, Timestamps.toDatabase(user.createdAt()));
             insert.executeUpdate();
         }
-        try (PreparedStatement insert = connection.prepareStatement(
-                "INSERT INTO latchkey_key (key_id, secret_hash, account_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)")) {
-            insert.setString(1, user.keyId().value());
-            insert.setBytes(2, newUser.secretHash().bytes());
-            insert.setString(3, user.accountId().value());
-            insert.setString(4, user.id().value());
-            insert.setObject(5, Timestamps.toDatabase(user.createdAt()));
+        insertKey(connection, newUser.keyId(), newUser.secretHash(), user.accountId(), user.id(), user.createdAt(), KeyAttributes.primaryKey());
+    }
+
+    private static void insertKey(Connection connection, KeyId keyId, SecretHash secretHash, AccountId accountId, UserId userId, Instant createdAt,
+            KeyAttributes attributes)
+            throws SQLException
+    {
+        try (PreparedStatement insert = connection.prepareStatement("""
+                INSERT INTO latchkey_key (key_id, secret_hash, account_id, user_id, created_at, name, is_primary, scopes, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
+            insert.setString(1, keyId.value());
+            insert.setBytes(2, secretHash.bytes());
+            insert.setString(3, accountId.value());
+            insert.setString(4, userId.value());
+            insert.setObject(5, Timestamps.toDatabase(createdAt));
+            if (attributes.name().isPresent()) {
+                insert.setString(6, attributes.name().get().value());
+            }
+            else {
+                insert.setNull(6, Types.VARCHAR);
+            }
+            insert.setBoolean(7, attributes.primary());
+            insert.setString(8, attributes.scopes().joined());
+            if (attributes.expiresAt().isPresent()) {
+                insert.setObject(9, Timestamps.toDatabase(attributes.expiresAt().get()));
+            }
+            else {
+                insert.setNull(9, Types.TIMESTAMP_WITH_TIMEZONE);
+            }
             insert.executeUpdate();
         }
+    }
+
+    private static void deleteKeyRow(Connection connection, KeyId keyId)
+            throws SQLException
+    {
+        try (PreparedStatement delete = connection.prepareStatement("DELETE FROM latchkey_key WHERE key_id = ?")) {
+            delete.setString(1, keyId.value());
+            delete.executeUpdate();
+        }
+    }
+
+    /**
+     * The attributes in the current row, whose columns from {@code first} on are name, is_primary, scopes (joined by
+     * single spaces) and expires_at.
+     */
+    private static KeyAttributes readAttributes(ResultSet row, int first)
+            throws SQLException
+    {
+        return new KeyAttributes(
+                Optional.ofNullable(row.getString(first)).map(KeyName::of),
+                row.getBoolean(first + 1),
+                new Scopes(Arrays.asList(row.getString(first + 2).split(" "))),
+                Timestamps.readOptional(row, first + 3));
     }
 
     /**

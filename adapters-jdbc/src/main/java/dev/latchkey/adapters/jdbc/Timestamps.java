@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.Optional;
 
 /**
  * Instants as {@code TIMESTAMP WITH TIME ZONE}, which both databases keep to the microsecond.
@@ -23,5 +24,14 @@ final class Timestamps
             throws SQLException
     {
         return row.getObject(column, OffsetDateTime.class).toInstant();
+    }
+
+    /**
+     * A nullable column: empty for NULL.
+     */
+    static Optional<Instant> readOptional(ResultSet row, int column)
+            throws SQLException
+    {
+        return Optional.ofNullable(row.getObject(column, OffsetDateTime.class)).map(OffsetDateTime::toInstant);
     }
 }

@@ -116,12 +116,12 @@ class TestPostgresOutage
         NewUser admin = createAccount(store, acme);
 
         proxy.freeze();
-        assertUnavailableWithin(FAIL_FAST, () -> store.findKey(admin.user().keyId()));
+        assertUnavailableWithin(FAIL_FAST, () -> store.findKey(admin.keyId()));
         assertUnavailableWithin(FAIL_FAST, () -> store.removeUser(acme, admin.user().id()));
         assertUnavailableWithin(FAIL_FAST, store::headPosition);
 
         proxy.thaw();
-        Optional<KeyRecord> key = awaitSuccess(() -> store.findKey(admin.user().keyId()));
+        Optional<KeyRecord> key = awaitSuccess(() -> store.findKey(admin.keyId()));
         assertThat(key).as("the removal whose outcome was unknown did not happen: the server never saw it").contains(admin.keyRecord());
         store.addUser(newUser(acme, "bob", Role.USER));
         assertThat(store.headPosition()).isEqualTo(FeedPosition.of(2));
@@ -140,7 +140,7 @@ class TestPostgresOutage
 
         server.stop();
         try {
-            assertUnavailableWithin(FAIL_FAST, () -> store.findKey(admin.user().keyId()));
+            assertUnavailableWithin(FAIL_FAST, () -> store.findKey(admin.keyId()));
             assertUnavailableWithin(FAIL_FAST, () -> {
                 store.addUser(newUser(acme, "bob", Role.USER));
                 return null;
@@ -151,7 +151,7 @@ class TestPostgresOutage
             server.restart();
         }
 
-        assertThat(awaitSuccess(() -> store.findKey(admin.user().keyId()))).contains(admin.keyRecord());
+        assertThat(awaitSuccess(() -> store.findKey(admin.keyId()))).contains(admin.keyRecord());
         await("the listener reconnects and calls back, since it may have missed commits", () -> listener.connected() && callbacks.get() == 3);
         store.addUser(newUser(acme, "carol", Role.USER));
         await("commits are announced again", () -> callbacks.get() == 4);
