@@ -5,6 +5,7 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
@@ -14,8 +15,10 @@ import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.StoreErrors;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
@@ -39,8 +42,8 @@ import static java.util.Objects.requireNonNull;
  * <pre>
  * store.lock                              the write lock (an OS file lock)
  * accounts/&lt;account&gt;/account.json         the account, its counts, and the write in progress on it
- * accounts/&lt;account&gt;/users/&lt;user&gt;.json    a user: role, key id
- * keys/&lt;xx&gt;/&lt;keyId&gt;.json                   a live key: hash of its secret, account, user, role
+ * accounts/&lt;account&gt;/users/&lt;user&gt;.json    a user: role, primary key id, the ids of every key it holds
+ * keys/&lt;xx&gt;/&lt;keyId&gt;.json                   a key: hash of its secret, account, user, role, name, scopes, expiry
  * feed/&lt;position&gt;.json, feed/head, feed/floor   the change feed (see {@link FileFeed})
  * tmp/                                    temporary files of atomic writes
  * </pre>
@@ -51,7 +54,8 @@ import static java.util.Objects.requireNonNull;
  * several files first records its decision in the account file ({@link AccountFile}), atomically; lookups honour
  * that record, and whoever next finds it unfinished rolls it forward. So a writer killed at any instant leaves no
  * torn file and no key that should not work. Reads take no lock: a key lookup reads the key file and its account
- * file, two small files whatever the size of the store.
+ * file, two small files whatever the size of the store; a listing of a user's keys reads its user file, which names
+ * them ({@link UserFile}), and a lookup per key.
  */
 public final class FileSystemIdentityStore
         implements IdentityStore
@@ -149,6 +153,26 @@ public final class FileSystemIdentityStore
     }
 
     @Override
+    public List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now)
+    {
+        requireNonNull(userId, "userId is null");
+        requireNonNull(now, "now is null");
+        if (settledAccount(accountId).isEmpty()) {
+            throw StoreErrors.accountNotFound(accountId);
+        }
+        UserFile user = read(() -> files.read(userFile(accountId, userId), UserFile.class)).orElseThrow(() -> StoreErrors.userNotFound(accountId, userId));
+        List<KeySummary> keys = new ArrayList<>();
+        for (KeyId keyId : user.heldKeyIds()) {
+            // a key a concurrent write ended since the user file was read is left out, as after that write
+            read(() -> liveKey(keyId))
+                    .filter(key -> key.accountId().equals(accountId) && key.userId().equals(userId) && key.attributes().isLiveAt(now))
+                    .ifPresent(key -> keys.add(key.summary()));
+        }
+        keys.sort(Comparator.comparing(KeySummary::createdAt).thenComparing(key -> key.keyId().value()));
+        return keys;
+    }
+
+    @Override
     public UserPage listUsers(AccountId accountId, UserQuery query)
     {
         requireNonNull(query, "query is null");
@@ -192,7 +216,7 @@ public final class FileSystemIdentityStore
             }
             String incarnation = UUID.randomUUID().toString();
             if (firstAdmin.isPresent()) {
-                requireKeyIdFree(firstAdmin.get().user().keyId());
+                requireKeyIdFree(firstAdmin.get().keyId());
             }
             PendingOperation operation = PendingOperation.accountCreated(feed.head().value(), firstAdmin, incarnation);
             if (firstAdmin.isPresent()) {
@@ -215,7 +239,7 @@ public final class FileSystemIdentityStore
             if (files.read(userFile(user.accountId(), user.id()), UserFile.class).isPresent()) {
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
-            requireKeyIdFree(user.keyId());
+            requireKeyIdFree(newUser.keyId());
             PendingOperation operation = PendingOperation.userAdded(feed.head().value(), newUser, account.incarnation());
             stage(operation);
             int admins = account.adminCount() + (user.role() == Role.ADMIN ? 1 : 0);
@@ -225,21 +249,37 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
+        requireNonNull(previousKeyUntil, "previousKeyUntil is null");
         return lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
             UserFile before = lockedUser(accountId, userId);
-            KeyId oldKeyId = KeyId.of(before.keyId());
-            if (!newKeyId.equals(oldKeyId)) {
+            Optional<KeyId> oldKeyId = before.primaryKeyId();
+            boolean sameKey = oldKeyId.isPresent() && oldKeyId.get().equals(newKeyId);
+            if (!sameKey) {
                 requireKeyIdFree(newKeyId);
             }
+            boolean keepOldKey = oldKeyId.isPresent() && !sameKey && previousKeyUntil.isPresent();
+            Optional<KeyFile> retiredKey = Optional.empty();
+            if (keepOldKey || oldKeyId.isEmpty()) {
+                // the new key comes beside the user's live keys rather than in place of one: counted under the lock
+                List<KeyFile> keys = lockedKeys(before);
+                StoreErrors.requireRoomForKeys(liveCount(keys, issuedAt), 1, accountId, userId);
+                if (keepOldKey) {
+                    KeyFile oldKey = keys.stream()
+                            .filter(key -> key.keyId().equals(oldKeyId.get().value()))
+                            .findFirst()
+                            .orElseThrow(() -> new IOException("the primary key of a user is not among its keys"));
+                    retiredKey = Optional.of(oldKey.withAttributes(oldKey.attributes().retiredUntil(previousKeyUntil.get())));
+                }
+            }
             KeyRecord newKey = new KeyRecord(newKeyId, newSecretHash, accountId, userId, before.role(), issuedAt);
-            PendingOperation operation = PendingOperation.keyReplaced(feed.head().value(), before.toUser(), newKey, account.incarnation());
-            if (!newKeyId.equals(oldKeyId)) {
+            PendingOperation operation = PendingOperation.keyReplaced(feed.head().value(), before, newKey, retiredKey, account.incarnation());
+            if (!sameKey) {
                 stage(operation);
             }
             decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
@@ -248,7 +288,46 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public User setRole(AccountId accountId, UserId userId, Role role)
+    public void addKey(NewKey newKey)
+    {
+        requireNonNull(newKey, "newKey is null");
+        lock.call(() -> {
+            AccountFile account = lockedAccount(newKey.accountId());
+            UserFile user = lockedUser(newKey.accountId(), newKey.userId());
+            requireKeyIdFree(newKey.keyId());
+            // counted under the write lock, after any unfinished write was rolled forward: concurrent adds cannot
+            // both see room for one more key
+            StoreErrors.requireRoomForKeys(liveCount(lockedKeys(user), newKey.createdAt()), 1, newKey.accountId(), newKey.userId());
+            PendingOperation operation = PendingOperation.keyAdded(feed.head().value(), user, newKey.keyRecord(user.role()), account.incarnation());
+            stage(operation);
+            decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
+            return null;
+        });
+    }
+
+    @Override
+    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        requireNonNull(keyId, "keyId is null");
+        requireNonNull(now, "now is null");
+        return lock.call(() -> {
+            AccountFile account = lockedAccount(accountId);
+            UserFile user = lockedUser(accountId, userId);
+            if (!user.holds(keyId)) {
+                throw StoreErrors.keyNotFound(accountId, userId);
+            }
+            KeyRecord key = lockedKey(keyId).toRecord();
+            if (!key.attributes().isLiveAt(now)) {
+                throw StoreErrors.keyNotFound(accountId, userId);
+            }
+            PendingOperation operation = PendingOperation.keyDeleted(feed.head().value(), user, keyId);
+            decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
+            return key.summary();
+        });
+    }
+
+    @Override
+    public UserChange setRole(AccountId accountId, UserId userId, Role role)
     {
         requireNonNull(role, "role is null");
         if (role == Role.ROOT) {
@@ -259,22 +338,20 @@ public final class FileSystemIdentityStore
             UserFile before = lockedUser(accountId, userId);
             Role current = before.role();
             if (current == role) {
-                return before.toUser();
+                return new UserChange(before.toUser(), List.of());
             }
             if (current == Role.ADMIN) {
                 requireNotLastAdmin(account, userId, "demote");
             }
-            KeyFile key = files.read(keyFile(KeyId.of(before.keyId())), KeyFile.class)
-                    .orElseThrow(() -> new IOException("the key file of a user is missing"));
-            PendingOperation operation = PendingOperation.roleChanged(feed.head().value(), before.toUser().withRole(role), key);
+            PendingOperation operation = PendingOperation.roleChanged(feed.head().value(), before, role, lockedKeys(before));
             int admins = account.adminCount() + (role == Role.ADMIN ? 1 : -1);
             decideAndFinish(account.withPending(account.userCount(), admins, operation));
-            return before.toUser();
+            return new UserChange(before.toUser(), before.heldKeyIds());
         });
     }
 
     @Override
-    public User removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(AccountId accountId, UserId userId)
     {
         return lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
@@ -283,9 +360,9 @@ public final class FileSystemIdentityStore
             if (admin) {
                 requireNotLastAdmin(account, userId, "remove");
             }
-            PendingOperation operation = PendingOperation.userRemoved(feed.head().value(), before.toUser());
+            PendingOperation operation = PendingOperation.userRemoved(feed.head().value(), before);
             decideAndFinish(account.withPending(account.userCount() - 1, account.adminCount() - (admin ? 1 : 0), operation));
-            return before.toUser();
+            return new UserChange(before.toUser(), before.heldKeyIds());
         });
     }
 
@@ -349,11 +426,10 @@ public final class FileSystemIdentityStore
         KeyFile effective = key;
         if (pending != null && key.userId().equals(pending.userId())) {
             // a decided write to this user is being finished: it, not the key file, says what holds
-            if (pending.user() == null || !pending.user().keyId().equals(key.keyId())) {
+            if (pending.user() == null || !pending.user().holds(keyId)) {
                 return Optional.empty();
             }
-            boolean rewritten = pending.newKey() != null && pending.newKey().keyId().equals(key.keyId());
-            effective = rewritten ? pending.newKey() : key.withRole(pending.user().role());
+            effective = pending.writtenKey(key.keyId()).orElse(key.withRole(pending.user().role()));
         }
         else if (key.stagedBy() != null) {
             // written ahead of a write that was never decided
@@ -393,6 +469,33 @@ public final class FileSystemIdentityStore
         requireNonNull(userId, "userId is null");
         return files.read(userFile(accountId, userId), UserFile.class)
                 .orElseThrow(() -> StoreErrors.userNotFound(accountId, userId));
+    }
+
+    /**
+     * The file of a key that a user holds (the account's unfinished write, if any, rolled forward).
+     */
+    private KeyFile lockedKey(KeyId keyId)
+            throws IOException
+    {
+        return files.read(keyFile(keyId), KeyFile.class).orElseThrow(() -> new IOException("the key file of a user is missing"));
+    }
+
+    /**
+     * The files of every key a user holds, expired or not: one read per key.
+     */
+    private List<KeyFile> lockedKeys(UserFile user)
+            throws IOException
+    {
+        List<KeyFile> keys = new ArrayList<>();
+        for (KeyId keyId : user.heldKeyIds()) {
+            keys.add(lockedKey(keyId));
+        }
+        return keys;
+    }
+
+    private static long liveCount(List<KeyFile> keys, Instant at)
+    {
+        return keys.stream().filter(key -> key.attributes().isLiveAt(at)).count();
     }
 
     private void requireKeyIdFree(KeyId keyId)
@@ -454,8 +557,14 @@ public final class FileSystemIdentityStore
         if (operation.newKey() != null) {
             files.write(keyFile(KeyId.of(operation.newKey().keyId())), operation.newKey());
         }
-        if (operation.removedKeyId() != null && (operation.newKey() == null || !operation.removedKeyId().equals(operation.newKey().keyId()))) {
-            files.delete(keyFile(KeyId.of(operation.removedKeyId())));
+        for (KeyFile rewritten : operation.rewrittenKeys()) {
+            files.write(keyFile(KeyId.of(rewritten.keyId())), rewritten);
+        }
+        for (String removed : operation.removedKeyIds()) {
+            // a decision written before users held several keys names the replaced key removed even when the new key has its id
+            if (operation.newKey() == null || !removed.equals(operation.newKey().keyId())) {
+                files.delete(keyFile(KeyId.of(removed)));
+            }
         }
         if (operation.userId() != null) {
             Path user = userFile(accountId, UserId.of(operation.userId()));
@@ -479,7 +588,9 @@ public final class FileSystemIdentityStore
             Path user = users.resolve(name);
             Optional<UserFile> found = files.read(user, UserFile.class);
             if (found.isPresent()) {
-                files.delete(keyFile(KeyId.of(found.get().keyId())));
+                for (KeyId keyId : found.get().heldKeyIds()) {
+                    files.delete(keyFile(keyId));
+                }
             }
             files.delete(user);
         }

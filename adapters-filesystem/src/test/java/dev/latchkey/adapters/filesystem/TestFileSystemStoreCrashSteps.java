@@ -2,7 +2,12 @@ package dev.latchkey.adapters.filesystem;
 
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
@@ -13,6 +18,7 @@ import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.testing.StoreConsistency;
 import dev.latchkey.core.testing.TestingClock;
@@ -23,6 +29,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,9 +71,13 @@ class TestFileSystemStoreCrashSteps
         CREATE_ACCOUNT(ChangeType.ACCOUNT_CREATED),
         ADD_USER(ChangeType.USER_ADDED),
         REPLACE_KEY(ChangeType.KEY_REPLACED),
+        REPLACE_KEY_KEEPING_THE_OLD_ONE(ChangeType.KEY_REPLACED),
         SET_ROLE(ChangeType.ROLE_CHANGED),
         REMOVE_USER(ChangeType.USER_REMOVED),
-        DELETE_ACCOUNT(ChangeType.ACCOUNT_DELETED);
+        DELETE_ACCOUNT(ChangeType.ACCOUNT_DELETED),
+        ADD_KEY(ChangeType.KEY_ADDED),
+        DELETE_KEY(ChangeType.KEY_DELETED),
+        DELETE_PRIMARY_KEY(ChangeType.KEY_DELETED);
 
         private final ChangeType change;
 
@@ -80,7 +91,7 @@ class TestFileSystemStoreCrashSteps
     @EnumSource(Write.class)
     void aWriterStoppedAtAnyStepLeavesTheStateBeforeOrAfterTheWrite(Write write)
     {
-        for (String name : List.of("A", "B", "C", "B2", "D", "E")) {
+        for (String name : List.of("A", "B", "C", "B2", "D", "E", "BX", "CX", "F")) {
             keys.put(name, KEYS.random());
         }
         Consumer<IdentityStore> operation = operation(write);
@@ -130,9 +141,14 @@ class TestFileSystemStoreCrashSteps
             case CREATE_ACCOUNT -> store -> store.createAccount(new Account(BETA, clock.instant(), true), Optional.of(newUser(BETA, EVE, Role.ADMIN, "E")));
             case ADD_USER -> store -> store.addUser(newUser(ACME, DAVE, Role.USER, "D"));
             case REPLACE_KEY -> store -> store.replaceKey(ACME, BOB, keys.get("B2").keyId(), HASHER.hash(keys.get("B2").secret()), clock.instant());
+            case REPLACE_KEY_KEEPING_THE_OLD_ONE -> store -> store.replaceKey(ACME, BOB, keys.get("B2").keyId(), HASHER.hash(keys.get("B2").secret()), clock.instant(),
+                    Optional.of(clock.instant().plus(Duration.ofHours(1))));
             case SET_ROLE -> store -> store.setRole(ACME, CAROL, Role.USER);
             case REMOVE_USER -> store -> store.removeUser(ACME, BOB);
             case DELETE_ACCOUNT -> store -> store.deleteAccount(ACME);
+            case ADD_KEY -> store -> store.addKey(newKey(ACME, ALICE, "F", KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.empty())));
+            case DELETE_KEY -> store -> store.deleteKey(ACME, BOB, keys.get("BX").keyId(), clock.instant());
+            case DELETE_PRIMARY_KEY -> store -> store.deleteKey(ACME, BOB, keys.get("B").keyId(), clock.instant());
         };
     }
 
@@ -143,6 +159,8 @@ class TestFileSystemStoreCrashSteps
         store.createAccount(new Account(ACME, clock.instant(), true), Optional.of(newUser(ACME, ALICE, Role.ADMIN, "A")));
         store.addUser(newUser(ACME, BOB, Role.USER, "B"));
         store.addUser(newUser(ACME, CAROL, Role.ADMIN, "C"));
+        store.addKey(newKey(ACME, BOB, "BX", KeyAttributes.extra(Optional.of(KeyName.of("laptop")), Scopes.of("docs:*"), Optional.empty())));
+        store.addKey(newKey(ACME, CAROL, "CX", KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.of(clock.instant().plus(Duration.ofDays(1))))));
         return directory;
     }
 
@@ -156,6 +174,11 @@ class TestFileSystemStoreCrashSteps
         return new NewUser(new User(account, user, role, keys.get(key).keyId(), clock.instant()), HASHER.hash(keys.get(key).secret()));
     }
 
+    private NewKey newKey(AccountId account, UserId user, String key, KeyAttributes attributes)
+    {
+        return new NewKey(account, user, keys.get(key).keyId(), HASHER.hash(keys.get(key).secret()), clock.instant(), attributes);
+    }
+
     /**
      * What a reader sees of every key and record the writes touch. Key lookups are taken first, because they never
      * roll a pending write forward; the record reads that follow do.
@@ -164,16 +187,23 @@ class TestFileSystemStoreCrashSteps
     {
         Map<String, String> lookups = new LinkedHashMap<>();
         keys.forEach((name, key) -> lookups.put(name, store.findKey(key.keyId())
-                .map(found -> found.accountId() + "/" + found.userId() + "/" + found.role() + "/" + HASHER.matches(key, found.secretHash()))
+                .map(found -> found.accountId() + "/" + found.userId() + "/" + found.role() + "/" + HASHER.matches(key, found.secretHash()) + "/" + found.attributes())
                 .orElse("-")));
         Map<String, String> records = new LinkedHashMap<>();
         for (AccountId account : List.of(ACME, BETA)) {
             records.put(account.value(), store.findAccount(account).map(found -> "present").orElse("-"));
             for (UserId user : List.of(ALICE, BOB, CAROL, DAVE, EVE)) {
-                records.put(account + "/" + user, store.findUser(account, user).map(found -> found.role() + "/" + found.keyId()).orElse("-"));
+                records.put(account + "/" + user, store.findUser(account, user)
+                        .map(found -> found.role() + "/" + found.primaryKeyId().map(KeyId::value).orElse("no primary key") + "/" + keyIds(store, found))
+                        .orElse("-"));
             }
         }
         return new Snapshot(lookups, records);
+    }
+
+    private List<KeyId> keyIds(IdentityStore store, User user)
+    {
+        return store.listKeys(user.accountId(), user.id(), clock.instant()).stream().map(KeySummary::keyId).toList();
     }
 
     private record Snapshot(Map<String, String> lookups, Map<String, String> records) {}

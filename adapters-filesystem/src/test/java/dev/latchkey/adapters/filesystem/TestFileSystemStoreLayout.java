@@ -73,7 +73,8 @@ class TestFileSystemStoreLayout
         String account = Files.readString(directory.resolve("accounts/acme~1/account.json"), StandardCharsets.UTF_8);
         assertThat(account).contains("\"account_id\" : \"Acme\"").contains("\"admin_count\" : 1").doesNotContain("pending");
         String user = Files.readString(directory.resolve("accounts/acme~1/users/alice~1.json"), StandardCharsets.UTF_8);
-        assertThat(user).contains("\"user_id\" : \"Alice\"").contains("\"role\" : \"ADMIN\"");
+        assertThat(user).contains("\"user_id\" : \"Alice\"").contains("\"role\" : \"ADMIN\"")
+                .contains("\"key_id\" : \"" + key.keyId().value() + "\"").contains("\"key_ids\" : [ \"" + key.keyId().value() + "\" ]");
         try (Stream<Path> files = Files.walk(directory)) {
             for (Path file : files.filter(Files::isRegularFile).toList()) {
                 String content = Files.readString(file, StandardCharsets.UTF_8);
@@ -81,7 +82,8 @@ class TestFileSystemStoreLayout
             }
         }
         String keyFile = Files.readString(keyFile(directory, key), StandardCharsets.UTF_8);
-        assertThat(keyFile).contains(hasher.hash(key.secret()).toHex()).doesNotContain("staged_by");
+        assertThat(keyFile).contains(hasher.hash(key.secret()).toHex()).doesNotContain("staged_by")
+                .contains("\"primary\" : true").contains("\"scopes\" : [ \"*\" ]").doesNotContain("expires_at");
     }
 
     @Test
