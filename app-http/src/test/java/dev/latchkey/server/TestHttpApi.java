@@ -180,8 +180,11 @@ public class TestHttpApi
     {
         TestingResponse response = client.get(VERIFY, ROOT_KEY);
         JsonNode result = response.assertOk();
-        assertThat(fieldNames(result)).containsExactly("role", "account_id", "user_id");
+        assertThat(fieldNames(result)).containsExactly("role", "account_id", "user_id", "key_id", "scopes", "expires_at");
         assertThat(result.get("role").textValue()).isEqualTo("root");
+        assertThat(result.get("key_id").isNull()).isTrue();
+        assertThat(result.get("scopes").toString()).isEqualTo("[\"*\"]");
+        assertThat(result.get("expires_at").isNull()).isTrue();
         assertThat(result.get("account_id").isNull()).isTrue();
         assertThat(result.get("user_id").isNull()).isTrue();
         assertThat(response.header("X-Latchkey-Role")).contains("root");
@@ -197,13 +200,13 @@ public class TestHttpApi
         String userKey = server.registerUser(account, "bob", "user");
 
         TestingResponse admin = client.get(VERIFY, adminKey);
-        assertThat(admin.assertOk()).isEqualTo(json("role", "admin", "account_id", account, "user_id", "alice"));
+        assertThat(admin.assertOk()).isEqualTo(primaryKeyIdentity(adminKey, "admin", account, "alice"));
         assertThat(admin.header("X-Latchkey-Role")).contains("admin");
         assertThat(admin.header("X-Latchkey-Account")).contains(account);
         assertThat(admin.header("X-Latchkey-User")).contains("alice");
 
         TestingResponse user = client.get(VERIFY, userKey);
-        assertThat(user.assertOk()).isEqualTo(json("role", "user", "account_id", account, "user_id", "bob"));
+        assertThat(user.assertOk()).isEqualTo(primaryKeyIdentity(userKey, "user", account, "bob"));
         assertThat(user.header("X-Latchkey-Role")).contains("user");
         assertThat(user.header("X-Latchkey-Account")).contains(account);
         assertThat(user.header("X-Latchkey-User")).contains("bob");
@@ -246,7 +249,7 @@ public class TestHttpApi
         String key = result.get("user_key").textValue();
         assertThat(key).hasSize(58).matches(TestingKeys.SHAPE);
         assertThat(TestingKeys.isWellFormed(key)).isTrue();
-        assertThat(client.get(VERIFY, key).assertOk()).isEqualTo(json("role", "admin", "account_id", account, "user_id", "alice"));
+        assertThat(client.get(VERIFY, key).assertOk()).isEqualTo(primaryKeyIdentity(key, "admin", account, "alice"));
 
         client.post(ACCOUNTS, ROOT_KEY, Map.of("account_id", account, "admin_user_id", "bob")).assertError(409, "ALREADY_EXISTS");
         assertThat(server.userIds(account)).containsExactly("alice");
@@ -257,7 +260,7 @@ public class TestHttpApi
     {
         JsonNode result = client.post(ACCOUNTS, ROOT_KEY, Map.of("account_id", "acme", "admin_user_id", "alice", "seed", SEED)).assertOk();
         assertThat(result.get("user_key").textValue()).isEqualTo(SEEDED_ACME_ALICE);
-        assertThat(client.get(VERIFY, SEEDED_ACME_ALICE).assertOk()).isEqualTo(json("role", "admin", "account_id", "acme", "user_id", "alice"));
+        assertThat(client.get(VERIFY, SEEDED_ACME_ALICE).assertOk()).isEqualTo(primaryKeyIdentity(SEEDED_ACME_ALICE, "admin", "acme", "alice"));
 
         // the same seed gives the same key again, and changes nothing
         assertThat(client.post(userPath("acme", "alice") + "/key", ROOT_KEY, Map.of("seed", SEED)).assertOk())
@@ -386,7 +389,7 @@ public class TestHttpApi
         String longAccount = account + "0".repeat(128 - account.length());
         String longUser = "u".repeat(128);
         String adminKey = server.createAccount(longAccount, longUser);
-        assertThat(client.get(VERIFY, adminKey).assertOk()).isEqualTo(json("role", "admin", "account_id", longAccount, "user_id", longUser));
+        assertThat(client.get(VERIFY, adminKey).assertOk()).isEqualTo(primaryKeyIdentity(adminKey, "admin", longAccount, longUser));
         server.registerUser(longAccount, "first.last@example.com", "user");
         server.registerUser(longAccount, "_under-score.", "user");
         assertThat(server.userIds(longAccount)).containsExactly("_under-score.", "first.last@example.com", longUser);
@@ -638,6 +641,15 @@ public class TestHttpApi
             }
         }
         throw new AssertionError("no series " + series + " in the metrics");
+    }
+
+    /**
+     * What verify answers for a primary key: its identity, its key id, every scope and no expiry.
+     */
+    private static JsonNode primaryKeyIdentity(String key, String role, String account, String user)
+    {
+        return json("role", role, "account_id", account, "user_id", user, "key_id", key.substring("lk_".length(), "lk_".length() + 16),
+                "scopes", List.of("*"), "expires_at", null);
     }
 
     private static JsonNode json(Object... keysAndValues)

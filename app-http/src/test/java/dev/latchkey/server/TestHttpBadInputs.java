@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 import static dev.latchkey.server.TestingLatchkeyServer.ACCOUNTS;
@@ -154,6 +156,7 @@ public class TestHttpBadInputs
         malformedBodies(rows);
         wrongTypesAndMissingFields(rows);
         badValues(rows);
+        badKeyRequests(rows);
         badIdentifiers(rows);
         badQueryParameters(rows);
         badKeyHeaders(rows);
@@ -358,6 +361,43 @@ public class TestHttpBadInputs
         }
     }
 
+    private static void badKeyRequests(List<BadInput> rows)
+    {
+        String keys = BOB + "/keys";
+        for (String name : List.of("", "   ", "n".repeat(65), "a/b", "tab\\there", "caf\u00e9")) {
+            rows.add(field("create key, name " + (name.length() > 20 ? name.length() + " characters" : "'" + name + "'"), "POST", keys, "{\"name\": \"" + name + "\"}", "name"));
+        }
+        rows.add(field("create key, name not a string", "POST", keys, "{\"name\": 5}", "name"));
+        List<String> badScopes = List.of("\"docs:read\"", "[]", "[\"\"]", "[\"a b\"]", "[\"docs,read\"]", "[1]", "[\"" + "s".repeat(65) + "\"]",
+                IntStream.range(0, 33).mapToObj(i -> "\"s" + i + "\"").collect(Collectors.joining(", ", "[", "]")));
+        for (String scopes : badScopes) {
+            rows.add(field("create key, scopes " + (scopes.length() > 30 ? scopes.length() + " characters" : scopes), "POST", keys, "{\"scopes\": " + scopes + "}", "scopes"));
+        }
+        for (String expiresAt : List.of("\"2020-01-01T00:00:00Z\"", "\"tomorrow\"", "\"2027-01-01\"", "\"2999-01-01T00:00:00Z\"", "5")) {
+            rows.add(field("create key, expires_at " + expiresAt, "POST", keys, "{\"expires_at\": " + expiresAt + "}", "expires_at"));
+        }
+        for (String ttl : List.of("0", "-1", "315360001", "1.5", "\"60\"", "true")) {
+            rows.add(field("create key, ttl " + ttl, "POST", keys, "{\"ttl\": " + ttl + "}", "ttl"));
+        }
+        rows.add(field("create key, both expires_at and ttl", "POST", keys, "{\"expires_at\": \"2030-01-01T00:00:00Z\", \"ttl\": 60}", "expires_at"));
+        for (String grace : List.of("-1", "604801", "1.5", "\"60\"")) {
+            rows.add(field("regenerate key, grace_period " + grace, "POST", BOB + "/key", "{\"grace_period\": " + grace + "}", "grace_period"));
+        }
+        rows.add(field("delete key, key_id not 16 characters", "DELETE", keys + "/short", null, "key_id"));
+        rows.add(field("delete key, key_id with a character outside base62", "DELETE", keys + "/aaaaaaaaaaaaaaa-", null, "key_id"));
+        rows.add(row("delete key, unknown key id", "DELETE", keys + "/" + "a".repeat(16), Caller.ROOT, null, 404, "NOT_FOUND"));
+        rows.add(row("create key, absent user", "POST", USERS + "/nobody/keys", Caller.ROOT, "{}", 404, "NOT_FOUND"));
+        rows.add(row("list keys, absent user", "GET", USERS + "/nobody/keys", Caller.ROOT, null, 404, "NOT_FOUND"));
+        rows.add(row("list keys, absent account", "GET", ACCOUNTS + "/absent/users/bob/keys", Caller.ROOT, null, 404, "NOT_FOUND"));
+        rows.add(row("create key for another user, as a user", "POST", USERS + "/alice/keys", Caller.USER, "{}", 403, "PERMISSION_DENIED"));
+        rows.add(row("list the keys of another user, as a user", "GET", USERS + "/alice/keys", Caller.USER, null, 403, "PERMISSION_DENIED"));
+        rows.add(row("create key, admin of another account", "POST", keys, Caller.OTHER_ADMIN, "{}", 403, "PERMISSION_DENIED"));
+        rows.add(row("regenerate own key, as a user", "POST", BOB + "/key", Caller.USER, null, 403, "PERMISSION_DENIED"));
+        rows.add(new BadInput("user, create key with a bad ttl for another user", "POST", USERS + "/alice/keys", Caller.USER, Map.of(), "{\"ttl\": 0}", 400, "INVALID_ARGUMENT", "ttl"));
+        rows.add(new BadInput("verify, a requested scope that is not a scope", "GET", VERIFY + "?scope=a%20b", Caller.USER, Map.of(), null, 400, "INVALID_ARGUMENT", "scope"));
+        rows.add(row("verify without a key, a requested scope that is not a scope", "GET", VERIFY + "?scope=a%20b", Caller.NONE, null, 401, "UNAUTHENTICATED"));
+    }
+
     private static void badIdentifiers(List<BadInput> rows)
     {
         BAD_IDENTIFIERS.forEach((id, inPath) -> {
@@ -435,7 +475,7 @@ public class TestHttpBadInputs
                 ACCOUNTS + "/acme/settings",
                 ACCOUNTS + "/acme/agents",
                 USERS + "/bob/settings",
-                USERS + "/bob/keys",
+                USERS + "/bob/keys/" + "a".repeat(16) + "/extra",
                 USERS + "/bob/role/admin",
                 USERS + "/bob/key/old",
                 "/api/v1/admin/migrate",
@@ -619,6 +659,7 @@ public class TestHttpBadInputs
      */
     private String state()
     {
-        return client.get(ACCOUNTS, ROOT_KEY).assertOk() + " " + client.get(USERS + "?limit=1000", ROOT_KEY).assertOk();
+        return client.get(ACCOUNTS, ROOT_KEY).assertOk() + " " + client.get(USERS + "?limit=1000", ROOT_KEY).assertOk()
+                + " " + client.get(BOB + "/keys", ROOT_KEY).assertOk();
     }
 }

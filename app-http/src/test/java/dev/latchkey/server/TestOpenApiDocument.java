@@ -59,7 +59,7 @@ public class TestOpenApiDocument
         SwaggerParseResult result = new OpenAPIV3Parser().readContents(Files.readString(TestingOpenApi.DOCUMENT, StandardCharsets.UTF_8), null, options);
         assertThat(result.getMessages()).as("swagger-parser's messages on %s", TestingOpenApi.DOCUMENT).isEmpty();
         assertThat(result.getOpenAPI().getOpenapi()).isEqualTo("3.1.0");
-        assertThat(result.getOpenAPI().getPaths()).hasSize(10);
+        assertThat(result.getOpenAPI().getPaths()).hasSize(12);
         assertThat(result.getOpenAPI().getComponents().getSecuritySchemes()).containsOnlyKeys("apiKey", "bearer");
     }
 
@@ -106,7 +106,7 @@ public class TestOpenApiDocument
                 assertThat(item.has("head")).as("HEAD %s without GET", path).isFalse();
             }
         }
-        assertThat(gets).isEqualTo(6);
+        assertThat(gets).isEqualTo(7);
     }
 
     /**
@@ -138,10 +138,14 @@ public class TestOpenApiDocument
     public void testCorrectAnswersPass()
     {
         assertThat(problems("GET", "/health", 200, json(), "{\"status\":\"ok\",\"result\":{\"status\":\"up\"},\"error\":null,\"time\":0.001}")).isEmpty();
-        assertThat(problems("GET", VERIFY, 200, json("X-Latchkey-Role", "admin", "X-Latchkey-Account", "acme", "X-Latchkey-User", "alice"),
-                "{\"status\":\"ok\",\"result\":{\"role\":\"admin\",\"account_id\":\"acme\",\"user_id\":\"alice\"},\"error\":null,\"time\":0.0}")).isEmpty();
-        assertThat(problems("GET", VERIFY + "/", 200, json("X-Latchkey-Role", "root"),
-                "{\"status\":\"ok\",\"result\":{\"role\":\"root\",\"account_id\":null,\"user_id\":null},\"error\":null,\"time\":0.0}")).isEmpty();
+        assertThat(problems("GET", VERIFY, 200, json("X-Latchkey-Role", "admin", "X-Latchkey-Account", "acme", "X-Latchkey-User", "alice",
+                        "X-Latchkey-Key-Id", "0123456789ABCDEF", "X-Latchkey-Scopes", "docs:read docs:*"),
+                "{\"status\":\"ok\",\"result\":{\"role\":\"admin\",\"account_id\":\"acme\",\"user_id\":\"alice\",\"key_id\":\"0123456789ABCDEF\","
+                        + "\"scopes\":[\"docs:read\",\"docs:*\"],\"expires_at\":\"2027-01-01T00:00:00Z\"},\"error\":null,\"time\":0.0}")).isEmpty();
+        assertThat(problems("GET", VERIFY + "/", 200, json("X-Latchkey-Role", "root", "X-Latchkey-Scopes", "*"),
+                "{\"status\":\"ok\",\"result\":{\"role\":\"root\",\"account_id\":null,\"user_id\":null,\"key_id\":null,\"scopes\":[\"*\"],\"expires_at\":null},"
+                        + "\"error\":null,\"time\":0.0}")).isEmpty();
+        assertThat(problems("GET", VERIFY + "?scope=docs:write", 403, json(), error("PERMISSION_DENIED"))).isEmpty();
         assertThat(problems("GET", USERS + "?limit=0", 400, json(),
                 "{\"status\":\"error\",\"result\":null,\"error\":{\"code\":\"INVALID_ARGUMENT\",\"message\":\"bad\",\"details\":{\"field\":\"limit\"}},\"time\":0.0}")).isEmpty();
         assertThat(problems("GET", "/api/v1/admin/migrate", 404, json(), error("NOT_FOUND"))).isEmpty();
@@ -199,7 +203,7 @@ public class TestOpenApiDocument
         assertThat(problems("GET", "/health", 403, json(), error("PERMISSION_DENIED"))).isNotEmpty();
         // OpenViking answers remove user with 202
         assertThat(problems("DELETE", USERS + "/bob", 202, json(), "{\"status\":\"ok\",\"result\":{\"deleted\":true},\"error\":null,\"time\":0.0}")).isNotEmpty();
-        assertThat(problems("GET", VERIFY, 403, json(), error("PERMISSION_DENIED"))).isNotEmpty();
+        assertThat(problems("GET", VERIFY, 409, json(), error("ALREADY_EXISTS"))).isNotEmpty();
         assertThat(problems("GET", "/api/v1/admin/migrate", 200, json(), "{\"status\":\"ok\",\"result\":null,\"error\":null,\"time\":0.0}")).isNotEmpty();
         assertThat(problems("GET", "/api/v1/admin/migrate", 405, json(), error("METHOD_NOT_ALLOWED"))).isNotEmpty();
         assertThat(problems("PATCH", USERS, 404, json(), error("NOT_FOUND"))).isNotEmpty();

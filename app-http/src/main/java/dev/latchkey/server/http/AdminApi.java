@@ -3,20 +3,29 @@ package dev.latchkey.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.latchkey.core.admin.AdminService;
 import dev.latchkey.core.admin.CreatedAccount;
+import dev.latchkey.core.admin.CreatedKey;
 import dev.latchkey.core.admin.CreatedUser;
+import dev.latchkey.core.admin.KeyRequest;
+import dev.latchkey.core.admin.RegeneratedKey;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +33,8 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 import static dev.latchkey.server.http.RequestBodies.optional;
+import static dev.latchkey.server.http.RequestBodies.optionalStrings;
+import static dev.latchkey.server.http.RequestBodies.optionalWholeNumber;
 import static dev.latchkey.server.http.RequestBodies.required;
 import static java.util.Objects.requireNonNull;
 
@@ -37,7 +48,9 @@ final class AdminApi
     private static final String ACCOUNT = ACCOUNTS + "/{account_id}";
     private static final String USERS = ACCOUNT + "/users";
     private static final String USER = USERS + "/{user_id}";
+    private static final String KEYS = USER + "/keys";
     private static final String ROLE_FIELD = "role";
+    private static final String KEY_ID_FIELD = "key_id";
     private static final Pattern BAD_ESCAPE = Pattern.compile("%(?![0-9A-Fa-f]{2})");
 
     private final AdminService admin;
@@ -65,6 +78,10 @@ final class AdminApi
         routes.delete(USER, this::removeUser);
         routes.put(USER + "/role", this::setRole);
         routes.post(USER + "/key", this::regenerateKey);
+        routes.post(KEYS, this::createKey);
+        routes.get(KEYS, this::listKeys);
+        routes.head(KEYS, this::listKeys);
+        routes.delete(KEYS + "/{key_id}", this::deleteKey);
     }
 
     private void createAccount(Context ctx)
@@ -152,9 +169,84 @@ final class AdminApi
         Identity caller = authenticator.authenticate(ctx);
         AccountId accountId = accountId(ctx);
         UserId userId = userId(ctx);
-        Optional<String> seed = bodies.object(ctx, false).flatMap(body -> optional(body, "seed", value -> value));
-        ApiKey key = admin.regenerateKey(caller, accountId, userId, seed);
-        envelope.ok(ctx, map("user_key", key.value()));
+        Optional<JsonNode> body = bodies.object(ctx, false);
+        Optional<String> seed = body.flatMap(fields -> optional(fields, "seed", value -> value));
+        long gracePeriod = body.flatMap(fields -> optionalWholeNumber(fields, "grace_period", 0, RegeneratedKey.MAX_GRACE_PERIOD_SECONDS)).orElse(0L);
+        RegeneratedKey regenerated = admin.regenerateKey(caller, accountId, userId, seed, gracePeriod);
+        Map<String, Object> result = map("user_key", regenerated.userKey().value());
+        regenerated.previousKeyExpiresAt().ifPresent(until -> result.put("previous_key_expires_at", until.toString()));
+        envelope.ok(ctx, result);
+    }
+
+    private void createKey(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        AccountId accountId = accountId(ctx);
+        UserId userId = userId(ctx);
+        Optional<JsonNode> body = bodies.object(ctx, false);
+        KeyRequest request = body.map(AdminApi::keyRequest).orElse(KeyRequest.defaults());
+        CreatedKey created = admin.createKey(caller, accountId, userId, request);
+        Map<String, Object> result = key(created.summary());
+        result.put("user_key", created.userKey().value());
+        result.put("account_id", created.accountId().value());
+        result.put("user_id", created.userId().value());
+        envelope.ok(ctx, result);
+    }
+
+    private void listKeys(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        List<Map<String, Object>> keys = admin.listKeys(caller, accountId(ctx), userId(ctx)).stream()
+                .map(AdminApi::key)
+                .toList();
+        envelope.ok(ctx, keys);
+    }
+
+    private void deleteKey(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        AccountId accountId = accountId(ctx);
+        UserId userId = userId(ctx);
+        KeyId keyId;
+        try {
+            keyId = KeyId.of(ctx.pathParam(KEY_ID_FIELD));
+        }
+        catch (IllegalArgumentException e) {
+            throw LatchkeyException.invalidField(KEY_ID_FIELD, "key_id must be 16 letters and digits");
+        }
+        admin.deleteKey(caller, accountId, userId, keyId);
+        envelope.ok(ctx, map("deleted", true));
+    }
+
+    private static KeyRequest keyRequest(JsonNode body)
+    {
+        Optional<KeyName> name = optional(body, KeyName.FIELD, KeyName::of);
+        Optional<Scopes> scopes = optionalStrings(body, Scopes.FIELD).map(Scopes::new);
+        Optional<Instant> expiresAt = optional(body, KeyRequest.EXPIRES_AT, AdminApi::instant);
+        Optional<Long> ttl = optionalWholeNumber(body, KeyRequest.TTL, 1, KeyRequest.MAX_LIFETIME.toSeconds());
+        return new KeyRequest(name, scopes, expiresAt, ttl);
+    }
+
+    private static Instant instant(String text)
+    {
+        try {
+            return OffsetDateTime.parse(text).toInstant();
+        }
+        catch (DateTimeParseException e) {
+            throw LatchkeyException.invalidField(KeyRequest.EXPIRES_AT, "expires_at must be an ISO-8601 date and time with an offset, such as 2027-01-01T00:00:00Z");
+        }
+    }
+
+    private static Map<String, Object> key(KeySummary key)
+    {
+        return map(
+                KEY_ID_FIELD, key.keyId().value(),
+                "key_prefix", key.keyId().keyPrefix(),
+                "name", key.attributes().name().map(KeyName::value).orElse(null),
+                "primary", key.attributes().primary(),
+                "scopes", key.attributes().scopes().values(),
+                "created_at", key.createdAt().toString(),
+                "expires_at", key.attributes().expiresAt().map(Instant::toString).orElse(null));
     }
 
     private static AccountId accountId(Context ctx)
@@ -238,7 +330,7 @@ final class AdminApi
         return map(
                 "user_id", user.id().value(),
                 "role", user.role().wireName(),
-                "key_prefix", user.keyId().keyPrefix(),
+                "key_prefix", user.primaryKeyId().map(KeyId::keyPrefix).orElse(null),
                 "created_at", user.createdAt().toString());
     }
 

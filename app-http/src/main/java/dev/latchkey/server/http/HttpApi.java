@@ -150,6 +150,7 @@ public final class HttpApi
     private void verify(Context ctx)
     {
         Identity identity = authenticator.authenticate(ctx);
+        VerifyHandler.requireScopes(identity, VerifyHandler.RequestedScopes.of(ctx.queryParams(VerifyHandler.SCOPE_PARAMETER)));
         VerifyHandler.identityHeaders(identity).forEach(ctx::header);
         envelope.ok(ctx, VerifyHandler.result(identity));
     }

@@ -10,6 +10,8 @@ import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -73,6 +75,43 @@ final class RequestBodies
             throw LatchkeyException.invalidField(field, field + " must be a string");
         }
         return Optional.of(parse.apply(value.textValue()));
+    }
+
+    /**
+     * A whole number field, within {@code [min, max]}.
+     */
+    static Optional<Long> optionalWholeNumber(JsonNode body, String field, long min, long max)
+    {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return Optional.empty();
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < min || value.longValue() > max) {
+            throw LatchkeyException.invalidField(field, field + " must be a whole number from " + min + " to " + max);
+        }
+        return Optional.of(value.longValue());
+    }
+
+    /**
+     * A field holding an array of strings.
+     */
+    static Optional<List<String>> optionalStrings(JsonNode body, String field)
+    {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return Optional.empty();
+        }
+        if (!value.isArray()) {
+            throw LatchkeyException.invalidField(field, field + " must be an array of strings");
+        }
+        List<String> strings = new ArrayList<>();
+        for (JsonNode element : value) {
+            if (!element.isTextual()) {
+                throw LatchkeyException.invalidField(field, field + " must be an array of strings");
+            }
+            strings.add(element.textValue());
+        }
+        return Optional.of(strings);
     }
 
     private static byte[] read(Context ctx)

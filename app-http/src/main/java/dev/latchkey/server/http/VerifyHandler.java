@@ -5,7 +5,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.Outcome;
 import dev.latchkey.core.resolver.Resolution;
@@ -19,14 +22,18 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -46,6 +53,9 @@ final class VerifyHandler
     static final String ROLE_HEADER = "X-Latchkey-Role";
     static final String ACCOUNT_HEADER = "X-Latchkey-Account";
     static final String USER_HEADER = "X-Latchkey-User";
+    static final String KEY_ID_HEADER = "X-Latchkey-Key-Id";
+    static final String SCOPES_HEADER = "X-Latchkey-Scopes";
+    static final String SCOPE_PARAMETER = "scope";
 
     private final Authenticator authenticator;
     private final ObjectMapper mapper;
@@ -88,6 +98,7 @@ final class VerifyHandler
             return true;
         }
         long start = System.nanoTime();
+        RequestedScopes requested = RequestedScopes.of(request);
         HttpFields headers = request.getHeaders();
         CompletableFuture<Resolution> resolution;
         try {
@@ -99,12 +110,12 @@ final class VerifyHandler
         }
         Resolution now = resolution.getNow(null);
         if (now != null) {
-            answer(response, callback, head, start, now);
+            answer(response, callback, head, start, now, requested);
             return true;
         }
         resolution.whenComplete((later, failure) -> {
             try {
-                answer(response, callback, head, start, later != null ? later : Resolution.rejected(Outcome.UNAVAILABLE));
+                answer(response, callback, head, start, later != null ? later : Resolution.rejected(Outcome.UNAVAILABLE), requested);
             }
             catch (RuntimeException e) {
                 callback.failed(e);
@@ -128,11 +139,12 @@ final class VerifyHandler
         }
     }
 
-    private void answer(Response response, Callback callback, boolean head, long start, Resolution resolution)
+    private void answer(Response response, Callback callback, boolean head, long start, Resolution resolution, RequestedScopes requested)
     {
         Identity identity;
         try {
             identity = Authenticator.identity(resolution);
+            requireScopes(identity, requested);
         }
         catch (LatchkeyException e) {
             answer(response, callback, head, start, e);
@@ -162,7 +174,56 @@ final class VerifyHandler
     }
 
     /**
-     * The headers a proxy copies into the request it passes on: the role, and for account keys the account and user.
+     * The scopes a verify request asks the key to hold ({@code ?scope=a&scope=b}), checked once the key is known (a
+     * 401 wins over a 400 or a 403).
+     *
+     * @param invalid why the query could not be read, if it could not
+     */
+    record RequestedScopes(List<String> scopes, Optional<LatchkeyException> invalid)
+    {
+        private static final RequestedScopes NONE = new RequestedScopes(List.of(), Optional.empty());
+
+        static RequestedScopes of(Request request)
+        {
+            if (request.getHttpURI().getQuery() == null) {
+                return NONE;
+            }
+            try {
+                return of(Request.extractQueryParameters(request).getValues(SCOPE_PARAMETER));
+            }
+            catch (RuntimeException e) {
+                return new RequestedScopes(List.of(), Optional.of(LatchkeyException.invalidField(SCOPE_PARAMETER, "the query string is not correctly percent-encoded")));
+            }
+        }
+
+        static RequestedScopes of(@Nullable List<String> values)
+        {
+            return values == null || values.isEmpty() ? NONE : new RequestedScopes(List.copyOf(values), Optional.empty());
+        }
+    }
+
+    /**
+     * Refuses a key that does not hold every requested scope.
+     *
+     * @throws LatchkeyException INVALID_ARGUMENT when a requested scope is not a scope at all; PERMISSION_DENIED when
+     *         the key does not hold one of them
+     */
+    static void requireScopes(Identity identity, RequestedScopes requested)
+    {
+        requested.invalid().ifPresent(e -> {
+            throw e;
+        });
+        for (String scope : requested.scopes()) {
+            Scopes.checkScope(scope, SCOPE_PARAMETER);
+        }
+        if (!identity.scopes().grantsAll(requested.scopes())) {
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, "the API key does not hold every requested scope");
+        }
+    }
+
+    /**
+     * The headers a proxy copies into the request it passes on: the role, the key's scopes, and for account keys the
+     * account, the user and the key id.
      */
     static Map<String, String> identityHeaders(Identity identity)
     {
@@ -170,6 +231,8 @@ final class VerifyHandler
         headers.put(ROLE_HEADER, identity.role().wireName());
         identity.accountId().ifPresent(account -> headers.put(ACCOUNT_HEADER, account.value()));
         identity.userId().ifPresent(user -> headers.put(USER_HEADER, user.value()));
+        identity.keyId().ifPresent(keyId -> headers.put(KEY_ID_HEADER, keyId.value()));
+        headers.put(SCOPES_HEADER, identity.scopes().joined());
         return headers;
     }
 
@@ -179,6 +242,9 @@ final class VerifyHandler
         result.put("role", identity.role().wireName());
         result.put("account_id", identity.accountId().map(AccountId::value).orElse(null));
         result.put("user_id", identity.userId().map(UserId::value).orElse(null));
+        result.put("key_id", identity.keyId().map(KeyId::value).orElse(null));
+        result.put("scopes", identity.scopes().values());
+        result.put("expires_at", identity.expiresAt().map(Instant::toString).orElse(null));
         return result;
     }
 
@@ -196,6 +262,13 @@ final class VerifyHandler
             json.writeStringField("role", identity.role().wireName());
             json.writeStringField("account_id", identity.accountId().map(AccountId::value).orElse(null));
             json.writeStringField("user_id", identity.userId().map(UserId::value).orElse(null));
+            json.writeStringField("key_id", identity.keyId().map(KeyId::value).orElse(null));
+            json.writeArrayFieldStart("scopes");
+            for (String scope : identity.scopes().values()) {
+                json.writeString(scope);
+            }
+            json.writeEndArray();
+            json.writeStringField("expires_at", identity.expiresAt().map(Instant::toString).orElse(null));
             json.writeEndObject();
             json.writeNullField("error");
             json.writeNumberField("time", seconds);
