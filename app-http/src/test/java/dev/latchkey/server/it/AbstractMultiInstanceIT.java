@@ -19,12 +19,15 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
@@ -71,6 +74,7 @@ abstract class AbstractMultiInstanceIT
     protected static final String REFUSED = "401 UNAUTHENTICATED";
     protected static final String UNAVAILABLE = "503 UNAVAILABLE";
     protected static final int PAGE_SIZE = 7;
+    protected static final int NEW_KEYS_LIMIT = 20;
     protected static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
     private static final String ROOT_KEY = "multi-instance-it-root-key-0123456789abcdefghij";
@@ -155,6 +159,14 @@ abstract class AbstractMultiInstanceIT
     /**
      * Whether G3 also sends forty registrations at once (twenty threads on each instance, one registration each), on
      * top of the four threads of ten each that every store runs.
+     */
+    protected boolean holdsSeveralKeysPerUser()
+    {
+        return true;
+    }
+
+    /**
+     * Whether the store takes forty registrations sent at once (one per thread) within the clients' timeout.
      */
     protected boolean takesFortyRegistrationsAtOnce()
     {
@@ -686,6 +698,163 @@ abstract class AbstractMultiInstanceIT
             assertThat(List.of(whileDown, fromA, fromB, newAccount)).as("keys written after the restart, on %s", server.name())
                     .allSatisfy(key -> assertThat(client.verify(server, key).status()).isEqualTo(200));
         }
+    }
+
+    /**
+     * Several keys per user, across the two instances: a key added on A works on B at its first request (with its
+     * scopes); 24 adds sent at once through both instances to a user holding 2 keys end with exactly 18 acknowledged
+     * and 6 refused with 412, none lost (each acknowledged key accepted by both, each listed by both); a key deleted
+     * on A is refused by B within the revocation bound while its siblings keep working on both.
+     */
+    @Test
+    @Order(13)
+    void g1g2g3KeysAddedOrDeletedOnOneInstanceReachTheOtherAndTheLimitHoldsUnderConcurrentAdds()
+    {
+        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
+        String account = "keys-account";
+        client.createAccount(a, account, "owner");
+        String primary = client.registerUser(a, account, "holder", USER);
+        Response added = client.tryCreateKey(a, account, "holder", Map.of("name", "ci", "scopes", List.of("docs:read")));
+        assertThat(added.status()).as("add a key on A: %s", added).isEqualTo(200);
+        String ci = added.result().path("user_key").asText();
+        Response first = client.verify(b, ci);
+        assertThat(first.status()).as("the added key on B at its first request: %s", first).isEqualTo(200);
+        assertThat(first.result().path("key_id").asText()).isEqualTo(added.result().path("key_id").asText());
+        assertThat(first.result().path("scopes").toString()).isEqualTo("[\"docs:read\"]");
+
+        int room = NEW_KEYS_LIMIT - 2;
+        int sent = room + 6;
+        List<Response> answers = waits.concurrently(IntStream.range(0, sent)
+                .mapToObj(i -> (Callable<Response>) () -> client.tryCreateKey(i % 2 == 0 ? a : b, account, "holder", Map.of("name", "burst " + i)))
+                .toList());
+        List<String> acknowledged = answers.stream().filter(response -> response.status() == 200).map(response -> response.result().path("user_key").asText()).toList();
+        List<Response> refused = answers.stream().filter(response -> response.status() != 200).toList();
+        System.out.printf("Keys: %d adds at once through A and B to a user holding 2 keys: %d acknowledged, %d refused (%s)%n",
+                sent, acknowledged.size(), refused.size(), refused.stream().map(Response::errorCode).distinct().toList());
+        figures.print("keys-limit", "sent", sent, "acknowledged", acknowledged.size(), "refused", refused.size());
+        assertThat(acknowledged).hasSize(room);
+        assertThat(refused).allSatisfy(response -> assertThat(response.status()).as("%s", response).isEqualTo(412));
+        for (ServerProcess server : List.of(a, b)) {
+            Response listed = client.listKeys(server, account, "holder");
+            assertThat(listed.result()).as("keys listed by %s", server.name()).hasSize(NEW_KEYS_LIMIT);
+            for (String key : acknowledged) {
+                assertThat(answer(client.verify(server, key))).as("an acknowledged key on %s", server.name()).isEqualTo(acceptedAs(USER));
+            }
+        }
+
+        String deletedKeyId = added.result().path("key_id").asText();
+        Duration delay = propagation("delete key", ci, REFUSED, () -> client.tryDeleteKey(a, account, "holder", deletedKeyId));
+        for (ServerProcess server : List.of(a, b)) {
+            assertThat(answer(client.verify(server, primary))).as("the primary key on %s after a sibling's deletion", server.name()).isEqualTo(acceptedAs(USER));
+            assertThat(answer(client.verify(server, acknowledged.get(0)))).as("another sibling on %s", server.name()).isEqualTo(acceptedAs(USER));
+        }
+        figures.print("keys-delete", "seen_on_b_ms", delay.toMillis(), "bound_ms", revocationBound().toMillis());
+        assertThat(delay).as("delay until B refused the deleted key").isLessThan(revocationBound());
+    }
+
+    /**
+     * The ends of keys, across the two instances, with no write in between to carry them: a primary key regenerated
+     * on A with a grace period keeps working on both until {@code previous_key_expires_at} and is refused by both from
+     * then on, while the new key works on both at once; a key created with {@code ttl: 2} is refused by both 2 s
+     * later. And the writes that reach every key of a user: a role change and an account deletion made on A reach
+     * each of the user's keys on B within the revocation bound.
+     */
+    @Test
+    @Order(14)
+    void g2KeysEndAtTheirExpiryOnBothInstancesAndUserWritesReachEveryKey()
+    {
+        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
+        String account = "expiry-account";
+        client.createAccount(a, account, "owner");
+        String old = client.registerUser(a, account, "rotating", USER);
+        for (ServerProcess server : List.of(a, b)) {
+            assertThat(answer(client.verify(server, old))).as("the key on %s before its regeneration", server.name()).isEqualTo(acceptedAs(USER));
+        }
+
+        Response regenerated = client.tryRegenerateKey(a, account, "rotating", Map.of("grace_period", 2));
+        assertThat(regenerated.status()).as("regenerate with a grace period: %s", regenerated).isEqualTo(200);
+        Instant until = Instant.parse(regenerated.result().path("previous_key_expires_at").asText());
+        String fresh = regenerated.result().path("user_key").asText();
+        for (ServerProcess server : List.of(a, b)) {
+            assertThat(answer(client.verify(server, fresh))).as("the new key on %s at once", server.name()).isEqualTo(acceptedAs(USER));
+        }
+        Map<String, Duration> graceEnd = keyEnd("grace", old, until);
+
+        Response shortLived = client.tryCreateKey(a, account, "rotating", Map.of("name", "two seconds", "ttl", 2));
+        assertThat(shortLived.status()).as("a key with ttl 2: %s", shortLived).isEqualTo(200);
+        String twoSeconds = shortLived.result().path("user_key").asText();
+        Instant expiresAt = Instant.parse(shortLived.result().path("expires_at").asText());
+        assertThat(Duration.between(Instant.parse(shortLived.result().path("created_at").asText()), expiresAt))
+                .as("expiry instants are kept to the millisecond").isBetween(Duration.ofMillis(1999), Duration.ofSeconds(2));
+        Map<String, Duration> ttlEnd = keyEnd("ttl", twoSeconds, expiresAt);
+        System.out.printf("Key ends: grace period over, last success seen after the instant %s; ttl of 2 s, %s%n", graceEnd, ttlEnd);
+        figures.print("keys-expiry", "grace_last_success_after_ms", graceEnd.values().stream().mapToLong(Duration::toMillis).max().orElseThrow(),
+                "ttl_last_success_after_ms", ttlEnd.values().stream().mapToLong(Duration::toMillis).max().orElseThrow());
+
+        // every key of the user: its primary key and two more, all served by B before the writes
+        String user = "many-keys";
+        List<String> keys = new ArrayList<>(List.of(client.registerUser(a, account, user, USER)));
+        for (String name : List.of("first", "second")) {
+            Response added = client.tryCreateKey(a, account, user, Map.of("name", name));
+            assertThat(added.status()).as("add key %s: %s", name, added).isEqualTo(200);
+            keys.add(added.result().path("user_key").asText());
+        }
+        keys.forEach(key -> assertThat(answer(client.verify(b, key))).as("B serves every key of the user").isEqualTo(acceptedAs(USER)));
+        Response promoted = client.trySetRole(a, account, user, ADMIN);
+        long acknowledged = System.nanoTime();
+        assertThat(promoted.status()).as("role change: %s", promoted).isEqualTo(200);
+        List<Long> roleDelays = keys.stream().map(key -> awaitAnswer(b, key, acceptedAs(ADMIN), acknowledged).toMillis()).toList();
+        Response deleted = client.tryDeleteAccount(a, account);
+        long deletedAt = System.nanoTime();
+        assertThat(deleted.status()).as("account deletion: %s", deleted).isEqualTo(200);
+        List<Long> deletionDelays = keys.stream().map(key -> awaitAnswer(b, key, REFUSED, deletedAt).toMillis()).toList();
+        assertThat(answer(client.verify(b, fresh))).as("the regenerated key of another user of the deleted account").isEqualTo(REFUSED);
+        System.out.printf("Every key of a user on B: role change seen after %s ms, account deletion after %s ms (bound %d ms)%n",
+                roleDelays, deletionDelays, revocationBound().toMillis());
+        figures.print("keys-every-key", "role_change_max_ms", roleDelays.stream().mapToLong(Long::longValue).max().orElseThrow(),
+                "account_deletion_max_ms", deletionDelays.stream().mapToLong(Long::longValue).max().orElseThrow(), "bound_ms", revocationBound().toMillis());
+        assertThat(roleDelays).allSatisfy(delay -> assertThat(delay).as("role change on B").isLessThan(revocationBound().toMillis()));
+        assertThat(deletionDelays).allSatisfy(delay -> assertThat(delay).as("account deletion on B").isLessThan(revocationBound().toMillis()));
+    }
+
+    /**
+     * Asks both instances about a key, turn by turn, until both refuse it, and checks that each accepted it for
+     * every request answered before {@code end} and refused it for every request sent from then on (give or take
+     * the millisecond that expiry instants are kept to).
+     *
+     * @return per instance, how long after {@code end} the last acceptance was answered (zero when none was)
+     */
+    private Map<String, Duration> keyEnd(String what, String key, Instant end)
+    {
+        Map<String, Instant> lastAccepted = new LinkedHashMap<>();
+        Set<String> refusing = new HashSet<>();
+        long start = System.nanoTime();
+        while (refusing.size() < 2) {
+            for (ServerProcess server : List.of(a, b)) {
+                if (refusing.contains(server.name())) {
+                    continue;
+                }
+                Instant sent = Instant.now();
+                String answer = answer(client.verify(server, key));
+                Instant received = Instant.now();
+                if (answer.equals(acceptedAs(USER))) {
+                    assertThat(sent).as("%s: a request accepted by %s was sent before the end", what, server.name()).isBefore(end.plusMillis(1));
+                    lastAccepted.put(server.name(), received);
+                }
+                else {
+                    assertThat(answer).as("%s: %s after the key's end", what, server.name()).isEqualTo(REFUSED);
+                    assertThat(received).as("%s: %s refused the key no earlier than its end", what, server.name()).isAfterOrEqualTo(end.minusMillis(1));
+                    refusing.add(server.name());
+                }
+            }
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("%s: time until both refused the key", what).isLessThan(Duration.ofSeconds(30));
+        }
+        Map<String, Duration> after = new LinkedHashMap<>();
+        for (ServerProcess server : List.of(a, b)) {
+            Instant last = lastAccepted.getOrDefault(server.name(), end);
+            after.put(server.name(), last.isAfter(end) ? Duration.between(end, last) : Duration.ZERO);
+        }
+        return after;
     }
 
     /**

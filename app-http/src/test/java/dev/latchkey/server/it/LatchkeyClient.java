@@ -116,6 +116,26 @@ final class LatchkeyClient
         return send(server, "POST", user(accountId, userId) + "/key", rootKey, null);
     }
 
+    Response tryRegenerateKey(ServerProcess server, String accountId, String userId, Map<String, Object> body)
+    {
+        return send(server, "POST", user(accountId, userId) + "/key", rootKey, body);
+    }
+
+    Response tryCreateKey(ServerProcess server, String accountId, String userId, Map<String, Object> body)
+    {
+        return send(server, "POST", user(accountId, userId) + "/keys", rootKey, body);
+    }
+
+    Response listKeys(ServerProcess server, String accountId, String userId)
+    {
+        return send(server, "GET", user(accountId, userId) + "/keys", rootKey, null);
+    }
+
+    Response tryDeleteKey(ServerProcess server, String accountId, String userId, String keyId)
+    {
+        return send(server, "DELETE", user(accountId, userId) + "/keys/" + keyId, rootKey, null);
+    }
+
     /**
      * Every user of an account, read page by page ({@code limit} and {@code cursor}), in the order served.
      */

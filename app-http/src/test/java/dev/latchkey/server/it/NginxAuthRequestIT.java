@@ -88,7 +88,7 @@ class NginxAuthRequestIT
                 withAddresses(documented, nginxPort, latchkeyAddress), nginxPort, START_TIMEOUT);
         nginxWithoutErrorPagePort = NginxProcess.freePort();
         nginxWithoutErrorPage = NginxProcess.start("nginx-without-error-page", temporaryDirectory.resolve("nginx-without-error-page"),
-                replaceOnce(withAddresses(documented, nginxWithoutErrorPagePort, latchkeyAddress), ERROR_PAGE_LINE, ""), nginxWithoutErrorPagePort, START_TIMEOUT);
+                withoutErrorPages(withAddresses(documented, nginxWithoutErrorPagePort, latchkeyAddress)), nginxWithoutErrorPagePort, START_TIMEOUT);
         System.out.printf("started %s, %s on port %d and %s on port %d in front of the application on %s%n",
                 latchkey, nginx, nginxPort, nginxWithoutErrorPage, nginxWithoutErrorPagePort, application.address());
     }
@@ -140,6 +140,37 @@ class NginxAuthRequestIT
 
     @Test
     @Order(3)
+    void aLocationThatAsksForAScopeLetsInOnlyTheKeysHoldingIt()
+    {
+        String docsReader = createKey("bob", List.of("docs:read"));
+        String docsAnything = createKey("bob", List.of("docs:*"));
+        String billing = createKey("bob", List.of("billing:read"));
+
+        Map<String, Integer> answers = new LinkedHashMap<>();
+        answers.put("docs-read", send(nginxPort, "GET", "/docs/read", null, Map.of("X-API-Key", docsReader)).statusCode());
+        answers.put("docs-star", send(nginxPort, "GET", "/docs/star", null, Map.of("X-API-Key", docsAnything)).statusCode());
+        answers.put("primary", send(nginxPort, "GET", "/docs/primary", null, Map.of("X-API-Key", bobKey)).statusCode());
+        answers.put("billing", send(nginxPort, "GET", "/docs/billing", null, Map.of("X-API-Key", billing)).statusCode());
+        answers.put("unknown", send(nginxPort, "GET", "/docs/unknown", null, Map.of("X-API-Key", wellFormedUnknownKey())).statusCode());
+        answers.put("billing-elsewhere", send(nginxPort, "GET", "/valid/billing", null, Map.of("X-API-Key", billing)).statusCode());
+        System.out.printf("a location asking for scope docs:read, through nginx: %s%n", answers);
+
+        assertThat(answers).containsExactly(Map.entry("docs-read", 200), Map.entry("docs-star", 200), Map.entry("primary", 200),
+                Map.entry("billing", 403), Map.entry("unknown", 401), Map.entry("billing-elsewhere", 200));
+        assertThat(identity(onlyRequest("/docs/read", "GET"))).isEqualTo("user acme bob");
+        assertThat(application.received("/docs/billing")).as("requests of a key without the scope that reached the application").isEmpty();
+        assertThat(application.received("/docs/unknown")).isEmpty();
+    }
+
+    private String createKey(String userId, List<String> scopes)
+    {
+        LatchkeyClient.Response created = latchkeyClient.tryCreateKey(latchkey, "acme", userId, Map.of("scopes", scopes));
+        assertThat(created.status()).as("create a key with scopes %s: %s", scopes, created).isEqualTo(200);
+        return created.result().path("user_key").asText();
+    }
+
+    @Test
+    @Order(4)
     void refusedKeysNeverReachTheApplication()
     {
         String carolKey = latchkeyClient.registerUser(latchkey, "acme", "carol", "user");
@@ -162,7 +193,7 @@ class NginxAuthRequestIT
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void postAndHeadAreCheckedAndReachTheApplicationUnchanged()
     {
         HttpResponse<String> post = send(nginxPort, "POST", "/methods/post", "{\"hello\": \"world\"}", Map.of("X-API-Key", bobKey, "Content-Type", "application/json"));
@@ -178,7 +209,7 @@ class NginxAuthRequestIT
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void theApplicationsOwnErrorsPassUnchanged()
     {
         HttpResponse<String> failing = send(nginxPort, "GET", TestingUpstream.FAILING_PATH, null, Map.of("X-API-Key", bobKey));
@@ -188,14 +219,14 @@ class NginxAuthRequestIT
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void theVerifyLocationIsInternal()
     {
         assertThat(send(nginxPort, "GET", "/_latchkey/verify", null, Map.of("X-API-Key", bobKey)).statusCode()).isEqualTo(404);
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void conflictingKeyHeadersAreAClientError()
     {
         Map<String, String> conflicting = Map.of("X-API-Key", bobKey, "Authorization", "Bearer " + aliceKey);
@@ -214,7 +245,7 @@ class NginxAuthRequestIT
      * Not nginx's concern (its subrequests are always GET), but other proxies forward the client's method.
      */
     @Test
-    @Order(8)
+    @Order(9)
     void verifyAnswersHeadLikeGet()
     {
         HttpResponse<String> withoutKey = send(latchkey.uri("/api/v1/auth/verify"), "HEAD", null, Map.of());
@@ -318,6 +349,15 @@ class NginxAuthRequestIT
         String config = replaceOnce(documented, "listen 80;", "listen 127.0.0.1:" + listenPort + ";");
         config = replaceOnce(config, "server 127.0.0.1:1933;", "server " + latchkeyAddress + ";");
         return replaceOnce(config, "server 127.0.0.1:8080;", "server " + application.address() + ";");
+    }
+
+    /**
+     * The configuration without its {@code error_page} lines (one per protected location).
+     */
+    private static String withoutErrorPages(String config)
+    {
+        assertThat(config).as("the documented configuration").contains(ERROR_PAGE_LINE);
+        return config.replace(ERROR_PAGE_LINE, "");
     }
 
     private static String replaceOnce(String text, String target, String replacement)

@@ -60,6 +60,12 @@ class S3MultiInstanceIT
     }
 
     @Override
+    protected boolean holdsSeveralKeysPerUser()
+    {
+        return false;
+    }
+
+    @Override
     protected AutoCloseable startStore(Path temporaryDirectory)
     {
         s3 = TestingS3.start(BUCKET);
