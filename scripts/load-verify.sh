@@ -10,6 +10,8 @@
 #   ROUNDS=3        rounds per target
 #   WARMUP=5s       one uncounted run against Latchkey first (JIT, caches, connections); 0 to skip
 #   JAVA_OPTS=...   extra JVM options for the server (default: none, as `java -jar` runs it)
+#   SCOPE=docs:read verify with ?scope=SCOPE, presenting a key created with that one scope (default: none, the
+#                   user's primary key, plain verify)
 #
 # Each round is `wrk -t1 -c32 -d<DURATION>` with the key in an X-API-Key header. The script prints, per round,
 # requests/s, wrk's average latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx responses", which counts
@@ -128,6 +130,12 @@ create() {
 }
 create /api/v1/admin/accounts '{"account_id":"load","admin_user_id":"load-admin"}' >/dev/null
 user_key=$(create /api/v1/admin/accounts/load/users '{"user_id":"load-user","role":"user"}')
+path=/api/v1/auth/verify
+if [ -n "${SCOPE:-}" ]; then
+    [[ "$SCOPE" =~ ^[A-Za-z0-9_.:/*-]{1,64}$ ]] || die "SCOPE must be 1 to 64 characters of A-Z a-z 0-9 _ . : / * -, not '$SCOPE'"
+    user_key=$(create /api/v1/admin/accounts/load/users/load-user/keys "{\"name\":\"load\",\"scopes\":[\"$SCOPE\"]}")
+    path="$path?scope=$SCOPE"
+fi
 
 # --- nginx answering a fixed 200, on a port free a moment ago (retried if another process takes it first)
 
@@ -187,7 +195,6 @@ nginx=http://127.0.0.1:$nginx_port
 
 # --- the rounds
 
-path=/api/v1/auth/verify
 for target in "$latchkey" "$nginx"; do
     status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $user_key" "$target$path")
     [ "$status" = 200 ] || die "GET $target$path with the user's key answered $status, not 200"

@@ -3,20 +3,26 @@ package dev.latchkey.benchmarks;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -45,7 +51,9 @@ final class CopyingStore
                 AccountId.of(new String(record.accountId().value())),
                 UserId.of(new String(record.userId().value())),
                 record.role(),
-                Instant.ofEpochSecond(record.createdAt().getEpochSecond(), record.createdAt().getNano())));
+                Instant.ofEpochSecond(record.createdAt().getEpochSecond(), record.createdAt().getNano()),
+                new KeyAttributes(record.attributes().name(), record.attributes().primary(),
+                        new Scopes(new ArrayList<>(record.attributes().scopes().values())), record.attributes().expiresAt())));
     }
 
     @Override
@@ -85,19 +93,37 @@ final class CopyingStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    public List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now)
     {
-        return delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt);
+        return delegate.listKeys(accountId, userId, now);
     }
 
     @Override
-    public User setRole(AccountId accountId, UserId userId, Role role)
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    {
+        return delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil);
+    }
+
+    @Override
+    public void addKey(NewKey newKey)
+    {
+        delegate.addKey(newKey);
+    }
+
+    @Override
+    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        return delegate.deleteKey(accountId, userId, keyId, now);
+    }
+
+    @Override
+    public UserChange setRole(AccountId accountId, UserId userId, Role role)
     {
         return delegate.setRole(accountId, userId, role);
     }
 
     @Override
-    public User removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(AccountId accountId, UserId userId)
     {
         return delegate.removeUser(accountId, userId);
     }
