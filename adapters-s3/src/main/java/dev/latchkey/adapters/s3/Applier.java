@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.function.ToLongFunction;
+import java.util.function.UnaryOperator;
 
 import static java.util.Objects.requireNonNull;
 
@@ -174,16 +175,68 @@ final class Applier
         if (!created) {
             advance(userKey, user, entry.position(), bytes -> Documents.read(bytes, Documents.User.class).position());
         }
-        if (entry.keyId() != null) {
-            String objectKey = ObjectLayout.key(entry.keyId());
-            byte[] key = Documents.write(Documents.Key.writtenBy(entry));
-            String staged = entry.txn() == null ? null : stagedKeys.get(entry.txn());
-            if (staged == null || objects.putIfMatch(objectKey, key, staged).isEmpty()) {
-                advanceKey(objectKey, key, entry);
+        switch (entry.type()) {
+            case ACCOUNT_CREATED, USER_ADDED, KEY_ADDED -> writeIssuedKey(entry, stagedKeys);
+            case KEY_REPLACED -> {
+                writeIssuedKey(entry, stagedKeys);
+                if (entry.oldKeyId() != null && !entry.oldKeyId().equals(entry.keyId())) {
+                    if (entry.previousKeyUntil() == null) {
+                        revokeKey(entry.oldKeyId(), entry);
+                    }
+                    else {
+                        rewriteKey(entry.oldKeyId(), entry, current -> current.retiredBy(entry, entry.previousKeyUntil()));
+                    }
+                }
             }
+            case KEY_DELETED -> revokeKey(entry.keyId(), entry);
+            case ROLE_CHANGED -> {
+                if (entry.writtenWithOneKeyPerUser() && entry.keyId() != null && entry.secretHash() != null) {
+                    // written before users held several keys: the entry carries the user's one key whole
+                    advanceKey(ObjectLayout.key(entry.keyId()), Documents.write(Documents.Key.writtenBy(entry)), entry);
+                }
+                else {
+                    for (String keyId : entry.userKeyIds()) {
+                        rewriteKey(keyId, entry, current -> current.withRoleOf(entry));
+                    }
+                }
+            }
+            case USER_REMOVED -> entry.userKeyIds().forEach(keyId -> revokeKey(keyId, entry));
+            case ACCOUNT_DELETED -> {}
         }
-        if (entry.oldKeyId() != null && !entry.oldKeyId().equals(entry.keyId())) {
-            revokeKey(entry.oldKeyId(), entry);
+    }
+
+    private void writeIssuedKey(Entry entry, Map<String, String> stagedKeys)
+    {
+        if (!entry.issuesKey()) {
+            return;
+        }
+        String objectKey = ObjectLayout.key(entry.keyId());
+        byte[] key = Documents.write(Documents.Key.writtenBy(entry));
+        String staged = entry.txn() == null ? null : stagedKeys.get(entry.txn());
+        if (staged == null || objects.putIfMatch(objectKey, key, staged).isEmpty()) {
+            advanceKey(objectKey, key, entry);
+        }
+    }
+
+    /**
+     * Rewrites a key of the entry's user as the entry leaves it ({@code change}), if it still belongs to the entry's
+     * account incarnation and user, works, and no newer entry wrote it.
+     */
+    private void rewriteKey(String keyId, Entry entry, UnaryOperator<Documents.Key> change)
+    {
+        String objectKey = ObjectLayout.key(keyId);
+        while (true) {
+            Optional<Versioned> existing = objects.get(objectKey);
+            if (existing.isEmpty()) {
+                return;
+            }
+            Documents.Key current = Documents.read(existing.get().bytes(), Documents.Key.class);
+            if (current.position() >= entry.position() || current.revoked() || !current.ownedAsIn(entry)) {
+                return;
+            }
+            if (objects.putIfMatch(objectKey, Documents.write(change.apply(current)), existing.get().etag()).isPresent()) {
+                return;
+            }
         }
     }
 
@@ -198,7 +251,7 @@ final class Applier
             if (user.isPresent()) {
                 Documents.User document = Documents.read(user.get().bytes(), Documents.User.class);
                 if (!document.removed()) {
-                    revokeKey(document.keyId(), deletion);
+                    document.heldKeyIds().forEach(keyId -> revokeKey(keyId, deletion));
                 }
                 // users live under their account's incarnation: no later account of this name can own this object
                 objects.delete(directory + name);

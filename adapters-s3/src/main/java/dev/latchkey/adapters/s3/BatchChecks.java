@@ -5,10 +5,12 @@ import dev.latchkey.adapters.s3.LiveViews.AccountView;
 import dev.latchkey.adapters.s3.LiveViews.LiveKey;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.store.StoreErrors;
 
+import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -28,10 +30,29 @@ record BatchChecks(LiveViews views, Reads.Remembering reads, Map<String, Entry> 
     }
 
     @Override
-    public Documents.CurrentKey currentKey(AccountView view, User user)
+    public Optional<LiveViews.UserState> userState(AccountView view, UserId userId)
     {
-        guarded.add(BatchReading.key(user.keyId().value()));
-        return views.currentKey(view, user);
+        return views.userState(view, userId);
+    }
+
+    /**
+     * Reads the key through the batch's reads (and guards it: an entry committed meanwhile that names it means
+     * reading it again), and folds in the view's pending entries, the batch's earlier ones included.
+     */
+    @Override
+    public Optional<KeyRecord> key(AccountView view, UserId userId, KeyId keyId)
+    {
+        guarded.add(BatchReading.key(keyId.value()));
+        return views.keyOf(view, userId, keyId);
+    }
+
+    @Override
+    public long liveKeys(AccountView view, LiveViews.UserState user, Instant at)
+    {
+        user.keyIds().forEach(keyId -> guarded.add(BatchReading.key(keyId.value())));
+        return views.keysOf(view, user.user().id(), user.keyIds()).stream()
+                .filter(key -> key.map(record -> record.attributes().isLiveAt(at)).orElse(false))
+                .count();
     }
 
     /**
@@ -70,7 +91,7 @@ record BatchChecks(LiveViews views, Reads.Remembering reads, Map<String, Entry> 
         }
         guarded.add(BatchReading.account(live.get().record().accountId().value()));
         AccountView batchView = current.get(live.get().record().accountId());
-        if (batchView != null && (!batchView.exists() || batchView.latestAbout(live.get().userId()).map(entry -> !keyId.value().equals(entry.keyId())).orElse(false))) {
+        if (batchView != null && (!batchView.exists() || views.keyOf(batchView, live.get().userId(), keyId).isEmpty())) {
             // a write earlier in this batch ended it
             return;
         }

@@ -11,8 +11,12 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
+import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
@@ -20,6 +24,7 @@ import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 
 import java.io.IOException;
@@ -88,6 +93,11 @@ final class Documents
      * by the factory of its change type ({@link #accountCreated}, {@link #userAdded}, ...), which take domain
      * values, so that a new field of a user changes those factories and no caller.
      *
+     * <p>A user holds several keys: {@code keyIds} lists them all, so that a role change and a removal reach every
+     * one, and {@code primaryKeyId} names its primary key. An entry written before users held several keys has
+     * neither (and no key attributes): its user then holds {@code keyId} alone (for a removal, {@code oldKeyId}), as
+     * its primary key, with {@link KeyAttributes#primaryKey()}.
+     *
      * @param position its feed position (0 until it is committed)
      * @param txn a random id of the write, so that a writer whose commit answer was lost can recognise its entry, and
      *         a reader can tell the key it staged
@@ -95,11 +105,23 @@ final class Documents
      * @param committedAt when it was committed (null until then)
      * @param role the user's role after the write (for a removal: the role it had)
      * @param oldRole the role before a role change
-     * @param oldKeyId the key that stops working (replaced or removed)
-     * @param keyId the user's key after the write (the new key of a creation or replacement, the current one for a
-     *         role change)
-     * @param secretHash the hash (hex) of the secret of {@code keyId}
-     * @param keyCreatedAt when {@code keyId} was issued
+     * @param oldKeyId the primary key that a replacement replaces (null when the user had none); in an entry written
+     *         before users held several keys, also the key a removal ends
+     * @param keyId the key the write is about: the new key of a creation, an addition or a replacement, the deleted
+     *         key of a deletion; none for a role change or a removal (in an entry written before users held several
+     *         keys: the user's one key, for a role change too)
+     * @param secretHash the hash (hex) of the secret of {@code keyId}, when the write issues it
+     * @param keyCreatedAt when {@code keyId} was issued, when the write issues it
+     * @param keyIds every key the user holds after the write (for a removal: every key it held); null in an entry
+     *         written before users held several keys
+     * @param primaryKeyId the user's primary key after the write (for a removal: before it); null when it has none
+     *         (or when {@code keyIds} is null: then {@code keyId}, or {@code oldKeyId} for a removal)
+     * @param keyName the name of the key the write issues (null: none)
+     * @param keyPrimary false when the key the write issues is not its user's primary key (null: it is)
+     * @param scopes the scopes of the key the write issues (null: {@code ["*"]})
+     * @param expiresAt when the key the write issues expires (null: never)
+     * @param previousKeyUntil for a replacement with a grace period: the replaced primary key is kept, retired, until
+     *         this instant (null: it ends with the write)
      */
     record Entry(
             long position,
@@ -117,60 +139,110 @@ final class Documents
             String oldKeyId,
             String keyId,
             String secretHash,
-            Instant keyCreatedAt)
+            Instant keyCreatedAt,
+            List<String> keyIds,
+            String primaryKeyId,
+            String keyName,
+            Boolean keyPrimary,
+            List<String> scopes,
+            Instant expiresAt,
+            Instant previousKeyUntil)
     {
         Entry
         {
             requireNonNull(type, "type is null");
             requireNonNull(accountId, "accountId is null");
             requireNonNull(incarnation, "incarnation is null");
+            keyIds = keyIds == null ? null : List.copyOf(keyIds);
+            scopes = scopes == null ? null : List.copyOf(scopes);
         }
 
         static Entry accountCreated(dev.latchkey.core.domain.Account account, String incarnation, Optional<NewUser> firstAdmin)
         {
             if (firstAdmin.isEmpty()) {
                 return new Entry(0, null, ChangeType.ACCOUNT_CREATED, account.id().value(), incarnation, null, account.createdAt(), account.adminRequired(),
-                        null, null, null, null, null, null, null, null);
+                        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
             }
             dev.latchkey.core.domain.User admin = firstAdmin.get().user();
-            return new Entry(0, null, ChangeType.ACCOUNT_CREATED, account.id().value(), incarnation, null, account.createdAt(), account.adminRequired(),
-                    admin.id().value(), Role.ADMIN, null, admin.createdAt(), null, admin.keyId().value(), firstAdmin.get().secretHash().toHex(), admin.createdAt());
+            Entry entry = ofUser(ChangeType.ACCOUNT_CREATED, incarnation, admin, null, null, firstAdmin.get().keyId(), firstAdmin.get().secretHash(), admin.createdAt(),
+                    List.of(firstAdmin.get().keyId()), KeyAttributes.primaryKey(), null);
+            return entry.ofAccount(account);
+        }
+
+        private Entry ofAccount(dev.latchkey.core.domain.Account account)
+        {
+            return new Entry(position, txn, type, accountId, incarnation, committedAt, account.createdAt(), account.adminRequired(), userId, role, oldRole,
+                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil);
         }
 
         static Entry userAdded(String incarnation, NewUser newUser)
         {
-            return ofUser(ChangeType.USER_ADDED, incarnation, newUser.user(), null, null, newUser.secretHash(), newUser.user().createdAt());
-        }
-
-        static Entry keyReplaced(String incarnation, dev.latchkey.core.domain.User after, KeyId oldKeyId, SecretHash newSecretHash, Instant issuedAt)
-        {
-            return ofUser(ChangeType.KEY_REPLACED, incarnation, after, null, oldKeyId, newSecretHash, issuedAt);
+            return ofUser(ChangeType.USER_ADDED, incarnation, newUser.user(), null, null, newUser.keyId(), newUser.secretHash(), newUser.user().createdAt(),
+                    List.of(newUser.keyId()), KeyAttributes.primaryKey(), null);
         }
 
         /**
-         * @param key the user's key, which keeps working with the new role
+         * @param after the user with its new primary key
+         * @param keysAfter every key the user holds after the replacement
+         * @param oldKeyId the primary key replaced, if the user had one
+         * @param previousKeyUntil when the replaced key is kept, retired, until then
          */
-        static Entry roleChanged(String incarnation, dev.latchkey.core.domain.User after, Role oldRole, CurrentKey key)
+        static Entry keyReplaced(String incarnation, dev.latchkey.core.domain.User after, List<KeyId> keysAfter, Optional<KeyId> oldKeyId, SecretHash newSecretHash,
+                Instant issuedAt, Optional<Instant> previousKeyUntil)
         {
-            return ofUser(ChangeType.ROLE_CHANGED, incarnation, after, oldRole, null, key.secretHash(), key.createdAt());
+            return ofUser(ChangeType.KEY_REPLACED, incarnation, after, null, oldKeyId.orElse(null), after.primaryKeyId().orElseThrow(), newSecretHash, issuedAt,
+                    keysAfter, KeyAttributes.primaryKey(), previousKeyUntil.orElse(null));
         }
 
-        static Entry userRemoved(String incarnation, dev.latchkey.core.domain.User before)
+        /**
+         * @param user the user the key is added to
+         * @param keysAfter every key the user holds after the addition, the new one included
+         */
+        static Entry keyAdded(String incarnation, dev.latchkey.core.domain.User user, List<KeyId> keysAfter, NewKey newKey)
         {
-            return new Entry(0, null, ChangeType.USER_REMOVED, before.accountId().value(), incarnation, null, null, null,
-                    before.id().value(), before.role(), null, before.createdAt(), before.keyId().value(), null, null, null);
+            return ofUser(ChangeType.KEY_ADDED, incarnation, user, null, null, newKey.keyId(), newKey.secretHash(), newKey.createdAt(), keysAfter,
+                    newKey.attributes(), null);
+        }
+
+        /**
+         * @param after the user as the deletion leaves it (without its primary key, if that is the key deleted)
+         * @param keysAfter every key the user still holds
+         */
+        static Entry keyDeleted(String incarnation, dev.latchkey.core.domain.User after, List<KeyId> keysAfter, KeyId deleted)
+        {
+            return ofUser(ChangeType.KEY_DELETED, incarnation, after, null, null, deleted, null, null, keysAfter, null, null);
+        }
+
+        /**
+         * @param keys every key of the user, each of which keeps working with the new role
+         */
+        static Entry roleChanged(String incarnation, dev.latchkey.core.domain.User after, Role oldRole, List<KeyId> keys)
+        {
+            return ofUser(ChangeType.ROLE_CHANGED, incarnation, after, oldRole, null, null, null, null, keys, null, null);
+        }
+
+        /**
+         * @param keys every key the user holds, all of which end
+         */
+        static Entry userRemoved(String incarnation, dev.latchkey.core.domain.User before, List<KeyId> keys)
+        {
+            return ofUser(ChangeType.USER_REMOVED, incarnation, before, null, null, null, null, null, keys, null, null);
         }
 
         static Entry accountDeleted(AccountId accountId, String incarnation)
         {
-            return new Entry(0, null, ChangeType.ACCOUNT_DELETED, accountId.value(), incarnation, null, null, null, null, null, null, null, null, null, null, null);
+            return new Entry(0, null, ChangeType.ACCOUNT_DELETED, accountId.value(), incarnation, null, null, null, null, null, null, null, null, null, null, null,
+                    null, null, null, null, null, null, null);
         }
 
-        private static Entry ofUser(ChangeType type, String incarnation, dev.latchkey.core.domain.User user, Role oldRole, KeyId oldKeyId, SecretHash secretHash,
-                Instant keyCreatedAt)
+        private static Entry ofUser(ChangeType type, String incarnation, dev.latchkey.core.domain.User user, Role oldRole, KeyId oldKeyId, KeyId keyId,
+                SecretHash secretHash, Instant keyCreatedAt, List<KeyId> keys, KeyAttributes attributes, Instant previousKeyUntil)
         {
+            StoredAttributes stored = attributes == null ? StoredAttributes.NONE : StoredAttributes.of(attributes);
             return new Entry(0, null, type, user.accountId().value(), incarnation, null, null, null, user.id().value(), user.role(), oldRole, user.createdAt(),
-                    oldKeyId == null ? null : oldKeyId.value(), user.keyId().value(), secretHash.toHex(), keyCreatedAt);
+                    oldKeyId == null ? null : oldKeyId.value(), keyId == null ? null : keyId.value(), secretHash == null ? null : secretHash.toHex(), keyCreatedAt,
+                    keys.stream().map(KeyId::value).toList(), user.primaryKeyId().map(KeyId::value).orElse(null),
+                    stored.name(), stored.primary(), stored.scopes(), stored.expiresAt(), previousKeyUntil);
         }
 
         /**
@@ -179,7 +251,7 @@ final class Documents
         Entry committed(long newPosition, String newTxn, Instant at)
         {
             return new Entry(newPosition, newTxn, type, accountId, incarnation, at, accountCreatedAt, adminRequired, userId, role, oldRole,
-                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt);
+                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil);
         }
 
         /**
@@ -187,12 +259,60 @@ final class Documents
          */
         boolean issuesKey()
         {
-            return keyId != null && (type == ChangeType.ACCOUNT_CREATED || type == ChangeType.USER_ADDED || type == ChangeType.KEY_REPLACED);
+            return keyId != null && secretHash != null
+                    && (type == ChangeType.ACCOUNT_CREATED || type == ChangeType.USER_ADDED || type == ChangeType.KEY_REPLACED || type == ChangeType.KEY_ADDED);
         }
 
         boolean names(UserId user)
         {
             return user.value().equals(userId);
+        }
+
+        /**
+         * Whether this entry was written before users held several keys (it lists no keys of its user).
+         */
+        boolean writtenWithOneKeyPerUser()
+        {
+            return keyIds == null;
+        }
+
+        /**
+         * Every key the user holds after the write (for a removal: every key it held).
+         */
+        List<String> userKeyIds()
+        {
+            if (keyIds != null) {
+                return keyIds;
+            }
+            String only = type == ChangeType.USER_REMOVED ? oldKeyId : keyId;
+            return only == null ? List.of() : List.of(only);
+        }
+
+        /**
+         * The user's primary key after the write (for a removal: before it).
+         */
+        Optional<String> primaryAfter()
+        {
+            if (keyIds != null) {
+                return Optional.ofNullable(primaryKeyId);
+            }
+            return Optional.ofNullable(type == ChangeType.USER_REMOVED ? oldKeyId : keyId);
+        }
+
+        /**
+         * The attributes of the key the write issues ({@code keyId}).
+         */
+        KeyAttributes keyAttributes()
+        {
+            return new StoredAttributes(keyName, keyPrimary, scopes, expiresAt).toAttributes();
+        }
+
+        /**
+         * The key the write issues, as it works once the write is committed.
+         */
+        KeyRecord issuedKey()
+        {
+            return new KeyRecord(KeyId.of(keyId), SecretHash.ofHex(secretHash), AccountId.of(accountId), UserId.of(userId), role, keyCreatedAt, keyAttributes());
         }
 
         /**
@@ -203,7 +323,7 @@ final class Documents
             if (userId == null || type == ChangeType.USER_REMOVED || type == ChangeType.ACCOUNT_DELETED) {
                 return Optional.empty();
             }
-            return Optional.of(new dev.latchkey.core.domain.User(AccountId.of(accountId), UserId.of(userId), role, KeyId.of(keyId), userCreatedAt));
+            return Optional.of(new dev.latchkey.core.domain.User(AccountId.of(accountId), UserId.of(userId), role, primaryAfter().map(KeyId::of), userCreatedAt));
         }
 
         /**
@@ -211,20 +331,36 @@ final class Documents
          */
         Change toChange()
         {
-            List<KeyId> keyIds = switch (type) {
-                case ACCOUNT_CREATED, USER_ADDED, ROLE_CHANGED -> keyId == null ? List.of() : List.of(KeyId.of(keyId));
-                case KEY_REPLACED -> List.of(KeyId.of(oldKeyId), KeyId.of(keyId));
-                case USER_REMOVED -> List.of(KeyId.of(oldKeyId));
+            List<KeyId> changed = switch (type) {
+                case ACCOUNT_CREATED, USER_ADDED, KEY_ADDED, KEY_DELETED -> keyId == null ? List.of() : List.of(KeyId.of(keyId));
+                case ROLE_CHANGED, USER_REMOVED -> userKeyIds().stream().map(KeyId::of).toList();
+                case KEY_REPLACED -> oldKeyId == null ? List.of(KeyId.of(keyId)) : List.of(KeyId.of(oldKeyId), KeyId.of(keyId));
                 case ACCOUNT_DELETED -> List.of();
             };
-            return new Change(FeedPosition.of(position), type, AccountId.of(accountId), Optional.ofNullable(userId).map(UserId::of), keyIds, committedAt);
+            return new Change(FeedPosition.of(position), type, AccountId.of(accountId), Optional.ofNullable(userId).map(UserId::of), changed, committedAt);
         }
     }
 
     /**
-     * What a role change needs of the user's current key.
+     * Key attributes as the documents store them: each field null when it has the value of a primary key (no name,
+     * primary, scopes {@code ["*"]}, no expiry), so that a primary key is stored as it was before keys had attributes.
      */
-    record CurrentKey(SecretHash secretHash, Instant createdAt) {}
+    record StoredAttributes(String name, Boolean primary, List<String> scopes, Instant expiresAt)
+    {
+        static final StoredAttributes NONE = new StoredAttributes(null, null, null, null);
+
+        static StoredAttributes of(KeyAttributes attributes)
+        {
+            return new StoredAttributes(attributes.name().map(KeyName::value).orElse(null), attributes.primary() ? null : Boolean.FALSE,
+                    attributes.scopes().equals(Scopes.all()) ? null : attributes.scopes().values(), attributes.expiresAt().orElse(null));
+        }
+
+        KeyAttributes toAttributes()
+        {
+            return new KeyAttributes(Optional.ofNullable(name).map(KeyName::of), primary == null || primary, scopes == null ? Scopes.all() : new Scopes(scopes),
+                    Optional.ofNullable(expiresAt));
+        }
+    }
 
     /**
      * {@code accounts/<account>/account.json}: the account, its counts, and which feed entries may be changing it.
@@ -316,7 +452,7 @@ final class Documents
                 case USER_ADDED -> counted(userCount + 1, adminCount + admin, entry.position());
                 case USER_REMOVED -> counted(userCount - 1, adminCount - admin, entry.position());
                 case ROLE_CHANGED -> counted(userCount, adminCount + (admin == 1 ? 1 : -1), entry.position());
-                case KEY_REPLACED -> counted(userCount, adminCount, entry.position());
+                case KEY_REPLACED, KEY_ADDED, KEY_DELETED -> counted(userCount, adminCount, entry.position());
             };
         }
 
@@ -334,23 +470,42 @@ final class Documents
     /**
      * {@code accounts/<account>/<incarnation>/users/<user>.json}.
      *
+     * @param keyId the user's primary key (null when it has none)
      * @param position the feed entry that wrote it; a write for an older entry never replaces it
      * @param removed a removed user (kept, so that a late writer of an older entry cannot bring it back)
+     * @param keyIds every key the user holds (a removed user: held); null in a user written before users held several
+     *         keys, which holds {@code keyId} alone
      */
-    record User(String userId, Role role, String keyId, Instant createdAt, long position, boolean removed)
+    record User(String userId, Role role, String keyId, Instant createdAt, long position, boolean removed, List<String> keyIds)
     {
+        User
+        {
+            keyIds = keyIds == null ? null : List.copyOf(keyIds);
+        }
+
         /**
          * The user object a committed entry about a user writes.
          */
         static User writtenBy(Entry entry)
         {
             boolean removed = entry.type() == ChangeType.USER_REMOVED;
-            return new User(entry.userId(), entry.role(), removed ? entry.oldKeyId() : entry.keyId(), entry.userCreatedAt(), entry.position(), removed);
+            return new User(entry.userId(), entry.role(), entry.primaryAfter().orElse(null), entry.userCreatedAt(), entry.position(), removed, entry.userKeyIds());
+        }
+
+        /**
+         * Every key the user holds (a removed user: held).
+         */
+        List<String> heldKeyIds()
+        {
+            if (keyIds != null) {
+                return keyIds;
+            }
+            return keyId == null ? List.of() : List.of(keyId);
         }
 
         dev.latchkey.core.domain.User toUser(AccountId accountId)
         {
-            return new dev.latchkey.core.domain.User(accountId, UserId.of(userId), role, KeyId.of(keyId), createdAt);
+            return new dev.latchkey.core.domain.User(accountId, UserId.of(userId), role, Optional.ofNullable(keyId).map(KeyId::of), createdAt);
         }
     }
 
@@ -362,6 +517,11 @@ final class Documents
      * @param stagedBy set while the key is written ahead of the commit of the write that issues it: it then works
      *         only once that write's entry is committed; null once the write is applied
      * @param revoked a key that no longer works (kept, so that a late writer of an older entry cannot revive it)
+     * @param name its name (null: none)
+     * @param primary false when it is not its user's primary key (null, as in a key written before keys had
+     *         attributes: it is)
+     * @param scopes its scopes (null: {@code ["*"]})
+     * @param expiresAt when it expires (null: never)
      */
     record Key(
             String keyId,
@@ -373,29 +533,70 @@ final class Documents
             Instant createdAt,
             long position,
             String stagedBy,
-            boolean revoked)
+            boolean revoked,
+            String name,
+            Boolean primary,
+            List<String> scopes,
+            Instant expiresAt)
     {
+        Key
+        {
+            scopes = scopes == null ? null : List.copyOf(scopes);
+        }
+
         /**
          * The key an entry issues, written ahead of its commit.
          */
         static Key stagedBy(Entry entry)
         {
-            return new Key(entry.keyId(), entry.secretHash(), entry.accountId(), entry.incarnation(), entry.userId(), entry.role(), entry.keyCreatedAt(),
-                    entry.position(), entry.txn(), false);
+            return issuedBy(entry, entry.txn());
         }
 
         /**
-         * The user's key as a committed entry leaves it.
+         * The key an entry issues, as its committed entry leaves it.
          */
         static Key writtenBy(Entry entry)
         {
+            return issuedBy(entry, null);
+        }
+
+        private static Key issuedBy(Entry entry, String stagedBy)
+        {
             return new Key(entry.keyId(), entry.secretHash(), entry.accountId(), entry.incarnation(), entry.userId(), entry.role(), entry.keyCreatedAt(),
-                    entry.position(), null, false);
+                    entry.position(), stagedBy, false, entry.keyName(), entry.keyPrimary(), entry.scopes(), entry.expiresAt());
         }
 
         Key revokedBy(Entry entry)
         {
-            return new Key(keyId, secretHash, accountId, incarnation, userId, role, createdAt, entry.position(), null, true);
+            return new Key(keyId, secretHash, accountId, incarnation, userId, role, createdAt, entry.position(), null, true, name, primary, scopes, expiresAt);
+        }
+
+        /**
+         * This key with its user's new role, as a committed role change leaves it.
+         */
+        Key withRoleOf(Entry entry)
+        {
+            return new Key(keyId, secretHash, accountId, incarnation, userId, entry.role(), createdAt, entry.position(), null, false, name, primary, scopes, expiresAt);
+        }
+
+        /**
+         * This key retired until {@code until}, as a replacement of it with a grace period leaves it.
+         */
+        Key retiredBy(Entry entry, Instant until)
+        {
+            StoredAttributes retired = StoredAttributes.of(attributes().retiredUntil(until));
+            return new Key(keyId, secretHash, accountId, incarnation, userId, role, createdAt, entry.position(), null, false, retired.name(), retired.primary(),
+                    retired.scopes(), retired.expiresAt());
+        }
+
+        KeyAttributes attributes()
+        {
+            return new StoredAttributes(name, primary, scopes, expiresAt).toAttributes();
+        }
+
+        KeyRecord toRecord()
+        {
+            return new KeyRecord(KeyId.of(keyId), SecretHash.ofHex(secretHash), AccountId.of(accountId), UserId.of(userId), role, createdAt, attributes());
         }
 
         /**

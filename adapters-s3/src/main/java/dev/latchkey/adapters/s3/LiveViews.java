@@ -1,10 +1,10 @@
 package dev.latchkey.adapters.s3;
 
-import dev.latchkey.adapters.s3.Documents.CurrentKey;
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.adapters.s3.Documents.Head;
 import dev.latchkey.adapters.s3.S3Objects.Versioned;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.User;
@@ -13,6 +13,7 @@ import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -32,17 +33,22 @@ final class LiveViews
     private final Reads objects;
     private final Feed feed;
     private final Optional<Head> head;
+    private final ParallelReads parallel;
 
-    LiveViews(Reads objects, Feed feed)
+    /**
+     * @param parallel where the keys of a user are read side by side (never from a task of that pool)
+     */
+    LiveViews(Reads objects, Feed feed, ParallelReads parallel)
     {
-        this(objects, feed, Optional.empty());
+        this(objects, feed, Optional.empty(), parallel);
     }
 
-    private LiveViews(Reads objects, Feed feed, Optional<Head> head)
+    private LiveViews(Reads objects, Feed feed, Optional<Head> head, ParallelReads parallel)
     {
         this.objects = requireNonNull(objects, "objects is null");
         this.feed = requireNonNull(feed, "feed is null");
         this.head = requireNonNull(head, "head is null");
+        this.parallel = requireNonNull(parallel, "parallel is null");
     }
 
     /**
@@ -51,7 +57,7 @@ final class LiveViews
      */
     LiveViews asOf(Head fixed, Reads reads)
     {
-        return new LiveViews(reads, feed, Optional.of(fixed));
+        return new LiveViews(reads, feed, Optional.of(fixed), parallel);
     }
 
     /**
@@ -165,17 +171,61 @@ final class LiveViews
         return new AccountView(account.applying(committed, position -> true), committed);
     }
 
+    /**
+     * A user, and every key it holds (some may have expired).
+     */
+    record UserState(User user, List<KeyId> keyIds)
+    {
+        UserState
+        {
+            requireNonNull(user, "user is null");
+            keyIds = List.copyOf(keyIds);
+        }
+    }
+
     Optional<User> user(AccountView view, UserId userId)
+    {
+        return userState(view, userId).map(UserState::user);
+    }
+
+    /**
+     * The user with this id and the keys it holds, as the view's pending entries leave them.
+     */
+    Optional<UserState> userState(AccountView view, UserId userId)
     {
         Optional<Entry> pending = view.latestAbout(userId);
         if (pending.isPresent()) {
-            return pending.get().userAfter();
+            return pending.get().userAfter().map(user -> new UserState(user, keyIds(pending.get().userKeyIds())));
         }
         Documents.Account account = view.account();
         return objects.get(ObjectLayout.user(account.accountId(), account.incarnation(), userId.value()))
                 .map(found -> Documents.read(found.bytes(), Documents.User.class))
                 .filter(document -> !document.removed())
-                .map(document -> document.toUser(view.accountId()));
+                .map(document -> new UserState(document.toUser(view.accountId()), keyIds(document.heldKeyIds())));
+    }
+
+    /**
+     * A key of this user, as the view's pending entries leave it (expired or not): read from its object, which is
+     * not trusted beyond what the view says.
+     */
+    Optional<KeyRecord> keyOf(AccountView view, UserId userId, KeyId keyId)
+    {
+        Optional<Documents.Key> stored = objects.get(ObjectLayout.key(keyId.value()))
+                .map(found -> Documents.read(found.bytes(), Documents.Key.class));
+        return fold(keyId, stored, view, userId);
+    }
+
+    /**
+     * Keys of this user, read side by side, in the order given: {@link #keyOf} of each.
+     */
+    List<Optional<KeyRecord>> keysOf(AccountView view, UserId userId, List<KeyId> keyIds)
+    {
+        return parallel.map(keyIds, keyId -> keyOf(view, userId, keyId));
+    }
+
+    private static List<KeyId> keyIds(List<String> values)
+    {
+        return values.stream().map(KeyId::of).toList();
     }
 
     /**
@@ -193,20 +243,6 @@ final class LiveViews
             }
         }
         return candidates;
-    }
-
-    /**
-     * The key of a user, as a role change keeps it.
-     */
-    CurrentKey currentKey(AccountView view, User user)
-    {
-        Optional<Entry> pending = view.latestAbout(user.id()).filter(entry -> user.keyId().value().equals(entry.keyId()) && entry.secretHash() != null);
-        if (pending.isPresent()) {
-            return new CurrentKey(SecretHash.ofHex(pending.get().secretHash()), pending.get().keyCreatedAt());
-        }
-        LiveKey live = key(user.keyId())
-                .orElseThrow(() -> new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store holds a user without its key"));
-        return new CurrentKey(live.record().secretHash(), live.record().createdAt());
     }
 
     /**
@@ -251,17 +287,75 @@ final class LiveViews
             return Optional.empty();
         }
         UserId userId = UserId.of(key.userId());
-        String secretHash = key.secretHash();
-        KeyRecord record = new KeyRecord(keyId, SecretHash.ofHex(secretHash), AccountId.of(key.accountId()), userId, key.role(), key.createdAt());
-        Optional<Entry> pending = view.latestAbout(userId);
-        if (pending.isPresent()) {
-            Entry entry = pending.get();
-            if (!keyId.value().equals(entry.keyId())) {
-                // the entry replaced or removed this key
-                return Optional.empty();
-            }
-            record = new KeyRecord(keyId, SecretHash.ofHex(entry.secretHash()), record.accountId(), userId, entry.role(), entry.keyCreatedAt());
+        Optional<KeyRecord> record = fold(keyId, Optional.of(key), view, userId);
+        if (record.isEmpty()) {
+            return Optional.empty();
         }
-        return Optional.of(new LiveKey(record, userId));
+        return Optional.of(new LiveKey(record.get(), userId));
+    }
+
+    /**
+     * A key of a user as the committed entries of its account still pending on it leave it, starting from its object
+     * (when it belongs to that user in the account as it is now, and is not revoked or staged by a write not
+     * committed): entries after the one that wrote the object (after none, for a staged object or none) are applied
+     * in order. An entry that issues the key sets it from the entry; a replacement of it ends it or, with a grace
+     * period, retires it; a deletion of it and a removal of its user end it; a role change gives it the new role.
+     */
+    static Optional<KeyRecord> fold(KeyId keyId, Optional<Documents.Key> stored, AccountView view, UserId userId)
+    {
+        Optional<KeyRecord> key = Optional.empty();
+        long after = 0;
+        if (stored.isPresent()) {
+            Documents.Key object = stored.get();
+            boolean counts = !object.revoked() && object.accountId().equals(view.account().accountId()) && object.incarnation().equals(view.incarnation())
+                    && object.userId().equals(userId.value()) && (object.stagedBy() == null || view.holdsWrite(object.stagedBy()));
+            if (counts) {
+                key = Optional.of(object.toRecord());
+                after = object.stagedBy() == null ? object.position() : 0;
+            }
+        }
+        String id = keyId.value();
+        for (Entry entry : view.pending()) {
+            if (entry.position() <= after || !entry.names(userId) || !entry.incarnation().equals(view.incarnation())) {
+                continue;
+            }
+            switch (entry.type()) {
+                case ACCOUNT_CREATED, USER_ADDED, KEY_ADDED -> {
+                    if (id.equals(entry.keyId()) && entry.issuesKey()) {
+                        key = Optional.of(entry.issuedKey());
+                    }
+                }
+                case KEY_REPLACED -> {
+                    if (id.equals(entry.keyId())) {
+                        key = Optional.of(entry.issuedKey());
+                    }
+                    else if (id.equals(entry.oldKeyId())) {
+                        Instant until = entry.previousKeyUntil();
+                        key = until == null ? Optional.empty() : key.map(record -> withAttributes(record, record.role(), record.attributes().retiredUntil(until)));
+                    }
+                }
+                case KEY_DELETED -> {
+                    if (id.equals(entry.keyId())) {
+                        key = Optional.empty();
+                    }
+                }
+                case ROLE_CHANGED -> {
+                    if (entry.writtenWithOneKeyPerUser() && id.equals(entry.keyId()) && entry.secretHash() != null) {
+                        key = Optional.of(new KeyRecord(keyId, SecretHash.ofHex(entry.secretHash()), AccountId.of(entry.accountId()), userId, entry.role(),
+                                entry.keyCreatedAt()));
+                    }
+                    else {
+                        key = key.map(record -> withAttributes(record, entry.role(), record.attributes()));
+                    }
+                }
+                case USER_REMOVED, ACCOUNT_DELETED -> key = Optional.empty();
+            }
+        }
+        return key;
+    }
+
+    private static KeyRecord withAttributes(KeyRecord key, dev.latchkey.core.domain.Role role, KeyAttributes attributes)
+    {
+        return new KeyRecord(key.keyId(), key.secretHash(), key.accountId(), key.userId(), role, key.createdAt(), attributes);
     }
 }

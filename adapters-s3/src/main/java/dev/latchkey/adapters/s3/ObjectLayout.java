@@ -8,8 +8,8 @@ import java.util.Optional;
  * head.json                                        the commit point: newest position, newest feed entries
  * feed/&lt;first position&gt;.json                        older feed entries, {@value #PAGE_SIZE} per page
  * accounts/&lt;account&gt;/account.json                  the account, its counts, the feed entries changing it
- * accounts/&lt;account&gt;/&lt;incarnation&gt;/users/&lt;user&gt;.json  a user: role, key id
- * keys/&lt;keyId&gt;.json                                a key: hash of its secret, account, user, role
+ * accounts/&lt;account&gt;/&lt;incarnation&gt;/users/&lt;user&gt;.json  a user: role, primary key id, every key id
+ * keys/&lt;keyId&gt;.json                                a key: hash of its secret, account, user, role, attributes
  * probes/&lt;nonce&gt;.json                              momentary: the check that conditional writes are honoured
  * </pre>
  */

@@ -4,11 +4,13 @@ import dev.latchkey.adapters.s3.WritePlanner.Plan;
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.adapters.s3.LiveViews.AccountView;
 import dev.latchkey.adapters.s3.LiveViews.LiveKey;
+import dev.latchkey.adapters.s3.LiveViews.UserState;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
@@ -16,8 +18,10 @@ import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.StoreErrors;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -61,6 +65,21 @@ import static java.util.Objects.requireNonNull;
  * committed; its per-user cleanup runs after, and is finished by the next write to the account if this handle stops
  * first. So the committed entry is the decision, and every lookup honours it from the moment it commits.
  *
+ * <h2>Several keys per user</h2>
+ * A user object lists every key its user holds and names its primary key; each key object carries its attributes
+ * (name, primary or not, scopes, expiry), left out for a primary key, so that a store written before users held
+ * several keys reads as it was: each user holds its one key, as its primary key, with every scope and no expiry.
+ * Each entry about a user lists the keys the user holds after it (a removal: the keys it held), so that the entry
+ * alone tells a reader the user's keys while it is pending, its change names them all, and applying it rewrites
+ * (role change) or revokes (removal) every one of them. A key added ({@code KEY_ADDED}) is staged as a new user's key
+ * is, with {@code If-None-Match: *} proving its id free; a key deleted ({@code KEY_DELETED}) is revoked when applied;
+ * a primary key replaced with a grace period is rewritten retired, with its {@code previous} attributes. A key lookup
+ * starts from the key object and folds in, in order, the pending entries of its user that came after the one that
+ * wrote it ({@link LiveViews#fold}). The limit of {@link NewKey#MAX_LIVE_KEYS} live keys is checked, in the write's
+ * batch, against the user's key list as the batch's view leaves it (the keys read side by side); the head's
+ * condition makes the check atomic with the commit, across handles and processes. A user's list keeps its expired
+ * keys (they may still be found, and are listed by no {@link #listKeys}) until they are deleted.
+ *
  * <h2>Endpoints</h2>
  * The endpoint must honour {@code If-None-Match: *} and {@code If-Match} on PUT, atomically, as AWS S3 does; each
  * handle checks both before its first write and refuses to write where they are ignored
@@ -83,6 +102,8 @@ public final class S3IdentityStore
     private final Feed feed;
     private final LiveViews views;
     private final ParallelReads parallel;
+    /** The keys of one user, read side by side (by listKeys and by the checks of writes, on any thread but its own). */
+    private final ParallelReads keyReads;
     private final Committer committer;
 
     /**
@@ -113,8 +134,9 @@ public final class S3IdentityStore
         this.client = client;
         this.objects = new S3Objects(client, config.bucket(), config.prefix());
         this.feed = new Feed(objects, config.feedRetention());
-        this.views = new LiveViews(objects, feed);
         this.parallel = new ParallelReads(PARALLEL_READS, "latchkey-s3-read");
+        this.keyReads = new ParallelReads(PARALLEL_READS, "latchkey-s3-key-read");
+        this.views = new LiveViews(objects, feed, keyReads);
         Applier applier = new Applier(objects, feed, views, parallel, crashPoints);
         this.committer = new Committer(objects, feed, views, applier, new ConditionalWriteProbe(objects), clock, config.writeTimeout(),
                 config.callTimeout(), crashPoints);
@@ -188,6 +210,27 @@ public final class S3IdentityStore
                 .flatMap(view -> views.user(view, userId));
     }
 
+    /**
+     * The user's key list, then each of its keys (side by side), all as one read of the account leaves them.
+     */
+    @Override
+    public List<KeySummary> listKeys(AccountId accountId, UserId userId, Instant now)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        requireNonNull(now, "now is null");
+        AccountView view = views.account(accountId)
+                .filter(AccountView::exists)
+                .orElseThrow(() -> StoreErrors.accountNotFound(accountId));
+        UserState user = views.userState(view, userId).orElseThrow(() -> StoreErrors.userNotFound(accountId, userId));
+        return views.keysOf(view, userId, user.keyIds()).stream()
+                .flatMap(Optional::stream)
+                .filter(key -> key.attributes().isLiveAt(now))
+                .map(KeyRecord::summary)
+                .sorted(Comparator.comparing(KeySummary::createdAt).thenComparing(summary -> summary.keyId().value()))
+                .toList();
+    }
+
     @Override
     public UserPage listUsers(AccountId accountId, UserQuery query)
     {
@@ -231,7 +274,7 @@ public final class S3IdentityStore
             if (current.exists()) {
                 throw StoreErrors.accountExists(account.id());
             }
-            firstAdmin.ifPresent(admin -> context.requireKeyIdFree(admin.user().keyId(), Optional.empty()));
+            firstAdmin.ifPresent(admin -> context.requireKeyIdFree(admin.keyId(), Optional.empty()));
             return Plan.of(Entry.accountCreated(account, incarnation, firstAdmin), null);
         });
     }
@@ -246,29 +289,94 @@ public final class S3IdentityStore
             if (context.user(view, user.id()).isPresent()) {
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
-            context.requireKeyIdFree(user.keyId(), Optional.empty());
+            context.requireKeyIdFree(user.primaryKeyId().orElseThrow(), Optional.empty());
             return Plan.of(Entry.userAdded(view.incarnation(), newUser), null);
         });
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
+    public void addKey(NewKey newKey)
+    {
+        requireNonNull(newKey, "newKey is null");
+        AccountId accountId = newKey.accountId();
+        committer.write(accountId, (current, context) -> {
+            AccountView view = requireAccount(current, accountId);
+            UserState user = requireUserState(context, view, newKey.userId());
+            if (user.keyIds().contains(newKey.keyId())) {
+                throw StoreErrors.keyIdInUse();
+            }
+            context.requireKeyIdFree(newKey.keyId(), Optional.empty());
+            StoreErrors.requireRoomForKeys(context.liveKeys(view, user, newKey.createdAt()), 1, accountId, newKey.userId());
+            List<KeyId> keysAfter = new ArrayList<>(user.keyIds());
+            keysAfter.add(newKey.keyId());
+            return Plan.of(Entry.keyAdded(view.incarnation(), user.user(), keysAfter, newKey), null);
+        });
+    }
+
+    @Override
+    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        requireNonNull(accountId, "accountId is null");
+        requireNonNull(userId, "userId is null");
+        requireNonNull(keyId, "keyId is null");
+        requireNonNull(now, "now is null");
+        return committer.write(accountId, (current, context) -> {
+            AccountView view = requireAccount(current, accountId);
+            UserState user = requireUserState(context, view, userId);
+            KeyRecord key = (user.keyIds().contains(keyId) ? context.key(view, userId, keyId) : Optional.<KeyRecord>empty())
+                    .filter(record -> record.attributes().isLiveAt(now))
+                    .orElseThrow(() -> StoreErrors.keyNotFound(accountId, userId));
+            User before = user.user();
+            User after = before.primaryKeyId().equals(Optional.of(keyId)) ? before.withoutPrimaryKey() : before;
+            List<KeyId> keysAfter = user.keyIds().stream().filter(held -> !held.equals(keyId)).toList();
+            return Plan.of(Entry.keyDeleted(view.incarnation(), after, keysAfter, keyId), key.summary());
+        });
+    }
+
+    @Override
+    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
+        requireNonNull(previousKeyUntil, "previousKeyUntil is null");
         return committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
-            User before = requireUser(context, view, userId);
-            context.requireKeyIdFree(newKeyId, Optional.of(before));
-            return Plan.of(Entry.keyReplaced(view.incarnation(), before.withKey(newKeyId), before.keyId(), newSecretHash, issuedAt), before);
+            UserState user = requireUserState(context, view, userId);
+            User before = user.user();
+            Optional<KeyId> old = before.primaryKeyId();
+            boolean sameKey = old.isPresent() && old.get().equals(newKeyId);
+            if (sameKey) {
+                // the same seeded key, re-hashed: its id is the user's own
+                context.requireKeyIdFree(newKeyId, Optional.of(before));
+            }
+            else {
+                if (user.keyIds().contains(newKeyId)) {
+                    throw StoreErrors.keyIdInUse();
+                }
+                context.requireKeyIdFree(newKeyId, Optional.empty());
+            }
+            boolean keepOld = old.isPresent() && !sameKey && previousKeyUntil.isPresent();
+            if (keepOld || old.isEmpty()) {
+                // the new key comes beside the user's live keys rather than in place of one
+                StoreErrors.requireRoomForKeys(context.liveKeys(view, user, issuedAt), 1, accountId, userId);
+            }
+            List<KeyId> keysAfter = new ArrayList<>(user.keyIds());
+            if (old.isPresent() && !sameKey && !keepOld) {
+                keysAfter.remove(old.get());
+            }
+            if (!keysAfter.contains(newKeyId)) {
+                keysAfter.add(newKeyId);
+            }
+            return Plan.of(Entry.keyReplaced(view.incarnation(), before.withKey(newKeyId), keysAfter, old, newSecretHash, issuedAt,
+                    keepOld ? previousKeyUntil : Optional.empty()), before);
         });
     }
 
     @Override
-    public User setRole(AccountId accountId, UserId userId, Role role)
+    public UserChange setRole(AccountId accountId, UserId userId, Role role)
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
@@ -278,29 +386,31 @@ public final class S3IdentityStore
         }
         return committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
-            User before = requireUser(context, view, userId);
+            UserState user = requireUserState(context, view, userId);
+            User before = user.user();
             if (before.role() == role) {
-                return Plan.unchanged(before);
+                return Plan.unchanged(new UserChange(before, List.of()));
             }
             if (before.role() == Role.ADMIN) {
                 StoreErrors.requireAnotherAdmin(view.account().adminRequired(), view.account().adminCount() > 1, accountId, userId, "demote");
             }
-            return Plan.of(Entry.roleChanged(view.incarnation(), before.withRole(role), before.role(), context.currentKey(view, before)), before);
+            return Plan.of(Entry.roleChanged(view.incarnation(), before.withRole(role), before.role(), user.keyIds()), new UserChange(before, user.keyIds()));
         });
     }
 
     @Override
-    public User removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(AccountId accountId, UserId userId)
     {
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         return committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
-            User before = requireUser(context, view, userId);
+            UserState user = requireUserState(context, view, userId);
+            User before = user.user();
             if (before.role() == Role.ADMIN) {
                 StoreErrors.requireAnotherAdmin(view.account().adminRequired(), view.account().adminCount() > 1, accountId, userId, "remove");
             }
-            return Plan.of(Entry.userRemoved(view.incarnation(), before), before);
+            return Plan.of(Entry.userRemoved(view.incarnation(), before, user.keyIds()), new UserChange(before, user.keyIds()));
         });
     }
 
@@ -337,6 +447,7 @@ public final class S3IdentityStore
     {
         committer.close();
         parallel.close();
+        keyReads.close();
         try {
             client.close();
         }
@@ -379,8 +490,8 @@ public final class S3IdentityStore
         return current;
     }
 
-    private static User requireUser(WritePlanner.Context context, AccountView view, UserId userId)
+    private static UserState requireUserState(WritePlanner.Context context, AccountView view, UserId userId)
     {
-        return context.user(view, userId).orElseThrow(() -> StoreErrors.userNotFound(view.accountId(), userId));
+        return context.userState(view, userId).orElseThrow(() -> StoreErrors.userNotFound(view.accountId(), userId));
     }
 }

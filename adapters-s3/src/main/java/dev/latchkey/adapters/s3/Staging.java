@@ -94,7 +94,8 @@ final class Staging
         Optional<Versioned> existing = reads.get(objectKey);
         if (existing.isPresent()) {
             Documents.Key current = Documents.read(existing.get().bytes(), Documents.Key.class);
-            if (current.stagedBy() == null && !current.revoked() && current.ownedAsIn(entry)) {
+            boolean rehash = entry.type() == ChangeType.KEY_REPLACED && entry.keyId().equals(entry.oldKeyId());
+            if (rehash && current.stagedBy() == null && !current.revoked() && current.ownedAsIn(entry)) {
                 // the same user's current key, re-hashed: it stays live until the commit replaces it
                 return new Staged.AlreadyOwned();
             }
@@ -103,7 +104,8 @@ final class Staging
                 return new Staged.Written(existing.get().etag());
             }
             try {
-                Optional<User> owner = entry.type() == ChangeType.KEY_REPLACED ? entry.userAfter() : Optional.empty();
+                // only a re-hash may reuse the id of a key of the same user: any other write needs an id no key has
+                Optional<User> owner = rehash ? entry.userAfter() : Optional.empty();
                 checks.verifyKeyIdFree(KeyId.of(entry.keyId()), owner);
             }
             catch (LatchkeyException e) {

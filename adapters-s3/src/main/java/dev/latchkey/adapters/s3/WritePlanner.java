@@ -3,9 +3,11 @@ package dev.latchkey.adapters.s3;
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.adapters.s3.LiveViews.AccountView;
 import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 
+import java.time.Instant;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -27,11 +29,26 @@ interface WritePlanner<T>
     {
         Optional<User> user(AccountView view, UserId userId);
 
-        Documents.CurrentKey currentKey(AccountView view, User user);
+        /**
+         * The user and every key it holds, as the batch's earlier writes leave them.
+         */
+        Optional<LiveViews.UserState> userState(AccountView view, UserId userId);
 
         /**
-         * Throws CONFLICT unless {@code keyId} is free for {@code owner} (the user the key is for, when it exists
-         * already), taking the batch's earlier writes into account.
+         * A key the user holds, as the batch's earlier writes leave it (expired or not); empty when it holds none with
+         * that id.
+         */
+        Optional<KeyRecord> key(AccountView view, UserId userId, KeyId keyId);
+
+        /**
+         * How many of the user's keys are live at {@code at}.
+         */
+        long liveKeys(AccountView view, LiveViews.UserState user, Instant at);
+
+        /**
+         * Throws ALREADY_EXISTS unless no key has the id {@code keyId}, taking the batch's earlier writes into account;
+         * or, with an {@code owner}, unless no key of another user has it (for a re-hash of the owner's primary key,
+         * which keeps its id).
          */
         void requireKeyIdFree(KeyId keyId, Optional<User> owner);
     }

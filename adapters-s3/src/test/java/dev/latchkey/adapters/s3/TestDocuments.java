@@ -3,14 +3,19 @@ package dev.latchkey.adapters.s3;
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
+import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import org.junit.jupiter.api.Test;
 
@@ -42,9 +47,9 @@ class TestDocuments
         List<Entry> entries = List.of(
                 Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(bob.withRole(Role.ADMIN), HASH))),
                 Entry.userAdded("inc-1", new NewUser(bob, HASH)),
-                Entry.keyReplaced("inc-1", bob.withKey(NEW_KEY), KEY, OTHER_HASH, LATER),
-                Entry.roleChanged("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), Role.USER, new Documents.CurrentKey(OTHER_HASH, LATER)),
-                Entry.userRemoved("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN)),
+                Entry.keyReplaced("inc-1", bob.withKey(NEW_KEY), List.of(NEW_KEY), Optional.of(KEY), OTHER_HASH, LATER, Optional.empty()),
+                Entry.roleChanged("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), Role.USER, List.of(NEW_KEY)),
+                Entry.userRemoved("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), List.of(NEW_KEY)),
                 Entry.accountDeleted(ACME, "inc-1"));
         List<Change> changes = entries.stream().map(entry -> entry.committed(7, "txn", LATER).toChange()).toList();
 
@@ -60,7 +65,6 @@ class TestDocuments
         assertThat(entries.get(2).userAfter()).contains(bob.withKey(NEW_KEY));
         assertThat(entries.get(3).userAfter()).contains(bob.withKey(NEW_KEY).withRole(Role.ADMIN));
         assertThat(entries.get(4).userAfter()).isEmpty();
-        assertThat(entries.get(3).keyCreatedAt()).as("a role change keeps the key's issue time").isEqualTo(LATER);
     }
 
     @Test
@@ -81,7 +85,7 @@ class TestDocuments
         assertThat(created.pending()).containsExactly(2L, 5L);
 
         Documents.Account added = created.after(Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(2, "t2", LATER));
-        Documents.Account promoted = added.after(Entry.roleChanged("inc-1", bob.withRole(Role.ADMIN), Role.USER, new Documents.CurrentKey(HASH, CREATED)).committed(5, "t5", LATER));
+        Documents.Account promoted = added.after(Entry.roleChanged("inc-1", bob.withRole(Role.ADMIN), Role.USER, List.of(NEW_KEY)).committed(5, "t5", LATER));
         assertThat(List.of(added.userCount(), added.adminCount())).containsExactly(2, 1);
         assertThat(List.of(promoted.userCount(), promoted.adminCount())).containsExactly(2, 2);
         assertThat(promoted.pending()).isEmpty();
@@ -133,5 +137,64 @@ class TestDocuments
         Documents.Key read = Documents.read(key.getBytes(StandardCharsets.UTF_8), Documents.Key.class);
         assertThat(read.role()).isEqualTo(Role.USER);
         assertThat(read.stagedBy()).isNull();
+    }
+
+    @Test
+    void entriesUsersAndKeysWrittenBeforeUsersHeldSeveralKeysReadAsOneKeyEach()
+    {
+        String roleChanged = """
+                {"position":5,"txn":"t5","type":"ROLE_CHANGED","accountId":"acme","incarnation":"inc-1","committedAt":"2026-12-01T08:00:00Z",
+                 "userId":"bob","role":"admin","oldRole":"user","userCreatedAt":"2026-11-30T10:15:30.123Z","keyId":"%s",
+                 "secretHash":"%s","keyCreatedAt":"2026-11-30T10:15:30.123Z"}""".formatted(KEY.value(), HASH.toHex());
+        Entry entry = Documents.read(roleChanged.getBytes(StandardCharsets.UTF_8), Entry.class);
+        assertThat(entry.writtenWithOneKeyPerUser()).isTrue();
+        assertThat(entry.toChange().keyIds()).containsExactly(KEY);
+        assertThat(entry.userAfter()).contains(new User(ACME, UserId.of("bob"), Role.ADMIN, KEY, CREATED));
+
+        String removed = """
+                {"position":6,"txn":"t6","type":"USER_REMOVED","accountId":"acme","incarnation":"inc-1","committedAt":"2026-12-01T08:00:00Z",
+                 "userId":"bob","role":"admin","userCreatedAt":"2026-11-30T10:15:30.123Z","oldKeyId":"%s"}""".formatted(KEY.value());
+        Entry removal = Documents.read(removed.getBytes(StandardCharsets.UTF_8), Entry.class);
+        assertThat(removal.toChange().keyIds()).containsExactly(KEY);
+        assertThat(removal.userKeyIds()).containsExactly(KEY.value());
+
+        String user = """
+                {"userId":"bob","role":"user","keyId":"%s","createdAt":"2026-11-30T10:15:30.123Z","position":3,"removed":false}""".formatted(KEY.value());
+        Documents.User document = Documents.read(user.getBytes(StandardCharsets.UTF_8), Documents.User.class);
+        assertThat(document.heldKeyIds()).containsExactly(KEY.value());
+        assertThat(document.toUser(ACME)).isEqualTo(new User(ACME, UserId.of("bob"), Role.USER, KEY, CREATED));
+
+        String key = """
+                {"keyId":"%s","secretHash":"%s","accountId":"acme","incarnation":"inc-1","userId":"bob","role":"user",
+                 "createdAt":"2026-11-30T10:15:30.123Z","position":6,"revoked":false}""".formatted(KEY.value(), HASH.toHex());
+        assertThat(Documents.read(key.getBytes(StandardCharsets.UTF_8), Documents.Key.class).toRecord())
+                .isEqualTo(new KeyRecord(KEY, HASH, ACME, UserId.of("bob"), Role.USER, CREATED));
+    }
+
+    @Test
+    void anAddedKeyCarriesItsAttributesAndAPrimaryKeyIsStoredAsBefore()
+    {
+        User bob = new User(ACME, UserId.of("bob"), Role.USER, KEY, CREATED);
+        KeyAttributes attributes = KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.of(LATER));
+        NewKey ci = new NewKey(ACME, bob.id(), NEW_KEY, OTHER_HASH, CREATED, attributes);
+        Entry added = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci).committed(4, "t4", LATER);
+        Entry read = Documents.read(Documents.write(added), Entry.class);
+
+        assertThat(read).isEqualTo(added);
+        assertThat(read.issuesKey()).isTrue();
+        assertThat(read.issuedKey()).isEqualTo(ci.keyRecord(Role.USER));
+        assertThat(read.toChange().keyIds()).containsExactly(NEW_KEY);
+        assertThat(read.userAfter()).contains(bob);
+        assertThat(Documents.Key.writtenBy(read).toRecord()).isEqualTo(ci.keyRecord(Role.USER));
+        assertThat(Documents.User.writtenBy(read).heldKeyIds()).containsExactly(KEY.value(), NEW_KEY.value());
+
+        Entry userAdded = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "t3", LATER);
+        String key = new String(Documents.write(Documents.Key.writtenBy(userAdded)), StandardCharsets.UTF_8);
+        assertThat(key).as("a primary key has no attribute fields").doesNotContain("name", "primary", "scopes", "expiresAt");
+
+        Entry deleted = Entry.keyDeleted("inc-1", bob.withoutPrimaryKey(), List.of(NEW_KEY), KEY).committed(5, "t5", LATER);
+        assertThat(deleted.toChange().keyIds()).containsExactly(KEY);
+        assertThat(deleted.userAfter()).contains(bob.withoutPrimaryKey());
+        assertThat(Documents.read(Documents.write(Documents.User.writtenBy(deleted)), Documents.User.class).toUser(ACME)).isEqualTo(bob.withoutPrimaryKey());
     }
 }

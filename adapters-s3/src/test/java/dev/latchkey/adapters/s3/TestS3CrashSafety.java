@@ -5,8 +5,12 @@ import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
 import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
+import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
@@ -15,7 +19,9 @@ import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.core.testing.TestingClock;
 import org.junit.jupiter.api.AfterEach;
@@ -26,6 +32,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -77,13 +84,13 @@ class TestS3CrashSafety
         assertThatThrownBy(() -> killedAt(step).addUser(bob)).isInstanceOf(Killed.class);
 
         boolean committed = step != WriteStep.STAGED;
-        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(committed);
+        assertThat(survivor.findKey(bob.keyId()).isPresent()).isEqualTo(committed);
         assertThat(survivor.findUser(ACME, BOB).isPresent()).isEqualTo(committed);
         assertThat(survivor.listUsers(ACME, UserQuery.all()).users()).extracting(User::id)
                 .containsExactlyElementsOf(committed ? List.of(ALICE, BOB) : List.of(ALICE));
         assertThat(survivor.listAccounts().get(0).userCount()).isEqualTo(committed ? 2 : 1);
         assertThat(feedTypes()).containsExactlyElementsOf(committed ? List.of(ChangeType.ACCOUNT_CREATED, ChangeType.USER_ADDED) : List.of(ChangeType.ACCOUNT_CREATED));
-        assertThat(survivor.findKey(alice.user().keyId())).isPresent();
+        assertThat(survivor.findKey(alice.keyId())).isPresent();
 
         // the next write to the account finishes the killed one, or does it again when it never committed
         if (committed) {
@@ -93,8 +100,84 @@ class TestS3CrashSafety
             survivor.addUser(bob);
         }
         survivor.addUser(newUser(UserId.of("carol"), Role.USER));
-        assertThat(survivor.findKey(bob.user().keyId())).isPresent();
+        assertThat(survivor.findKey(bob.keyId())).isPresent();
         assertThat(survivor.listAccounts().get(0).userCount()).isEqualTo(3);
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void addKeyKilledAtEachStepIsAllOrNothing(WriteStep step)
+    {
+        NewUser alice = createAccountWithAdmin();
+        NewKey ci = newKey(ALICE, KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.of(clock.instant().plusSeconds(3600))));
+
+        assertThatThrownBy(() -> killedAt(step).addKey(ci)).isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(ci.keyId())).isEqualTo(committed ? Optional.of(ci.keyRecord(Role.ADMIN)) : Optional.empty());
+        assertThat(survivor.listKeys(ACME, ALICE, clock.instant())).extracting(KeySummary::keyId)
+                .containsExactlyInAnyOrderElementsOf(committed ? List.of(alice.keyId(), ci.keyId()) : List.of(alice.keyId()));
+
+        // the next write to the account finishes the killed one, or does it again when it never committed
+        if (committed) {
+            assertThatThrownBy(() -> survivor.addKey(ci)).hasMessageContaining("already in use");
+        }
+        else {
+            survivor.addKey(ci);
+        }
+        survivor.addUser(newUser(BOB, Role.ADMIN));
+        UserChange demoted = survivor.setRole(ACME, ALICE, Role.USER);
+        assertThat(demoted.keyIds()).containsExactlyInAnyOrder(alice.keyId(), ci.keyId());
+        assertThat(survivor.findKey(ci.keyId())).contains(ci.keyRecord(Role.USER));
+        assertThat(stores.openAnother(survivor, clock).findKey(alice.keyId())).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.USER));
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void deleteKeyKilledAtEachStepIsAllOrNothing(WriteStep step)
+    {
+        NewUser alice = createAccountWithAdmin();
+        NewKey extra = newKey(ALICE, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()));
+        survivor.addKey(extra);
+
+        assertThatThrownBy(() -> killedAt(step).deleteKey(ACME, ALICE, alice.keyId(), clock.instant())).isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(alice.keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(extra.keyId())).contains(extra.keyRecord(Role.ADMIN));
+        assertThat(survivor.findUser(ACME, ALICE).flatMap(User::primaryKeyId)).isEqualTo(committed ? Optional.empty() : Optional.of(alice.keyId()));
+
+        // finished by the next write to the account
+        ApiKey fresh = keys.random();
+        survivor.replaceKey(ACME, ALICE, fresh.keyId(), hasher.hash(fresh), clock.instant());
+        assertThat(survivor.listKeys(ACME, ALICE, clock.instant())).extracting(KeySummary::keyId)
+                .containsExactlyInAnyOrder(extra.keyId(), fresh.keyId());
+        assertThat(survivor.findKey(alice.keyId())).isEmpty();
+    }
+
+    @ParameterizedTest
+    @EnumSource(WriteStep.class)
+    void replaceKeyWithAGracePeriodKilledAtEachStepKeepsTheOldKeyRetiredOrAsItWas(WriteStep step)
+    {
+        NewUser alice = createAccountWithAdmin();
+        ApiKey fresh = keys.random();
+        Instant until = clock.instant().plusSeconds(600);
+
+        assertThatThrownBy(() -> killedAt(step).replaceKey(ACME, ALICE, fresh.keyId(), hasher.hash(fresh), clock.instant(), Optional.of(until)))
+                .isInstanceOf(Killed.class);
+
+        boolean committed = step != WriteStep.STAGED;
+        assertThat(survivor.findKey(alice.keyId())).hasValueSatisfying(key -> assertThat(key.attributes())
+                .isEqualTo(committed ? KeyAttributes.primaryKey().retiredUntil(until) : KeyAttributes.primaryKey()));
+        assertThat(survivor.findKey(fresh.keyId()).isPresent()).isEqualTo(committed);
+
+        // finished by the next write to the account: the retired key keeps its attributes and takes the new role
+        survivor.addUser(newUser(BOB, Role.ADMIN));
+        survivor.setRole(ACME, ALICE, Role.USER);
+        assertThat(survivor.findKey(alice.keyId())).hasValueSatisfying(key -> {
+            assertThat(key.role()).isEqualTo(Role.USER);
+            assertThat(key.attributes().primary()).isEqualTo(!committed);
+        });
     }
 
     @ParameterizedTest
@@ -109,14 +192,14 @@ class TestS3CrashSafety
         assertThatThrownBy(() -> killedAt(step).replaceKey(ACME, BOB, newKey.keyId(), hasher.hash(newKey), clock.instant())).isInstanceOf(Killed.class);
 
         boolean committed = step != WriteStep.STAGED;
-        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(bob.keyId()).isPresent()).isEqualTo(!committed);
         assertThat(survivor.findKey(newKey.keyId()).isPresent()).isEqualTo(committed);
-        assertThat(survivor.findUser(ACME, BOB).map(User::keyId)).contains(committed ? newKey.keyId() : bob.user().keyId());
+        assertThat(survivor.findUser(ACME, BOB).flatMap(User::primaryKeyId)).contains(committed ? newKey.keyId() : bob.keyId());
 
         // finished by the next write to the account: still exactly one key
         survivor.setRole(ACME, BOB, Role.ADMIN);
-        KeyId live = committed ? newKey.keyId() : bob.user().keyId();
-        KeyId dead = committed ? bob.user().keyId() : newKey.keyId();
+        KeyId live = committed ? newKey.keyId() : bob.keyId();
+        KeyId dead = committed ? bob.keyId() : newKey.keyId();
         assertThat(survivor.findKey(live)).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.ADMIN));
         assertThat(survivor.findKey(dead)).isEmpty();
     }
@@ -132,7 +215,7 @@ class TestS3CrashSafety
         assertThatThrownBy(() -> killedAt(step).removeUser(ACME, BOB)).isInstanceOf(Killed.class);
 
         boolean committed = step != WriteStep.STAGED;
-        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(bob.keyId()).isPresent()).isEqualTo(!committed);
         assertThat(survivor.findUser(ACME, BOB).isPresent()).isEqualTo(!committed);
         assertThat(survivor.listAccounts().get(0).userCount()).isEqualTo(committed ? 1 : 2);
     }
@@ -158,8 +241,8 @@ class TestS3CrashSafety
         }
 
         boolean committed = step != WriteStep.STAGED;
-        assertThat(survivor.findKey(alice.user().keyId()).isPresent()).isEqualTo(!committed);
-        assertThat(survivor.findKey(bob.user().keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(alice.keyId()).isPresent()).isEqualTo(!committed);
+        assertThat(survivor.findKey(bob.keyId()).isPresent()).isEqualTo(!committed);
         assertThat(survivor.findAccount(ACME).isPresent()).isEqualTo(!committed);
         assertThat(survivor.listAccounts()).hasSize(committed ? 0 : 1);
 
@@ -167,9 +250,9 @@ class TestS3CrashSafety
             // re-creating the account finishes the deletion first: the old keys stay dead, the old users gone
             NewUser newAlice = newUser(ALICE, Role.ADMIN);
             survivor.createAccount(account(), Optional.of(newAlice));
-            assertThat(survivor.findKey(alice.user().keyId())).isEmpty();
-            assertThat(survivor.findKey(bob.user().keyId())).isEmpty();
-            assertThat(survivor.findKey(newAlice.user().keyId())).isPresent();
+            assertThat(survivor.findKey(alice.keyId())).isEmpty();
+            assertThat(survivor.findKey(bob.keyId())).isEmpty();
+            assertThat(survivor.findKey(newAlice.keyId())).isPresent();
             assertThat(survivor.listUsers(ACME, UserQuery.all()).users()).extracting(User::id).containsExactly(ALICE);
         }
     }
@@ -182,7 +265,7 @@ class TestS3CrashSafety
         assertThatThrownBy(() -> killedAt(WriteStep.COMMITTED).createAccount(account(), Optional.of(alice))).isInstanceOf(Killed.class);
 
         assertThat(survivor.findAccount(ACME)).isPresent();
-        assertThat(survivor.findKey(alice.user().keyId())).isPresent();
+        assertThat(survivor.findKey(alice.keyId())).isPresent();
         assertThatThrownBy(() -> survivor.createAccount(account(), Optional.of(newUser(ALICE, Role.ADMIN)))).hasMessageContaining("already exists");
     }
 
@@ -195,8 +278,8 @@ class TestS3CrashSafety
         assertThatThrownBy(() -> killedAt(WriteStep.STAGED).addUser(bob)).isInstanceOf(Killed.class);
 
         // the same key id (a seeded key, say) can be issued by the next write
-        survivor.addUser(new NewUser(new User(ACME, UserId.of("carol"), Role.USER, bob.user().keyId(), clock.instant()), bob.secretHash()));
-        assertThat(survivor.findKey(bob.user().keyId())).hasValueSatisfying(key -> assertThat(key.userId()).isEqualTo(UserId.of("carol")));
+        survivor.addUser(new NewUser(new User(ACME, UserId.of("carol"), Role.USER, bob.keyId(), clock.instant()), bob.secretHash()));
+        assertThat(survivor.findKey(bob.keyId())).hasValueSatisfying(key -> assertThat(key.userId()).isEqualTo(UserId.of("carol")));
     }
 
     @Test
@@ -212,14 +295,14 @@ class TestS3CrashSafety
         Predicate<SerializingS3Proxy.ProxiedRequest> accountRead = request -> request.method().equals("GET") && request.key().equals(Optional.of(accountObject));
 
         SerializingS3Proxy.Fault promotion = proxy.beforeNext(accountRead, () -> survivor.setRole(ACME, BOB, Role.ADMIN));
-        assertThat(reader.findKey(bob.user().keyId())).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.ADMIN));
+        assertThat(reader.findKey(bob.keyId())).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.ADMIN));
         assertThat(promotion.fired()).isTrue();
         assertThat(promotion.failure()).isEmpty();
 
         ApiKey newKey = keys.random();
         SerializingS3Proxy.Fault replacement = proxy.beforeNext(accountRead,
                 () -> survivor.replaceKey(ACME, BOB, newKey.keyId(), hasher.hash(newKey), clock.instant()));
-        assertThat(reader.findKey(bob.user().keyId())).as("the replaced key").isEmpty();
+        assertThat(reader.findKey(bob.keyId())).as("the replaced key").isEmpty();
         assertThat(replacement.fired()).isTrue();
         assertThat(replacement.failure()).isEmpty();
 
@@ -262,6 +345,12 @@ class TestS3CrashSafety
     {
         ApiKey key = keys.random();
         return new NewUser(new User(ACME, userId, role, key.keyId(), clock.instant()), hasher.hash(key));
+    }
+
+    private NewKey newKey(UserId userId, KeyAttributes attributes)
+    {
+        ApiKey key = keys.random();
+        return new NewKey(ACME, userId, key.keyId(), hasher.hash(key), clock.instant(), attributes);
     }
 
     private static final class Killed

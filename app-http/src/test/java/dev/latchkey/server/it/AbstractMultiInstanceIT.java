@@ -160,14 +160,6 @@ abstract class AbstractMultiInstanceIT
      * Whether G3 also sends forty registrations at once (twenty threads on each instance, one registration each), on
      * top of the four threads of ten each that every store runs.
      */
-    protected boolean holdsSeveralKeysPerUser()
-    {
-        return true;
-    }
-
-    /**
-     * Whether the store takes forty registrations sent at once (one per thread) within the clients' timeout.
-     */
     protected boolean takesFortyRegistrationsAtOnce()
     {
         return true;
@@ -710,7 +702,6 @@ abstract class AbstractMultiInstanceIT
     @Order(13)
     void g1g2g3KeysAddedOrDeletedOnOneInstanceReachTheOtherAndTheLimitHoldsUnderConcurrentAdds()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         String account = "keys-account";
         client.createAccount(a, account, "owner");
         String primary = client.registerUser(a, account, "holder", USER);
@@ -763,7 +754,6 @@ abstract class AbstractMultiInstanceIT
     @Order(14)
     void g2KeysEndAtTheirExpiryOnBothInstancesAndUserWritesReachEveryKey()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         String account = "expiry-account";
         client.createAccount(a, account, "owner");
         String old = client.registerUser(a, account, "rotating", USER);

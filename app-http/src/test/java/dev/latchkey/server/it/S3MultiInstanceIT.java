@@ -60,12 +60,6 @@ class S3MultiInstanceIT
     }
 
     @Override
-    protected boolean holdsSeveralKeysPerUser()
-    {
-        return false;
-    }
-
-    @Override
     protected AutoCloseable startStore(Path temporaryDirectory)
     {
         s3 = TestingS3.start(BUCKET);
