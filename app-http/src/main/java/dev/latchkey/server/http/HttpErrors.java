@@ -22,7 +22,6 @@ final class HttpErrors
             case PAYLOAD_TOO_LARGE -> 413;
             case RESOURCE_EXHAUSTED -> 429;
             case UNAVAILABLE -> 503;
-            case UNIMPLEMENTED -> 501;
             case INTERNAL -> 500;
         };
     }

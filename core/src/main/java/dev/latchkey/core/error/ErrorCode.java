@@ -16,8 +16,6 @@ public enum ErrorCode
     ALREADY_EXISTS(ErrorCategory.CONFLICT),
     FAILED_PRECONDITION(ErrorCategory.CONFLICT),
     PAYLOAD_TOO_LARGE(ErrorCategory.USER_ERROR),
-    /** The store in use does not do this (yet); retrying fails the same way. */
-    UNIMPLEMENTED(ErrorCategory.USER_ERROR),
     RESOURCE_EXHAUSTED(ErrorCategory.RESOURCE),
     UNAVAILABLE(ErrorCategory.UNAVAILABLE),
     INTERNAL(ErrorCategory.INTERNAL);

@@ -2,6 +2,7 @@ package dev.latchkey.core.resolver;
 
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.Scopes;
@@ -157,10 +158,16 @@ final class CachedKey
         return hash0 == other.hash0 && hash1 == other.hash1 && hash2 == other.hash2 && hash3 == other.hash3;
     }
 
-    Identity identity()
+    /**
+     * The identity this key presents.
+     *
+     * @param keyId this entry's key id, as the presented key carries it (parsed already: writing the cached id out
+     *         again would cost the hit a string)
+     */
+    Identity identity(KeyId keyId)
     {
         Optional<Instant> expiresAt = grant.expiresAtMillis() == NEVER ? Optional.empty() : Optional.of(Instant.ofEpochMilli(grant.expiresAtMillis()));
-        return Identity.ofKey(keyId(), account.id(), UserId.of(userId()), grant.role(), grant.scopes(), expiresAt);
+        return Identity.ofKey(keyId, account.id(), UserId.of(userId()), grant.role(), grant.scopes(), expiresAt);
     }
 
     private String userId()

@@ -183,7 +183,7 @@ public final class IdentityResolver
         CachedKey cached = cache.hit(new CacheKey(keyId));
         if (cached != null) {
             stats.cacheHit();
-            return cached.matches(hasher.hash(key)) && !cached.isExpiredAt(clock) ? new Decided(Resolution.authenticated(cached.identity())) : INVALID;
+            return cached.matches(hasher.hash(key)) && !cached.isExpiredAt(clock) ? new Decided(Resolution.authenticated(cached.identity(keyId))) : INVALID;
         }
         stats.cacheMiss();
         return new NeedsLookup(key);
@@ -192,7 +192,7 @@ public final class IdentityResolver
     private Resolution verified(ApiKey key, KeyLookup lookup)
     {
         if (lookup instanceof KeyLookup.Found found && found.key().matches(hasher.hash(key)) && !found.key().isExpiredAt(clock)) {
-            return Resolution.authenticated(found.key().identity());
+            return Resolution.authenticated(found.key().identity(key.keyId()));
         }
         return INVALID.resolution();
     }

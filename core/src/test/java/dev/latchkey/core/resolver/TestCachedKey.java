@@ -32,7 +32,7 @@ class TestCachedKey
     void theIdentityComesBackWhateverTheUserIdLength(String userId)
     {
         CachedKey cached = new CachedKey(record(userId, Role.ADMIN), new CachedAccount(ACME), 0);
-        assertThat(cached.identity()).isEqualTo(Identity.ofKey(KEY_ID, ACME, UserId.of(userId), Role.ADMIN, Scopes.all(), Optional.empty()));
+        assertThat(cached.identity(KEY_ID)).isEqualTo(Identity.ofKey(KEY_ID, ACME, UserId.of(userId), Role.ADMIN, Scopes.all(), Optional.empty()));
     }
 
     @Test
@@ -40,7 +40,7 @@ class TestCachedKey
     {
         String userId = "u".repeat(128);
         CachedKey cached = new CachedKey(record(userId, Role.USER), new CachedAccount(ACME), 0);
-        assertThat(cached.identity().userId()).contains(UserId.of(userId));
+        assertThat(cached.identity(KEY_ID).userId()).contains(UserId.of(userId));
     }
 
     @Test

@@ -48,7 +48,6 @@ import java.util.stream.LongStream;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The contract of {@link IdentityStore} (see its Javadoc), for every implementation. Subclass it with a factory
@@ -115,16 +114,6 @@ public abstract class AbstractIdentityStoreContractTest
     protected int concurrencyRounds()
     {
         return 10;
-    }
-
-    /**
-     * Whether the store holds several keys per user ({@link IdentityStore#addKey}, {@link IdentityStore#deleteKey}, a
-     * grace period on {@link IdentityStore#replaceKey}). A store that does not yet answers those with
-     * {@code UNIMPLEMENTED}; the cases of that part of the contract are then skipped, and show as skipped.
-     */
-    protected boolean holdsSeveralKeysPerUser()
-    {
-        return true;
     }
 
     @BeforeEach
@@ -1642,22 +1631,8 @@ public abstract class AbstractIdentityStoreContractTest
     // several keys per user
 
     @Test
-    public void aStoreWithOneKeyPerUserRefusesTheKeyLifecycleAndChangesNothing()
-    {
-        assumeTrue(!holdsSeveralKeysPerUser(), "this store holds several keys per user");
-        NewUser alice = createAccountWithAdmin(ACME, ALICE);
-
-        assertRejected(ErrorCode.UNIMPLEMENTED, () -> store.addKey(newKey(ACME, ALICE, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()))));
-        assertRejected(ErrorCode.UNIMPLEMENTED, () -> store.deleteKey(ACME, ALICE, alice.keyId(), clock.instant()));
-        assertRejected(ErrorCode.UNIMPLEMENTED,
-                () -> store.replaceKey(ACME, ALICE, randomKey().keyId(), hash(randomKey()), clock.instant(), Optional.of(clock.instant().plusSeconds(60))));
-        assertThat(store.listKeys(ACME, ALICE, clock.instant())).containsExactly(alice.keyRecord().summary());
-    }
-
-    @Test
     public void addKeyResolvesBesideThePrimaryKeyWithItsAttributes()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         NewUser alice = createAccountWithAdmin(ACME, ALICE);
         clock.advance(Duration.ofMinutes(1));
         FeedPosition before = store.headPosition();
@@ -1679,7 +1654,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void listKeysSortsByCreationThenKeyId()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         NewUser alice = createAccountWithAdmin(ACME, ALICE);
         clock.advance(Duration.ofMinutes(1));
         List<NewKey> sameInstant = new ArrayList<>();
@@ -1699,7 +1673,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void addKeyIsRefusedForAbsentUsersAndUsedKeyIds()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         NewUser alice = createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         NewKey bobsExtra = newKey(ACME, BOB, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()));
@@ -1720,7 +1693,6 @@ public abstract class AbstractIdentityStoreContractTest
     public void aUserHoldsAtMostTwentyLiveKeysEvenUnderConcurrentAdds()
             throws Exception
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         for (int round = 0; round < Math.max(1, concurrencyRounds() / 5); round++) {
             AccountId account = AccountId.of("limit-" + round);
             createAccountWithAdmin(account, ALICE);
@@ -1751,7 +1723,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void expiredKeysAreNotListedDoNotCountAndCannotBeDeleted()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         NewKey shortLived = newKey(ACME, ALICE, KeyAttributes.extra(Optional.of(KeyName.of("short")), Scopes.all(), Optional.of(clock.instant().plusSeconds(60))));
         store.addKey(shortLived);
@@ -1773,7 +1744,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void deleteKeyEndsThatKeyOnlyAndNamesItInTheFeed()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         NewUser alice = createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         NewKey first = newKey(ACME, BOB, KeyAttributes.extra(Optional.of(KeyName.of("first")), Scopes.of("a"), Optional.empty()));
@@ -1802,7 +1772,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void deletingThePrimaryKeyLeavesTheUserWithoutOneUntilANewOneIsIssued()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         NewKey extra = newKey(ACME, BOB, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()));
@@ -1829,7 +1798,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void aNewPrimaryKeyForAUserWithoutOneCountsTowardsTheLimit()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         for (int i = 1; i < NewKey.MAX_LIVE_KEYS; i++) {
@@ -1845,7 +1813,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void replaceKeyWithAGracePeriodKeepsTheOldKeyAsPreviousUntilItsInstant()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         clock.advance(Duration.ofMinutes(1));
@@ -1876,7 +1843,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void aRoleChangeReachesEveryKeyOfTheUserAndNamesThemAll()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         NewKey scoped = newKey(ACME, BOB, KeyAttributes.extra(Optional.of(KeyName.of("scoped")), Scopes.of("docs:read"), Optional.of(clock.instant().plusSeconds(3600))));
@@ -1908,7 +1874,6 @@ public abstract class AbstractIdentityStoreContractTest
     @Test
     public void removingAUserOrDeletingItsAccountEndsEveryKeyOfIt()
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
         NewUser carol = addUser(ACME, CAROL, Role.USER);
@@ -1949,7 +1914,6 @@ public abstract class AbstractIdentityStoreContractTest
     public void concurrentAddsOfOneKeyIdToTwoUsersHaveOneWinner()
             throws Exception
     {
-        assumeTrue(holdsSeveralKeysPerUser(), "this store holds one key per user");
         createAccountWithAdmin(ACME, ALICE);
         addUser(ACME, BOB, Role.USER);
         for (int round = 0; round < concurrencyRounds(); round++) {
