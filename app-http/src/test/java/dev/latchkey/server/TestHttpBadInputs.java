@@ -1,5 +1,8 @@
 package dev.latchkey.server;
 
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.key.ApiKeyGenerator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -46,6 +49,9 @@ public class TestHttpBadInputs
     private static final String VERIFY = "/api/v1/auth/verify";
     private static final int MAX_BODY = 64 * 1024;
     private static final String LONG_ID = "a".repeat(129);
+    private static final String FULL = "full";
+    private static final String SEEDED = "dana";
+    private static final String SEED = "correct-horse-battery-staple";
 
     /**
      * Identifiers that break one rule each (see "Identifiers" in http-api.md), and how to write them in a path.
@@ -88,6 +94,12 @@ public class TestHttpBadInputs
         keys.put(Caller.ADMIN, server.createAccount(ACCOUNT, "alice"));
         keys.put(Caller.USER, server.registerUser(ACCOUNT, "bob", "user"));
         keys.put(Caller.OTHER_ADMIN, server.createAccount("other", "oscar"));
+        // a user already holding 20 live keys, and one whose key id the rows know (a seeded key)
+        server.registerUser(ACCOUNT, FULL, "user");
+        for (int i = 1; i < 20; i++) {
+            client.post(USERS + "/" + FULL + "/keys", ROOT_KEY, Map.of()).assertOk();
+        }
+        client.post(USERS, ROOT_KEY, Map.of("user_id", SEEDED, "seed", SEED)).assertOk();
     }
 
     @AfterAll
@@ -386,6 +398,12 @@ public class TestHttpBadInputs
         rows.add(field("delete key, key_id not 16 characters", "DELETE", keys + "/short", null, "key_id"));
         rows.add(field("delete key, key_id with a character outside base62", "DELETE", keys + "/aaaaaaaaaaaaaaa-", null, "key_id"));
         rows.add(row("delete key, unknown key id", "DELETE", keys + "/" + "a".repeat(16), Caller.ROOT, null, 404, "NOT_FOUND"));
+        String danasKeyId = ApiKeyGenerator.seeded(SEED, AccountId.of(ACCOUNT), UserId.of(SEEDED)).keyId().value();
+        rows.add(row("delete key, the key id of another user", "DELETE", keys + "/" + danasKeyId, Caller.ROOT, null, 404, "NOT_FOUND"));
+        rows.add(row("delete key, the key id of another user, as that user", "DELETE", keys + "/" + danasKeyId, Caller.USER, null, 404, "NOT_FOUND"));
+        rows.add(row("create key, a 21st live key", "POST", USERS + "/" + FULL + "/keys", Caller.ROOT, "{}", 412, "FAILED_PRECONDITION"));
+        rows.add(row("regenerate key with a grace period, a 21st live key", "POST", USERS + "/" + FULL + "/key", Caller.ROOT, "{\"grace_period\": 60}", 412,
+                "FAILED_PRECONDITION"));
         rows.add(row("create key, absent user", "POST", USERS + "/nobody/keys", Caller.ROOT, "{}", 404, "NOT_FOUND"));
         rows.add(row("list keys, absent user", "GET", USERS + "/nobody/keys", Caller.ROOT, null, 404, "NOT_FOUND"));
         rows.add(row("list keys, absent account", "GET", ACCOUNTS + "/absent/users/bob/keys", Caller.ROOT, null, 404, "NOT_FOUND"));
@@ -660,6 +678,7 @@ public class TestHttpBadInputs
     private String state()
     {
         return client.get(ACCOUNTS, ROOT_KEY).assertOk() + " " + client.get(USERS + "?limit=1000", ROOT_KEY).assertOk()
-                + " " + client.get(BOB + "/keys", ROOT_KEY).assertOk();
+                + " " + client.get(BOB + "/keys", ROOT_KEY).assertOk() + " " + client.get(USERS + "/" + FULL + "/keys", ROOT_KEY).assertOk()
+                + " " + client.get(USERS + "/" + SEEDED + "/keys", ROOT_KEY).assertOk();
     }
 }

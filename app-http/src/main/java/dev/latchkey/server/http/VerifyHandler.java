@@ -150,8 +150,18 @@ final class VerifyHandler
             answer(response, callback, head, start, e);
             return;
         }
-        identityHeaders(identity).forEach(response.getHeaders()::put);
-        write(response, callback, head, start, 200, okBody(identity, seconds(start)));
+        // the key id and the scopes as text once, for the headers and the body (a key id is two numbers until written)
+        String keyId = identity.keyId().map(KeyId::value).orElse(null);
+        String scopes = identity.scopes().joined();
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(ROLE_HEADER, identity.role().wireName());
+        identity.accountId().ifPresent(account -> headers.put(ACCOUNT_HEADER, account.value()));
+        identity.userId().ifPresent(user -> headers.put(USER_HEADER, user.value()));
+        if (keyId != null) {
+            headers.put(KEY_ID_HEADER, keyId);
+        }
+        headers.put(SCOPES_HEADER, scopes);
+        write(response, callback, head, start, 200, okBody(identity, keyId, seconds(start)));
     }
 
     private void answer(Response response, Callback callback, boolean head, long start, LatchkeyException e)
@@ -210,6 +220,9 @@ final class VerifyHandler
      */
     static void requireScopes(Identity identity, RequestedScopes requested)
     {
+        if (requested == RequestedScopes.NONE) {
+            return;
+        }
         requested.invalid().ifPresent(e -> {
             throw e;
         });
@@ -223,7 +236,7 @@ final class VerifyHandler
 
     /**
      * The headers a proxy copies into the request it passes on: the role, the key's scopes, and for account keys the
-     * account, the user and the key id.
+     * account, the user and the key id (for Javalin's route; {@link #answer} writes the same ones itself).
      */
     static Map<String, String> identityHeaders(Identity identity)
     {
@@ -252,7 +265,7 @@ final class VerifyHandler
      * The envelope of an answer, written field by field with Jackson's streaming generator (several times cheaper
      * than serializing a map, on the hottest path of the server); the same JSON as {@link Envelope#ok}.
      */
-    private byte[] okBody(Identity identity, double seconds)
+    private byte[] okBody(Identity identity, @Nullable String keyId, double seconds)
     {
         ByteArrayOutputStream out = new ByteArrayOutputStream(128);
         try (JsonGenerator json = mapper.getFactory().createGenerator(out)) {
@@ -262,7 +275,7 @@ final class VerifyHandler
             json.writeStringField("role", identity.role().wireName());
             json.writeStringField("account_id", identity.accountId().map(AccountId::value).orElse(null));
             json.writeStringField("user_id", identity.userId().map(UserId::value).orElse(null));
-            json.writeStringField("key_id", identity.keyId().map(KeyId::value).orElse(null));
+            json.writeStringField("key_id", keyId);
             json.writeArrayFieldStart("scopes");
             for (String scope : identity.scopes().values()) {
                 json.writeString(scope);

@@ -111,7 +111,7 @@ public record Scopes(List<String> values)
      */
     public String joined()
     {
-        return String.join(" ", values);
+        return values.size() == 1 ? values.get(0) : String.join(" ", values);
     }
 
     private static boolean isScopeCharacter(char c)
