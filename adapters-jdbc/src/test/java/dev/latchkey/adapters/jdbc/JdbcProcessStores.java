@@ -16,6 +16,7 @@ public class JdbcProcessStores
         implements ProcessStores
 {
     private static final Duration LISTENER_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration PROCESS_TIMEOUT = Duration.ofSeconds(5);
 
     @Override
     public String createStore(Path temporaryDirectory)
@@ -25,12 +26,16 @@ public class JdbcProcessStores
 
     /**
      * Migrates (the first handle creates the schema, the others find nothing to do), which also connects the pool
-     * at once: a pool left to connect at the first call could time that call out on a cold JVM under load.
+     * at once: a pool left to connect at the first call could time that call out on a cold JVM under load. The
+     * timeouts are longer than the store's defaults (1 s): these suites check what the instances answer, not how
+     * fast a database shared with a full build answers, and a first lookup of a new key in a cold child JVM, with
+     * PostgreSQL and a build on the same two cores, was seen to take more than a second (once in several full
+     * builds: UNAVAILABLE where the test expects the key).
      */
     @Override
     public IdentityStore open(String location)
     {
-        return JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(location), Clock.systemUTC());
+        return JdbcIdentityStore.open(TestingJdbcStores.postgresConfig(location).withTimeouts(PROCESS_TIMEOUT, PROCESS_TIMEOUT), Clock.systemUTC());
     }
 
 
