@@ -168,7 +168,7 @@ public final class FileSystemIdentityStore
                     .filter(key -> key.accountId().equals(accountId) && key.userId().equals(userId) && key.attributes().isLiveAt(now))
                     .ifPresent(key -> keys.add(key.summary()));
         }
-        keys.sort(Comparator.comparing(KeySummary::createdAt).thenComparing(key -> key.keyId().value()));
+        keys.sort(KeySummary.LISTING_ORDER);
         return keys;
     }
 

@@ -227,7 +227,7 @@ public final class S3IdentityStore
                 .flatMap(Optional::stream)
                 .filter(key -> key.attributes().isLiveAt(now))
                 .map(KeyRecord::summary)
-                .sorted(Comparator.comparing(KeySummary::createdAt).thenComparing(summary -> summary.keyId().value()))
+                .sorted(KeySummary.LISTING_ORDER)
                 .toList();
     }
 

@@ -1,6 +1,7 @@
 package dev.latchkey.core.domain;
 
 import java.time.Instant;
+import java.util.Comparator;
 
 import static java.util.Objects.requireNonNull;
 
@@ -9,6 +10,10 @@ import static java.util.Objects.requireNonNull;
  */
 public record KeySummary(KeyId keyId, Instant createdAt, KeyAttributes attributes)
 {
+    /** The order of a user's key listing: by creation time, then by key id (ordinal string order). */
+    public static final Comparator<KeySummary> LISTING_ORDER = Comparator.comparing(KeySummary::createdAt)
+            .thenComparing(summary -> summary.keyId().value());
+
     public KeySummary
     {
         requireNonNull(keyId, "keyId is null");

@@ -26,7 +26,6 @@ import dev.latchkey.core.store.UserQuery;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.HashMap;
 import java.util.List;
@@ -112,7 +111,7 @@ public final class InMemoryIdentityStore
         existingUser(state, userId);
         return liveKeys(state, userId, now).stream()
                 .map(KeyRecord::summary)
-                .sorted(Comparator.comparing(KeySummary::createdAt).thenComparing(summary -> summary.keyId().value()))
+                .sorted(KeySummary.LISTING_ORDER)
                 .toList();
     }
 
