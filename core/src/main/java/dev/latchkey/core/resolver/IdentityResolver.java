@@ -53,8 +53,9 @@ import static java.util.Objects.requireNonNull;
  *       served; a background sweep removes them). A reset answer drops both caches. {@link #start} runs it every
  *       poll interval; {@link #wakeUp()} runs it at once.</li>
  *   <li>Writes made on this instance are applied before the admin call returns ({@link LocalWriteListener}).</li>
- *   <li>A lookup that overlaps the application of any change is repeated, so a lookup that read the store before a
- *       change can never put the old record back after the change evicted it.</li>
+ *   <li>A lookup that overlaps the application of a change that may concern its key (one naming it, an account
+ *       deletion, a reset) is repeated, so a lookup that read the store before a change can never put the old record
+ *       back after the change evicted it. Changes to other keys leave it alone, however many the feed applies.</li>
  *   <li><b>Refresh</b>: after the safety TTL a cached key is reloaded in the background on its next use while the
  *       old entry keeps serving. A refresh that finds the record changed (a change the feed never reported) drops
  *       the entry as a change would; the next request looks the key up. A failed refresh is counted
@@ -364,7 +365,7 @@ public final class IdentityResolver
     }
 
     /**
-     * One point lookup, repeated when a change was applied while it ran (its answer may predate the change). An
+     * One point lookup, repeated when a change to its key was applied while it ran (its answer may predate it). An
      * absent key id goes to the negative cache; a key found is cached when {@code install} (a refresh leaves that
      * to Caffeine).
      */
@@ -374,7 +375,7 @@ public final class IdentityResolver
             throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the change feed has not been read yet");
         }
         for (int attempt = 0; attempt < LOOKUP_ATTEMPTS; attempt++) {
-            long epoch = cache.epoch();
+            long stamp = cache.stamp(keyId);
             if (cache.isKnownAbsent(keyId)) {
                 // a lookup that finished after this request checked the negative cache already found it absent
                 return KeyLookup.ABSENT;
@@ -382,15 +383,15 @@ public final class IdentityResolver
             stats.storeKeyLookup();
             Optional<KeyRecord> record = store.findKey(keyId);
             @Nullable CachedKey found = record.map(cache::entry).orElse(null);
-            if (!cache.isCurrent(epoch)) {
+            if (!cache.isCurrent(keyId, stamp)) {
                 continue;
             }
             if (found == null) {
-                cache.recordAbsent(keyId, epoch);
+                cache.recordAbsent(keyId, stamp);
                 return KeyLookup.ABSENT;
             }
             if (install) {
-                cache.install(found, epoch);
+                cache.install(found, stamp);
             }
             return new KeyLookup.Found(found);
         }

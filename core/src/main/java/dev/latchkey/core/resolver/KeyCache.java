@@ -21,6 +21,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -29,7 +30,7 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * What the resolver remembers of the store: the keys found (the positive cache), the key ids found absent (the
- * negative cache), and the change epoch that keeps an answer read before a change from being remembered after it.
+ * negative cache), and the change stamps that keep an answer read before a change from being remembered after it.
  *
  * <h2>Two maps for the keys found</h2>
  * Caffeine decides which keys stay cached (size bound, frequency-based admission) and when they are refreshed.
@@ -43,16 +44,19 @@ import static java.util.Objects.requireNonNull;
  * <p>
  * <b>The rule this class exists to keep: the hit map never holds an entry that Caffeine does not</b> (such an
  * entry would escape the size bound and the refresh). Entries are added to the hit map inside Caffeine's atomic
- * compute of the entry, after the epoch check ({@link #install}); size evictions are removed by Caffeine's
+ * compute of the entry, after the stamp check ({@link #install}); size evictions are removed by Caffeine's
  * eviction listener inside its atomic removal; every other removal removes from Caffeine first and from the hit
  * map second, by identity ({@link #removeExactly}); clearing both excludes installs ({@link #clear()}). The other
  * way round, an install landing between the two steps of a removal can leave an entry in Caffeine only, which
  * costs one store read at its next use.
  *
- * <h2>The change epoch</h2>
- * Incremented before every change is applied ({@link #evict}, {@link #clear()}). An answer read from the store is
- * remembered only if the epoch has not moved since before the read ({@link #install}, {@link #recordAbsent}); the
- * reader repeats a read that saw it move.
+ * <h2>The change stamps</h2>
+ * Before a change is applied, the stamp of every key it names moves ({@link #evict}); before an account deletion or
+ * a clear, the stamp of every key moves. An answer read from the store is remembered only if its key's stamp has
+ * not moved since before the read ({@link #install}, {@link #recordAbsent}); the reader repeats a read that saw it
+ * move. Keys share {@value #STRIPES} counters by the hash of their id, so a change to one key disturbs a read of
+ * another only when they share one: a burst of changes applied from the feed does not make every lookup running
+ * meanwhile read the store again (or give up).
  * <p>
  * Thread safe.
  */
@@ -61,6 +65,8 @@ final class KeyCache
     private static final System.Logger LOG = System.getLogger(KeyCache.class.getName());
     /** One cache hit in this many, at random, is shown to Caffeine's eviction policy. */
     static final int POLICY_SAMPLE = 32;
+    /** How many counters the keys' change stamps share (a power of two). */
+    static final int STRIPES = 4096;
 
     private final Ticker ticker;
     private final Executor sweeper;
@@ -77,7 +83,10 @@ final class KeyCache
     private final Cache<KeyId, Boolean> negatives;
     /** The shared account object of every account with cached keys (see {@link CachedKey}). */
     private final ConcurrentMap<AccountId, CachedAccount> accounts = new ConcurrentHashMap<>();
-    private final AtomicLong epoch = new AtomicLong();
+    /** Moved by a change to every key (an account deletion, a clear). */
+    private final AtomicLong everyKey = new AtomicLong();
+    /** Moved by a change naming a key of the stripe. */
+    private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
 
     /**
      * @param refresher reloads an entry after the cache TTL; it runs on Caffeine's calling thread, so it should
@@ -152,24 +161,31 @@ final class KeyCache
     }
 
     /**
-     * The epoch to take before reading the store, for {@link #install} and {@link #recordAbsent}.
+     * The key's change stamp, to take before reading the store, for {@link #install} and {@link #recordAbsent}.
      */
-    long epoch()
+    long stamp(KeyId keyId)
     {
-        return epoch.get();
+        // both counters only grow, so their sum is unchanged exactly when neither moved
+        return everyKey.get() + stripes.get(stripe(keyId));
     }
 
     /**
-     * Whether no change has been applied since {@code epoch} was taken.
+     * Whether no change that may concern the key has been applied since {@code stamp} was taken.
      */
-    boolean isCurrent(long epoch)
+    boolean isCurrent(KeyId keyId, long stamp)
     {
-        return this.epoch.get() == epoch;
+        return stamp(keyId) == stamp;
+    }
+
+    private static int stripe(KeyId keyId)
+    {
+        int hash = keyId.hashCode();
+        return (hash ^ (hash >>> 16)) & (STRIPES - 1);
     }
 
     /**
      * A cache entry for a record just read from the store, owned by the account's one shared object. Take it
-     * before checking the epoch: a deletion of the account applied after the check marks that object.
+     * before checking the stamp: a deletion of the account applied after the check marks that object.
      */
     CachedKey entry(KeyRecord record)
     {
@@ -177,17 +193,17 @@ final class KeyCache
     }
 
     /**
-     * Caches an entry read from the store when the epoch has not moved since {@code epoch}, in both maps at once
-     * (under Caffeine's lock of the entry), so that a change applied later (epoch first, eviction second) evicts
-     * it. Otherwise does nothing.
+     * Caches an entry read from the store when its key's stamp has not moved since {@code stamp}, in both maps at
+     * once (under Caffeine's lock of the entry), so that a change applied later (stamp first, eviction second)
+     * evicts it. Otherwise does nothing.
      */
-    void install(CachedKey found, long epoch)
+    void install(CachedKey found, long stamp)
     {
         Lock lock = installs.readLock();
         lock.lock();
         try {
             positives.asMap().compute(found, (key, current) -> {
-                if (!isCurrent(epoch)) {
+                if (!isCurrent(found.keyId(), stamp)) {
                     return current;
                 }
                 served.put(found, found);
@@ -200,24 +216,30 @@ final class KeyCache
     }
 
     /**
-     * Remembers that the store has no such key id, unless a change was applied since {@code epoch}.
+     * Remembers that the store has no such key id, unless a change that may concern it was applied since
+     * {@code stamp}.
      */
-    void recordAbsent(KeyId keyId, long epoch)
+    void recordAbsent(KeyId keyId, long stamp)
     {
         negatives.put(keyId, Boolean.TRUE);
-        if (!isCurrent(epoch)) {
+        if (!isCurrent(keyId, stamp)) {
             negatives.invalidate(keyId);
         }
     }
 
     /**
-     * Applies a change: moves the epoch, then forgets every key it names, found or absent. An account deletion also
-     * disowns every cached key of the account at once through their shared account object; their entries are then
-     * swept off the request path.
+     * Applies a change: moves the stamps of the keys it names (of every key for an account deletion), then forgets
+     * every key it names, found or absent. An account deletion also disowns every cached key of the account at once
+     * through their shared account object; their entries are then swept off the request path.
      */
     void evict(ChangeType type, AccountId accountId, List<KeyId> keyIds)
     {
-        epoch.incrementAndGet();
+        if (type == ChangeType.ACCOUNT_DELETED) {
+            everyKey.incrementAndGet();
+        }
+        for (KeyId keyId : keyIds) {
+            stripes.incrementAndGet(stripe(keyId));
+        }
         List<CacheKey> cacheKeys = keyIds.stream().map(CacheKey::new).toList();
         positives.invalidateAll(cacheKeys);
         served.keySet().removeAll(cacheKeys);
@@ -239,7 +261,7 @@ final class KeyCache
         Lock lock = installs.writeLock();
         lock.lock();
         try {
-            epoch.incrementAndGet();
+            everyKey.incrementAndGet();
             positives.invalidateAll();
             served.clear();
         }

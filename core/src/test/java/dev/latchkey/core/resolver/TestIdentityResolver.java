@@ -387,6 +387,32 @@ class TestIdentityResolver
     }
 
     @Test
+    void aLookupDuringABurstOfChangesToOtherKeysAnswersFromItsOneRead()
+            throws Exception
+    {
+        resolver();
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        // seeded keys, so that the ids are the same every run: none of the 40 shares a change stamp with bob's
+        ApiKey bob = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.of("the seed of bob's key")).userKey();
+        resolver.pollFeed();
+        store.holdLookups();
+        CompletableFuture<Resolution> inFlight = CompletableFuture.supplyAsync(() -> resolver.resolve(bob.value()));
+        assertThat(store.awaitBlockedLookup()).isTrue();
+
+        // registrations made elsewhere, applied from the feed while bob's key is read (as after a provisioning burst)
+        for (int i = 0; i < 40; i++) {
+            otherInstance.registerUser(ROOT, ACME, UserId.of("user-" + i), Role.USER, Optional.of("the seed of user " + i + "'s key"));
+        }
+        resolver.pollFeed();
+        store.releaseLookups();
+
+        assertThat(inFlight.get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.OK);
+        assertThat(store.keyLookups()).as("bob's key read once").isEqualTo(1);
+        assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(store.keyLookups()).as("and cached").isEqualTo(1);
+    }
+
+    @Test
     void aLookupThatFoundNothingBeforeACreationDoesNotHideTheNewKey()
             throws Exception
     {

@@ -28,7 +28,7 @@ import java.util.stream.IntStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The resolver's cache on its own: the epoch rule, evictions, account deletion, and the rule that a hit never reads
+ * The resolver's cache on its own: the change stamp rule, evictions, account deletion, and the rule that a hit never reads
  * an entry Caffeine has dropped, including when a clear overlaps an install.
  */
 class TestKeyCache
@@ -59,7 +59,7 @@ class TestKeyCache
         CachedKey entry = cache.entry(record(1, ACME));
         assertThat(cache.hit(probe(1))).as("not yet installed").isNull();
 
-        cache.install(entry, cache.epoch());
+        cache.install(entry, cache.stamp(entry.keyId()));
 
         assertThat(cache.hit(probe(1))).isSameAs(entry);
         assertThat(cache.peek(keyId(1))).isSameAs(entry);
@@ -69,24 +69,59 @@ class TestKeyCache
     }
 
     @Test
-    void anAnswerReadBeforeAChangeIsNotRemembered()
+    void anAnswerReadBeforeAChangeToItsKeyIsNotRemembered()
     {
         KeyCache cache = cache();
-        long epoch = cache.epoch();
+        long found = cache.stamp(keyId(1));
+        long absent = cache.stamp(keyId(3));
         CachedKey entry = cache.entry(record(1, ACME));
-        // a change naming any key, applied while the store was read
-        cache.evict(ChangeType.ROLE_CHANGED, ACME, List.of(keyId(2)));
-        assertThat(cache.isCurrent(epoch)).isFalse();
+        // changes naming these keys, applied while the store was read
+        cache.evict(ChangeType.ROLE_CHANGED, ACME, List.of(keyId(1), keyId(3)));
+        assertThat(cache.isCurrent(keyId(1), found)).isFalse();
 
-        cache.install(entry, epoch);
-        cache.recordAbsent(keyId(3), epoch);
+        cache.install(entry, found);
+        cache.recordAbsent(keyId(3), absent);
 
         assertThat(cache.hit(probe(1))).isNull();
         assertThat(cache.decidesOn(entry)).isFalse();
         assertThat(cache.isKnownAbsent(keyId(3))).isFalse();
 
-        cache.recordAbsent(keyId(3), cache.epoch());
+        cache.recordAbsent(keyId(3), cache.stamp(keyId(3)));
         assertThat(cache.isKnownAbsent(keyId(3))).isTrue();
+    }
+
+    @Test
+    void changesToOtherKeysLeaveAReadAlone()
+    {
+        KeyCache cache = cache();
+        long found = cache.stamp(keyId(1));
+        long absent = cache.stamp(keyId(3));
+        CachedKey entry = cache.entry(record(1, ACME));
+        // the feed applies a burst of changes to other keys while the store is read
+        List<KeyId> others = IntStream.range(100, 140).mapToObj(TestKeyCache::keyId)
+                .filter(other -> !sharesStripe(other, keyId(1)) && !sharesStripe(other, keyId(3)))
+                .toList();
+        assertThat(others).hasSizeGreaterThan(30);
+        others.forEach(other -> cache.evict(ChangeType.USER_ADDED, ACME, List.of(other)));
+
+        assertThat(cache.isCurrent(keyId(1), found)).isTrue();
+        cache.install(entry, found);
+        cache.recordAbsent(keyId(3), absent);
+        assertThat(cache.hit(probe(1))).isSameAs(entry);
+        assertThat(cache.isKnownAbsent(keyId(3))).isTrue();
+
+        // an account deletion concerns every key, of any account
+        long before = cache.stamp(keyId(2));
+        cache.evict(ChangeType.ACCOUNT_DELETED, BETA, List.of());
+        assertThat(cache.isCurrent(keyId(2), before)).isFalse();
+    }
+
+    private static boolean sharesStripe(KeyId first, KeyId second)
+    {
+        KeyCache probe = new KeyCache(ResolverConfig.defaults(), Ticker.systemTicker(), key -> null, Runnable::run);
+        long before = probe.stamp(second);
+        probe.evict(ChangeType.USER_ADDED, ACME, List.of(first));
+        return !probe.isCurrent(second, before);
     }
 
     @Test
@@ -95,7 +130,7 @@ class TestKeyCache
         KeyCache cache = cache();
         CachedKey named = install(cache, record(1, ACME));
         CachedKey other = install(cache, record(2, ACME));
-        cache.recordAbsent(keyId(3), cache.epoch());
+        cache.recordAbsent(keyId(3), cache.stamp(keyId(3)));
 
         cache.evict(ChangeType.KEY_REPLACED, ACME, List.of(keyId(1), keyId(3)));
 
@@ -186,12 +221,12 @@ class TestKeyCache
     {
         KeyCache cache = cache();
         CachedKey entry = install(cache, record(1, ACME));
-        cache.recordAbsent(keyId(2), cache.epoch());
-        long epoch = cache.epoch();
+        cache.recordAbsent(keyId(2), cache.stamp(keyId(2)));
+        long stamp = cache.stamp(keyId(5));
 
         cache.clear();
 
-        assertThat(cache.isCurrent(epoch)).as("a read begun before the clear is not remembered").isFalse();
+        assertThat(cache.isCurrent(keyId(5), stamp)).as("a read begun before the clear is not remembered").isFalse();
         assertThat(cache.hit(probe(1))).isNull();
         assertThat(cache.decidesOn(entry)).isFalse();
         assertThat(cache.isKnownAbsent(keyId(2))).isTrue();
@@ -201,7 +236,7 @@ class TestKeyCache
     }
 
     /**
-     * The install is paused inside Caffeine's atomic compute of the entry (at a ticker read after the epoch check), a
+     * The install is paused inside Caffeine's atomic compute of the entry (at a ticker read after the stamp check), a
      * clear runs meanwhile, and then the install finishes. Caffeine's own clear skips an entry whose first compute
      * is still running; without the install lock, the entry would outlive the clear in Caffeine.
      */
@@ -211,15 +246,15 @@ class TestKeyCache
     {
         KeyCache cache = cache();
         CachedKey entry = cache.entry(record(1, ACME));
-        long epoch = cache.epoch();
+        long stamp = cache.stamp(entry.keyId());
 
-        Thread installer = new Thread(() -> cache.install(entry, epoch), "installer");
+        Thread installer = new Thread(() -> cache.install(entry, stamp), "installer");
         // Caffeine's compute reads the ticker twice: first before it locks the entry, then inside the map's atomic
-        // compute, after the function that checked the epoch and filled the hit map
+        // compute, after the function that checked the stamp and filled the hit map
         ticker.pauseAtRead(installer, 2);
         installer.start();
         assertThat(ticker.awaitPaused()).as("the install reached Caffeine's compute").isTrue();
-        assertThat(cache.serves(entry)).as("paused after the epoch check, with the hit map filled").isTrue();
+        assertThat(cache.serves(entry)).as("paused after the stamp check, with the hit map filled").isTrue();
 
         AtomicReference<Throwable> clearFailure = new AtomicReference<>();
         Thread clearer = new Thread(() -> {
@@ -249,7 +284,7 @@ class TestKeyCache
     private static CachedKey install(KeyCache cache, KeyRecord record)
     {
         CachedKey entry = cache.entry(record);
-        cache.install(entry, cache.epoch());
+        cache.install(entry, cache.stamp(entry.keyId()));
         return entry;
     }
 
