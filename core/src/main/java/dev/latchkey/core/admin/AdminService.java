@@ -213,15 +213,17 @@ public final class AdminService
             return new RegeneratedKey(key, Optional.empty());
         }
         Instant now = clock.instant();
-        Optional<Instant> previousUntil = gracePeriodSeconds > 0 && user.primaryKeyId().isPresent()
+        // the store keeps the old primary key only if the user has one when it writes (and it is another key)
+        Optional<Instant> previousUntil = gracePeriodSeconds > 0
                 ? Optional.of(now.plusSeconds(gracePeriodSeconds).truncatedTo(ChronoUnit.MILLIS))
                 : Optional.empty();
         User before = store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), now, previousUntil);
+        Optional<KeyId> replaced = before.primaryKeyId().filter(old -> !old.equals(key.keyId()));
         List<KeyId> affected = new ArrayList<>();
-        before.primaryKeyId().filter(old -> !old.equals(key.keyId())).ifPresent(affected::add);
+        replaced.ifPresent(affected::add);
         affected.add(key.keyId());
         listener.written(ChangeType.KEY_REPLACED, accountId, affected);
-        return new RegeneratedKey(key, before.primaryKeyId().isPresent() ? previousUntil : Optional.empty());
+        return new RegeneratedKey(key, replaced.isPresent() ? previousUntil : Optional.empty());
     }
 
     /**

@@ -6,6 +6,8 @@ import dev.latchkey.core.error.LatchkeyException;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -18,8 +20,10 @@ import static java.util.Objects.requireNonNull;
  */
 public record KeyRequest(Optional<KeyName> name, Optional<Scopes> scopes, Optional<Instant> expiresAt, Optional<Long> ttlSeconds)
 {
-    /** The furthest ahead a key may expire. */
+    /** The longest time to live, in seconds: 3,650 days. */
     public static final Duration MAX_LIFETIME = Duration.ofDays(3650);
+    /** The furthest ahead an expiry instant may lie, in calendar years (UTC). */
+    public static final int MAX_YEARS_AHEAD = 10;
     public static final String EXPIRES_AT = "expires_at";
     public static final String TTL = "ttl";
 
@@ -39,8 +43,9 @@ public record KeyRequest(Optional<KeyName> name, Optional<Scopes> scopes, Option
     /**
      * When a key created at {@code now} with this request expires.
      *
-     * @throws LatchkeyException INVALID_ARGUMENT when both forms are given, when the instant is not in the future,
-     *         or when either lies more than {@link #MAX_LIFETIME} ahead
+     * @throws LatchkeyException INVALID_ARGUMENT when both forms are given, when the instant (to the millisecond) is
+     *         not in the future or lies more than {@value #MAX_YEARS_AHEAD} years ahead, or when the time to live is
+     *         not from 1 second to {@link #MAX_LIFETIME}
      */
     Optional<Instant> expiryFrom(Instant now)
     {
@@ -54,15 +59,17 @@ public record KeyRequest(Optional<KeyName> name, Optional<Scopes> scopes, Option
             }
             return Optional.of(now.plusSeconds(ttl));
         }
-        if (expiresAt.isPresent()) {
-            Instant at = expiresAt.get();
-            if (!at.isAfter(now)) {
-                throw LatchkeyException.invalidField(EXPIRES_AT, "expires_at must be in the future");
-            }
-            if (at.isAfter(now.plus(MAX_LIFETIME))) {
-                throw LatchkeyException.invalidField(EXPIRES_AT, "expires_at must be at most 10 years ahead");
-            }
+        if (expiresAt.isEmpty()) {
+            return Optional.empty();
         }
-        return expiresAt;
+        // kept to the millisecond (KeyAttributes): an instant less than a millisecond ahead is not in the future
+        Instant at = expiresAt.get().truncatedTo(ChronoUnit.MILLIS);
+        if (!at.isAfter(now)) {
+            throw LatchkeyException.invalidField(EXPIRES_AT, "expires_at must be in the future");
+        }
+        if (at.isAfter(now.atOffset(ZoneOffset.UTC).plusYears(MAX_YEARS_AHEAD).toInstant())) {
+            throw LatchkeyException.invalidField(EXPIRES_AT, "expires_at must be at most " + MAX_YEARS_AHEAD + " years ahead");
+        }
+        return Optional.of(at);
     }
 }

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -125,7 +126,9 @@ public class TestAdminServiceKeys
                 new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(now.plusSeconds(60)), Optional.of(60L)),
                 new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(now), Optional.empty()),
                 new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(now.minusSeconds(1)), Optional.empty()),
-                new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(now.plus(KeyRequest.MAX_LIFETIME).plusSeconds(1)), Optional.empty()),
+                // less than a millisecond ahead: kept to the millisecond, it is not in the future
+                new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(now.plusNanos(1)), Optional.empty()),
+                new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(tenYearsFrom(now).plusMillis(1)), Optional.empty()),
                 new KeyRequest(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(0L)),
                 new KeyRequest(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(KeyRequest.MAX_LIFETIME.toSeconds() + 1)));
         for (KeyRequest request : bad) {
@@ -147,6 +150,9 @@ public class TestAdminServiceKeys
         CreatedKey byInstant = service.createKey(bob, ACME, BOB,
                 new KeyRequest(Optional.of(KeyName.of("laptop")), Optional.empty(), Optional.of(now.plus(KeyRequest.MAX_LIFETIME)), Optional.empty()));
         CreatedKey forever = service.createKey(bob, ACME, BOB, KeyRequest.defaults());
+        CreatedKey furthest = service.createKey(bob, ACME, BOB,
+                new KeyRequest(Optional.empty(), Optional.empty(), Optional.of(tenYearsFrom(now).plusNanos(999_999)), Optional.empty()));
+        assertThat(furthest.summary().attributes().expiresAt()).as("ten calendar years, to the millisecond").contains(tenYearsFrom(now));
 
         assertThat(byTtl.summary()).isEqualTo(new KeySummary(byTtl.userKey().keyId(), now,
                 KeyAttributes.extra(Optional.empty(), Scopes.of("docs:read"), Optional.of(now.plus(KeyRequest.MAX_LIFETIME)))));
@@ -159,7 +165,8 @@ public class TestAdminServiceKeys
         assertThat(written).containsExactly(
                 "KEY_ADDED acme [" + byTtl.userKey().keyId() + "]",
                 "KEY_ADDED acme [" + byInstant.userKey().keyId() + "]",
-                "KEY_ADDED acme [" + forever.userKey().keyId() + "]");
+                "KEY_ADDED acme [" + forever.userKey().keyId() + "]",
+                "KEY_ADDED acme [" + furthest.userKey().keyId() + "]");
     }
 
     @Test
@@ -205,6 +212,12 @@ public class TestAdminServiceKeys
         assertThat(again).isEqualTo(new RegeneratedKey(seeded, Optional.empty()));
         assertThat(written).isEmpty();
 
+        // an instance with another pepper re-hashes the same key id: nothing is kept beside it, so no grace is reported
+        AdminService repeppered = new AdminService(store, new ApiKeyGenerator(new SecureRandom()), SecretHasher.hmacSha256("another pepper of sixteen+ chars"), clock);
+        RegeneratedKey rehashed = repeppered.regenerateKey(alice, ACME, BOB, Optional.of(SEED), 600);
+        assertThat(rehashed).isEqualTo(new RegeneratedKey(seeded, Optional.empty()));
+        assertThat(store.listKeys(ACME, BOB, clock.instant())).extracting(KeySummary::keyId).containsExactly(seeded.keyId());
+
         service.deleteKey(alice, ACME, BOB, seeded.keyId());
         assertThat(store.findUser(ACME, BOB).orElseThrow().primaryKeyId()).isEmpty();
         RegeneratedKey fresh = service.regenerateKey(alice, ACME, BOB, Optional.empty(), 600);
@@ -248,5 +261,10 @@ public class TestAdminServiceKeys
     private static void assertDenied(ThrowingCallable call)
     {
         assertThatThrownBy(call).isInstanceOfSatisfying(LatchkeyException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.PERMISSION_DENIED));
+    }
+
+    private static Instant tenYearsFrom(Instant now)
+    {
+        return now.atOffset(ZoneOffset.UTC).plusYears(10).toInstant();
     }
 }
