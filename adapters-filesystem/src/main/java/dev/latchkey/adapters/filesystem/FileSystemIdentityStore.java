@@ -260,14 +260,15 @@ public final class FileSystemIdentityStore
             UserFile before = lockedUser(accountId, userId);
             Optional<KeyId> oldKeyId = before.primaryKeyId();
             boolean sameKey = oldKeyId.isPresent() && oldKeyId.get().equals(newKeyId);
-            if (!sameKey) {
+            List<KeyFile> keys = lockedKeys(before);
+            List<KeyId> ended = endedKeys(keys, issuedAt);
+            if (!sameKey && !ended.contains(newKeyId)) {
                 requireKeyIdFree(newKeyId);
             }
             boolean keepOldKey = oldKeyId.isPresent() && !sameKey && previousKeyUntil.isPresent();
             Optional<KeyFile> retiredKey = Optional.empty();
             if (keepOldKey || oldKeyId.isEmpty()) {
                 // the new key comes beside the user's live keys rather than in place of one: counted under the lock
-                List<KeyFile> keys = lockedKeys(before);
                 StoreErrors.requireRoomForKeys(liveCount(keys, issuedAt), 1, accountId, userId);
                 if (keepOldKey) {
                     KeyFile oldKey = keys.stream()
@@ -278,7 +279,7 @@ public final class FileSystemIdentityStore
                 }
             }
             KeyRecord newKey = new KeyRecord(newKeyId, newSecretHash, accountId, userId, before.role(), issuedAt);
-            PendingOperation operation = PendingOperation.keyReplaced(feed.head().value(), before, newKey, retiredKey, account.incarnation());
+            PendingOperation operation = PendingOperation.keyReplaced(feed.head().value(), before, newKey, retiredKey, ended, account.incarnation());
             if (!sameKey) {
                 stage(operation);
             }
@@ -294,11 +295,15 @@ public final class FileSystemIdentityStore
         lock.call(() -> {
             AccountFile account = lockedAccount(newKey.accountId());
             UserFile user = lockedUser(newKey.accountId(), newKey.userId());
-            requireKeyIdFree(newKey.keyId());
+            List<KeyFile> keys = lockedKeys(user);
+            List<KeyId> ended = endedKeys(keys, newKey.createdAt());
+            if (!ended.contains(newKey.keyId())) {
+                requireKeyIdFree(newKey.keyId());
+            }
             // counted under the write lock, after any unfinished write was rolled forward: concurrent adds cannot
             // both see room for one more key
-            StoreErrors.requireRoomForKeys(liveCount(lockedKeys(user), newKey.createdAt()), 1, newKey.accountId(), newKey.userId());
-            PendingOperation operation = PendingOperation.keyAdded(feed.head().value(), user, newKey.keyRecord(user.role()), account.incarnation());
+            StoreErrors.requireRoomForKeys(liveCount(keys, newKey.createdAt()), 1, newKey.accountId(), newKey.userId());
+            PendingOperation operation = PendingOperation.keyAdded(feed.head().value(), user, newKey.keyRecord(user.role()), ended, account.incarnation());
             stage(operation);
             decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
             return null;
@@ -495,7 +500,21 @@ public final class FileSystemIdentityStore
 
     private static long liveCount(List<KeyFile> keys, Instant at)
     {
-        return keys.stream().filter(key -> key.attributes().isLiveAt(at)).count();
+        return keys.size() - endedKeys(keys, at).size();
+    }
+
+    /**
+     * The keys a user still holds that have ended at {@code at}: expired ones, and (under the lock, once unfinished
+     * writes are rolled forward) a key file left staged by a write that was never decided, which can only have
+     * replaced an expired key of the same id. The next key write to the user removes them
+     * ({@link dev.latchkey.core.store.ExpiredKeys}).
+     */
+    private static List<KeyId> endedKeys(List<KeyFile> keys, Instant at)
+    {
+        return keys.stream()
+                .filter(key -> key.stagedBy() != null || !key.attributes().isLiveAt(at))
+                .map(key -> KeyId.of(key.keyId()))
+                .toList();
     }
 
     private void requireKeyIdFree(KeyId keyId)

@@ -7,6 +7,7 @@ import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.NewUser;
 
 import java.util.ArrayList;
@@ -71,25 +72,29 @@ record PendingOperation(
      * @param newKey the key that becomes the user's primary key
      * @param retiredKey the old primary key as it is kept through its grace period; empty when it ends (or the
      *         user has none, or the new key has its id)
+     * @param ended the user's keys that have ended (expired), removed by this write; the new key may have the id of one
      */
-    static PendingOperation keyReplaced(long feedFrom, UserFile before, KeyRecord newKey, Optional<KeyFile> retiredKey, String incarnation)
+    static PendingOperation keyReplaced(long feedFrom, UserFile before, KeyRecord newKey, Optional<KeyFile> retiredKey, List<KeyId> ended, String incarnation)
     {
         Optional<KeyId> oldKeyId = before.primaryKeyId();
         List<KeyId> changed = new ArrayList<>();
         oldKeyId.ifPresent(changed::add);
         changed.add(newKey.keyId());
-        List<KeyId> removed = oldKeyId.filter(old -> !old.equals(newKey.keyId()) && retiredKey.isEmpty()).map(List::of).orElse(List.of());
-        return of(feedFrom, ChangeType.KEY_REPLACED, UserId.of(before.userId()), changed, before.withPrimaryKey(newKey.keyId(), retiredKey.isPresent()),
+        List<KeyId> removed = new ArrayList<>(ended);
+        oldKeyId.filter(old -> !old.equals(newKey.keyId()) && retiredKey.isEmpty()).ifPresent(removed::add);
+        UserFile after = before.withoutKeys(ended).withPrimaryKey(newKey.keyId(), retiredKey.isPresent());
+        return of(feedFrom, ChangeType.KEY_REPLACED, UserId.of(before.userId()), ExpiredKeys.named(changed, ended), after,
                 KeyFile.issued(newKey, incarnation), retiredKey.map(List::of).orElse(List.of()), removed);
     }
 
     /**
      * @param newKey the key added beside the user's others
+     * @param ended the user's keys that have ended (expired), removed by this write; the new key may have the id of one
      */
-    static PendingOperation keyAdded(long feedFrom, UserFile before, KeyRecord newKey, String incarnation)
+    static PendingOperation keyAdded(long feedFrom, UserFile before, KeyRecord newKey, List<KeyId> ended, String incarnation)
     {
-        return of(feedFrom, ChangeType.KEY_ADDED, UserId.of(before.userId()), List.of(newKey.keyId()), before.withKey(newKey.keyId()), KeyFile.issued(newKey, incarnation),
-                List.of(), List.of());
+        return of(feedFrom, ChangeType.KEY_ADDED, UserId.of(before.userId()), ExpiredKeys.named(List.of(newKey.keyId()), ended),
+                before.withoutKeys(ended).withKey(newKey.keyId()), KeyFile.issued(newKey, incarnation), List.of(), ended);
     }
 
     static PendingOperation keyDeleted(long feedFrom, UserFile before, KeyId keyId)

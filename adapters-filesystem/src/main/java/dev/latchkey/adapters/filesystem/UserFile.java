@@ -9,6 +9,7 @@ import dev.latchkey.core.store.NewUser;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 
@@ -100,6 +101,16 @@ record UserFile(String accountId, String userId, Role role, String keyId, Instan
         List<String> held = new ArrayList<>(keyIds);
         held.remove(removed.value());
         return new UserFile(accountId, userId, role, removed.value().equals(keyId) ? null : keyId, createdAt, held);
+    }
+
+    /**
+     * This user without some of its keys that are not its primary key (keys that have ended).
+     */
+    UserFile withoutKeys(Collection<KeyId> removed)
+    {
+        List<String> held = new ArrayList<>(keyIds);
+        removed.forEach(keyId -> held.remove(keyId.value()));
+        return new UserFile(accountId, userId, role, keyId, createdAt, held);
     }
 
     User toUser()

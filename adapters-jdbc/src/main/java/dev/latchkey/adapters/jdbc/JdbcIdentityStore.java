@@ -19,6 +19,7 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
@@ -449,6 +450,7 @@ public final class JdbcIdentityStore
             Connection connection = transaction.connection();
             lockAccount(connection, accountId);
             User before = lockedUser(connection, accountId, userId);
+            List<KeyId> ended = deleteExpiredKeys(connection, accountId, userId, issuedAt);
             Optional<KeyId> old = before.primaryKeyId();
             boolean sameKey = old.isPresent() && old.get().equals(newKeyId);
             boolean keepOld = old.isPresent() && !sameKey && previousKeyUntil.isPresent();
@@ -475,7 +477,7 @@ public final class JdbcIdentityStore
             List<KeyId> affected = new ArrayList<>();
             old.ifPresent(affected::add);
             affected.add(newKeyId);
-            transaction.append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), affected);
+            transaction.append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), ExpiredKeys.named(affected, ended));
             return before;
         });
     }
@@ -488,10 +490,11 @@ public final class JdbcIdentityStore
             Connection connection = transaction.connection();
             lockAccount(connection, newKey.accountId());
             lockUser(connection, newKey.accountId(), newKey.userId());
+            List<KeyId> ended = deleteExpiredKeys(connection, newKey.accountId(), newKey.userId(), newKey.createdAt());
             requireRoomForKey(connection, newKey.accountId(), newKey.userId(), newKey.keyId(), newKey.createdAt());
             // a key id in use by any other key violates the primary key: ALREADY_EXISTS
             insertKey(connection, newKey.keyId(), newKey.secretHash(), newKey.accountId(), newKey.userId(), newKey.createdAt(), newKey.attributes());
-            transaction.append(ChangeType.KEY_ADDED, newKey.accountId(), Optional.of(newKey.userId()), List.of(newKey.keyId()));
+            transaction.append(ChangeType.KEY_ADDED, newKey.accountId(), Optional.of(newKey.userId()), ExpiredKeys.named(List.of(newKey.keyId()), ended));
             return null;
         });
     }
@@ -900,6 +903,37 @@ public final class JdbcIdentityStore
             }
             insert.executeUpdate();
         }
+    }
+
+    /**
+     * Removes the user's keys expired at {@code at}, in the write that adds or replaces one of its keys (under the
+     * account's lock), and returns their ids for the change ({@link ExpiredKeys}).
+     */
+    private static List<KeyId> deleteExpiredKeys(Connection connection, AccountId accountId, UserId userId, Instant at)
+            throws SQLException
+    {
+        List<KeyId> expired = new ArrayList<>();
+        try (PreparedStatement select = connection.prepareStatement(
+                "SELECT key_id FROM latchkey_key WHERE account_id = ? AND user_id = ? AND expires_at <= ?")) {
+            select.setString(1, accountId.value());
+            select.setString(2, userId.value());
+            select.setObject(3, Timestamps.toDatabase(at));
+            try (ResultSet row = select.executeQuery()) {
+                while (row.next()) {
+                    expired.add(KeyId.of(row.getString(1)));
+                }
+            }
+        }
+        if (!expired.isEmpty()) {
+            try (PreparedStatement delete = connection.prepareStatement(
+                    "DELETE FROM latchkey_key WHERE account_id = ? AND user_id = ? AND expires_at <= ?")) {
+                delete.setString(1, accountId.value());
+                delete.setString(2, userId.value());
+                delete.setObject(3, Timestamps.toDatabase(at));
+                delete.executeUpdate();
+            }
+        }
+        return expired;
     }
 
     private static void deleteKeyRow(Connection connection, KeyId keyId)

@@ -100,14 +100,15 @@ abstract class AbstractTestJdbcSchemaUpgrade
                     new Change(FeedPosition.of(2), ChangeType.USER_ADDED, ACME, Optional.of(BOB), List.of(bobKey.keyId()), created)),
                     FeedPosition.of(2)));
 
-            // a migrated user takes more keys, up to the limit: one that expires, then 19 more
+            // a migrated user takes more keys, up to the limit: one that expires (and goes with the next key added), then 19 more
             List<KeyId> bobsKeys = new ArrayList<>(List.of(bobKey.keyId()));
-            bobsKeys.add(addKey(store, BOB, Optional.of(clock.instant().plusSeconds(60))));
+            KeyId expiring = addKey(store, BOB, Optional.of(clock.instant().plusSeconds(60)));
             clock.advance(Duration.ofSeconds(60));
             for (int i = 1; i < NewKey.MAX_LIVE_KEYS; i++) {
                 bobsKeys.add(addKey(store, BOB, Optional.empty()));
             }
-            assertThat(store.listKeys(ACME, BOB, clock.instant())).hasSize(NewKey.MAX_LIVE_KEYS).first().isEqualTo(bobsRecord.summary());
+            assertThat(store.listKeys(ACME, BOB, Instant.EPOCH)).hasSize(NewKey.MAX_LIVE_KEYS).first().isEqualTo(bobsRecord.summary());
+            assertThat(store.findKey(expiring)).isEmpty();
             assertFailsWith(ErrorCode.FAILED_PRECONDITION, () -> addKey(store, BOB, Optional.empty()));
 
             // a migrated primary key is replaced with a grace period like any other
@@ -117,10 +118,10 @@ abstract class AbstractTestJdbcSchemaUpgrade
             assertThat(store.findKey(aliceKey.keyId()).orElseThrow().attributes()).isEqualTo(KeyAttributes.primaryKey().retiredUntil(until));
             assertThat(store.findUser(ACME, ALICE)).contains(alice.withKey(fresh.keyId()));
 
-            // the feed holds a change that names all 21 keys of a user
+            // the feed holds a change that names all 20 keys of a user
             FeedPosition before = store.headPosition();
             UserChange removed = store.removeUser(ACME, BOB);
-            assertThat(removed.keyIds()).hasSize(NewKey.MAX_LIVE_KEYS + 1).containsExactlyInAnyOrderElementsOf(bobsKeys);
+            assertThat(removed.keyIds()).hasSize(NewKey.MAX_LIVE_KEYS).containsExactlyInAnyOrderElementsOf(bobsKeys);
             FeedBatch.Changes after = (FeedBatch.Changes) store.changesAfter(before, 10);
             assertThat(after.changes()).singleElement().satisfies(change -> {
                 assertThat(change.type()).isEqualTo(ChangeType.USER_REMOVED);

@@ -176,9 +176,14 @@ final class Applier
             advance(userKey, user, entry.position(), bytes -> Documents.read(bytes, Documents.User.class).position());
         }
         switch (entry.type()) {
-            case ACCOUNT_CREATED, USER_ADDED, KEY_ADDED -> writeIssuedKey(entry, stagedKeys);
+            case ACCOUNT_CREATED, USER_ADDED -> writeIssuedKey(entry, stagedKeys);
+            case KEY_ADDED -> {
+                writeIssuedKey(entry, stagedKeys);
+                revokeEnded(entry);
+            }
             case KEY_REPLACED -> {
                 writeIssuedKey(entry, stagedKeys);
+                revokeEnded(entry);
                 if (entry.oldKeyId() != null && !entry.oldKeyId().equals(entry.keyId())) {
                     if (entry.previousKeyUntil() == null) {
                         revokeKey(entry.oldKeyId(), entry);
@@ -203,6 +208,16 @@ final class Applier
             case USER_REMOVED -> entry.userKeyIds().forEach(keyId -> revokeKey(keyId, entry));
             case ACCOUNT_DELETED -> {}
         }
+    }
+
+    /**
+     * Ends the expired keys the entry removes from its user; one whose id the entry issues anew was written over.
+     */
+    private void revokeEnded(Entry entry)
+    {
+        entry.endedKeys().stream()
+                .filter(keyId -> !keyId.equals(entry.keyId()))
+                .forEach(keyId -> revokeKey(keyId, entry));
     }
 
     private void writeIssuedKey(Entry entry, Map<String, String> stagedKeys)

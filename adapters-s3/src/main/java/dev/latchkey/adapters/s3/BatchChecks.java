@@ -11,6 +11,8 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.store.StoreErrors;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -47,12 +49,17 @@ record BatchChecks(LiveViews views, Reads.Remembering reads, Map<String, Entry> 
     }
 
     @Override
-    public long liveKeys(AccountView view, LiveViews.UserState user, Instant at)
+    public List<KeyId> endedKeys(AccountView view, LiveViews.UserState user, Instant at)
     {
         user.keyIds().forEach(keyId -> guarded.add(BatchReading.key(keyId.value())));
-        return views.keysOf(view, user.user().id(), user.keyIds()).stream()
-                .filter(key -> key.map(record -> record.attributes().isLiveAt(at)).orElse(false))
-                .count();
+        List<Optional<KeyRecord>> keys = views.keysOf(view, user.user().id(), user.keyIds());
+        List<KeyId> ended = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            if (!keys.get(i).map(record -> record.attributes().isLiveAt(at)).orElse(false)) {
+                ended.add(user.keyIds().get(i));
+            }
+        }
+        return ended;
     }
 
     /**

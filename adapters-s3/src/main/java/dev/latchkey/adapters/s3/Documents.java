@@ -23,6 +23,7 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
@@ -122,6 +123,8 @@ final class Documents
      * @param expiresAt when the key the write issues expires (null: never)
      * @param previousKeyUntil for a replacement with a grace period: the replaced primary key is kept, retired, until
      *         this instant (null: it ends with the write)
+     * @param endedKeyIds for an addition or a replacement: the user's expired keys that the write removes
+     *         ({@link dev.latchkey.core.store.ExpiredKeys}; null: none); {@code keyId} may be one of them
      */
     record Entry(
             long position,
@@ -146,7 +149,8 @@ final class Documents
             Boolean keyPrimary,
             List<String> scopes,
             Instant expiresAt,
-            Instant previousKeyUntil)
+            Instant previousKeyUntil,
+            List<String> endedKeyIds)
     {
         Entry
         {
@@ -155,30 +159,31 @@ final class Documents
             requireNonNull(incarnation, "incarnation is null");
             keyIds = keyIds == null ? null : List.copyOf(keyIds);
             scopes = scopes == null ? null : List.copyOf(scopes);
+            endedKeyIds = endedKeyIds == null || endedKeyIds.isEmpty() ? null : List.copyOf(endedKeyIds);
         }
 
         static Entry accountCreated(dev.latchkey.core.domain.Account account, String incarnation, Optional<NewUser> firstAdmin)
         {
             if (firstAdmin.isEmpty()) {
                 return new Entry(0, null, ChangeType.ACCOUNT_CREATED, account.id().value(), incarnation, null, account.createdAt(), account.adminRequired(),
-                        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+                        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
             }
             dev.latchkey.core.domain.User admin = firstAdmin.get().user();
             Entry entry = ofUser(ChangeType.ACCOUNT_CREATED, incarnation, admin, null, null, firstAdmin.get().keyId(), firstAdmin.get().secretHash(), admin.createdAt(),
-                    List.of(firstAdmin.get().keyId()), KeyAttributes.primaryKey(), null);
+                    List.of(firstAdmin.get().keyId()), KeyAttributes.primaryKey(), null, List.of());
             return entry.ofAccount(account);
         }
 
         private Entry ofAccount(dev.latchkey.core.domain.Account account)
         {
             return new Entry(position, txn, type, accountId, incarnation, committedAt, account.createdAt(), account.adminRequired(), userId, role, oldRole,
-                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil);
+                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil, endedKeyIds);
         }
 
         static Entry userAdded(String incarnation, NewUser newUser)
         {
             return ofUser(ChangeType.USER_ADDED, incarnation, newUser.user(), null, null, newUser.keyId(), newUser.secretHash(), newUser.user().createdAt(),
-                    List.of(newUser.keyId()), KeyAttributes.primaryKey(), null);
+                    List.of(newUser.keyId()), KeyAttributes.primaryKey(), null, List.of());
         }
 
         /**
@@ -186,22 +191,24 @@ final class Documents
          * @param keysAfter every key the user holds after the replacement
          * @param oldKeyId the primary key replaced, if the user had one
          * @param previousKeyUntil when the replaced key is kept, retired, until then
+         * @param ended the user's expired keys the replacement removes
          */
         static Entry keyReplaced(String incarnation, dev.latchkey.core.domain.User after, List<KeyId> keysAfter, Optional<KeyId> oldKeyId, SecretHash newSecretHash,
-                Instant issuedAt, Optional<Instant> previousKeyUntil)
+                Instant issuedAt, Optional<Instant> previousKeyUntil, List<KeyId> ended)
         {
             return ofUser(ChangeType.KEY_REPLACED, incarnation, after, null, oldKeyId.orElse(null), after.primaryKeyId().orElseThrow(), newSecretHash, issuedAt,
-                    keysAfter, KeyAttributes.primaryKey(), previousKeyUntil.orElse(null));
+                    keysAfter, KeyAttributes.primaryKey(), previousKeyUntil.orElse(null), ended);
         }
 
         /**
          * @param user the user the key is added to
          * @param keysAfter every key the user holds after the addition, the new one included
+         * @param ended the user's expired keys the addition removes
          */
-        static Entry keyAdded(String incarnation, dev.latchkey.core.domain.User user, List<KeyId> keysAfter, NewKey newKey)
+        static Entry keyAdded(String incarnation, dev.latchkey.core.domain.User user, List<KeyId> keysAfter, NewKey newKey, List<KeyId> ended)
         {
             return ofUser(ChangeType.KEY_ADDED, incarnation, user, null, null, newKey.keyId(), newKey.secretHash(), newKey.createdAt(), keysAfter,
-                    newKey.attributes(), null);
+                    newKey.attributes(), null, ended);
         }
 
         /**
@@ -210,7 +217,7 @@ final class Documents
          */
         static Entry keyDeleted(String incarnation, dev.latchkey.core.domain.User after, List<KeyId> keysAfter, KeyId deleted)
         {
-            return ofUser(ChangeType.KEY_DELETED, incarnation, after, null, null, deleted, null, null, keysAfter, null, null);
+            return ofUser(ChangeType.KEY_DELETED, incarnation, after, null, null, deleted, null, null, keysAfter, null, null, List.of());
         }
 
         /**
@@ -218,7 +225,7 @@ final class Documents
          */
         static Entry roleChanged(String incarnation, dev.latchkey.core.domain.User after, Role oldRole, List<KeyId> keys)
         {
-            return ofUser(ChangeType.ROLE_CHANGED, incarnation, after, oldRole, null, null, null, null, keys, null, null);
+            return ofUser(ChangeType.ROLE_CHANGED, incarnation, after, oldRole, null, null, null, null, keys, null, null, List.of());
         }
 
         /**
@@ -226,23 +233,23 @@ final class Documents
          */
         static Entry userRemoved(String incarnation, dev.latchkey.core.domain.User before, List<KeyId> keys)
         {
-            return ofUser(ChangeType.USER_REMOVED, incarnation, before, null, null, null, null, null, keys, null, null);
+            return ofUser(ChangeType.USER_REMOVED, incarnation, before, null, null, null, null, null, keys, null, null, List.of());
         }
 
         static Entry accountDeleted(AccountId accountId, String incarnation)
         {
             return new Entry(0, null, ChangeType.ACCOUNT_DELETED, accountId.value(), incarnation, null, null, null, null, null, null, null, null, null, null, null,
-                    null, null, null, null, null, null, null);
+                    null, null, null, null, null, null, null, null);
         }
 
         private static Entry ofUser(ChangeType type, String incarnation, dev.latchkey.core.domain.User user, Role oldRole, KeyId oldKeyId, KeyId keyId,
-                SecretHash secretHash, Instant keyCreatedAt, List<KeyId> keys, KeyAttributes attributes, Instant previousKeyUntil)
+                SecretHash secretHash, Instant keyCreatedAt, List<KeyId> keys, KeyAttributes attributes, Instant previousKeyUntil, List<KeyId> ended)
         {
             StoredAttributes stored = attributes == null ? StoredAttributes.NONE : StoredAttributes.of(attributes);
             return new Entry(0, null, type, user.accountId().value(), incarnation, null, null, null, user.id().value(), user.role(), oldRole, user.createdAt(),
                     oldKeyId == null ? null : oldKeyId.value(), keyId == null ? null : keyId.value(), secretHash == null ? null : secretHash.toHex(), keyCreatedAt,
                     keys.stream().map(KeyId::value).toList(), user.primaryKeyId().map(KeyId::value).orElse(null),
-                    stored.name(), stored.primary(), stored.scopes(), stored.expiresAt(), previousKeyUntil);
+                    stored.name(), stored.primary(), stored.scopes(), stored.expiresAt(), previousKeyUntil, ended.stream().map(KeyId::value).toList());
         }
 
         /**
@@ -251,7 +258,15 @@ final class Documents
         Entry committed(long newPosition, String newTxn, Instant at)
         {
             return new Entry(newPosition, newTxn, type, accountId, incarnation, at, accountCreatedAt, adminRequired, userId, role, oldRole,
-                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil);
+                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil, endedKeyIds);
+        }
+
+        /**
+         * The expired keys of its user that the write removes (none for most writes).
+         */
+        List<String> endedKeys()
+        {
+            return endedKeyIds == null ? List.of() : endedKeyIds;
         }
 
         /**
@@ -332,9 +347,11 @@ final class Documents
         Change toChange()
         {
             List<KeyId> changed = switch (type) {
-                case ACCOUNT_CREATED, USER_ADDED, KEY_ADDED, KEY_DELETED -> keyId == null ? List.of() : List.of(KeyId.of(keyId));
+                case ACCOUNT_CREATED, USER_ADDED, KEY_DELETED -> keyId == null ? List.of() : List.of(KeyId.of(keyId));
+                case KEY_ADDED -> ExpiredKeys.named(List.of(KeyId.of(keyId)), endedKeys().stream().map(KeyId::of).toList());
                 case ROLE_CHANGED, USER_REMOVED -> userKeyIds().stream().map(KeyId::of).toList();
-                case KEY_REPLACED -> oldKeyId == null ? List.of(KeyId.of(keyId)) : List.of(KeyId.of(oldKeyId), KeyId.of(keyId));
+                case KEY_REPLACED -> ExpiredKeys.named(oldKeyId == null ? List.of(KeyId.of(keyId)) : List.of(KeyId.of(oldKeyId), KeyId.of(keyId)),
+                        endedKeys().stream().map(KeyId::of).toList());
                 case ACCOUNT_DELETED -> List.of();
             };
             return new Change(FeedPosition.of(position), type, AccountId.of(accountId), Optional.ofNullable(userId).map(UserId::of), changed, committedAt);

@@ -302,14 +302,22 @@ public final class S3IdentityStore
         committer.write(accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             UserState user = requireUserState(context, view, newKey.userId());
-            if (user.keyIds().contains(newKey.keyId())) {
-                throw StoreErrors.keyIdInUse();
+            List<KeyId> ended = context.endedKeys(view, user, newKey.createdAt());
+            if (ended.contains(newKey.keyId())) {
+                // the id of one of the user's expired keys, which this write removes
+                context.requireKeyIdFree(newKey.keyId(), Optional.of(user.user()));
             }
-            context.requireKeyIdFree(newKey.keyId(), Optional.empty());
-            StoreErrors.requireRoomForKeys(context.liveKeys(view, user, newKey.createdAt()), 1, accountId, newKey.userId());
+            else {
+                if (user.keyIds().contains(newKey.keyId())) {
+                    throw StoreErrors.keyIdInUse();
+                }
+                context.requireKeyIdFree(newKey.keyId(), Optional.empty());
+            }
+            StoreErrors.requireRoomForKeys(user.keyIds().size() - ended.size(), 1, accountId, newKey.userId());
             List<KeyId> keysAfter = new ArrayList<>(user.keyIds());
+            keysAfter.removeAll(ended);
             keysAfter.add(newKey.keyId());
-            return Plan.of(Entry.keyAdded(view.incarnation(), user.user(), keysAfter, newKey), null);
+            return Plan.of(Entry.keyAdded(view.incarnation(), user.user(), keysAfter, newKey, ended), null);
         });
     }
 
@@ -348,8 +356,9 @@ public final class S3IdentityStore
             User before = user.user();
             Optional<KeyId> old = before.primaryKeyId();
             boolean sameKey = old.isPresent() && old.get().equals(newKeyId);
-            if (sameKey) {
-                // the same seeded key, re-hashed: its id is the user's own
+            List<KeyId> ended = context.endedKeys(view, user, issuedAt);
+            if (sameKey || ended.contains(newKeyId)) {
+                // the same seeded key, re-hashed, or the id of one of the user's expired keys: its id is the user's own
                 context.requireKeyIdFree(newKeyId, Optional.of(before));
             }
             else {
@@ -361,9 +370,10 @@ public final class S3IdentityStore
             boolean keepOld = old.isPresent() && !sameKey && previousKeyUntil.isPresent();
             if (keepOld || old.isEmpty()) {
                 // the new key comes beside the user's live keys rather than in place of one
-                StoreErrors.requireRoomForKeys(context.liveKeys(view, user, issuedAt), 1, accountId, userId);
+                StoreErrors.requireRoomForKeys(user.keyIds().size() - ended.size(), 1, accountId, userId);
             }
             List<KeyId> keysAfter = new ArrayList<>(user.keyIds());
+            keysAfter.removeAll(ended);
             if (old.isPresent() && !sameKey && !keepOld) {
                 keysAfter.remove(old.get());
             }
@@ -371,7 +381,7 @@ public final class S3IdentityStore
                 keysAfter.add(newKeyId);
             }
             return Plan.of(Entry.keyReplaced(view.incarnation(), before.withKey(newKeyId), keysAfter, old, newSecretHash, issuedAt,
-                    keepOld ? previousKeyUntil : Optional.empty()), before);
+                    keepOld ? previousKeyUntil : Optional.empty(), ended), before);
         });
     }
 

@@ -104,8 +104,9 @@ final class Staging
                 return new Staged.Written(existing.get().etag());
             }
             try {
-                // only a re-hash may reuse the id of a key of the same user: any other write needs an id no key has
-                Optional<User> owner = rehash ? entry.userAfter() : Optional.empty();
+                // only a re-hash, or a write removing the same user's expired key of that id, may reuse the id of a key
+                // of the same user: any other write needs an id no key has
+                Optional<User> owner = rehash || entry.endedKeys().contains(entry.keyId()) ? entry.userAfter() : Optional.empty();
                 checks.verifyKeyIdFree(KeyId.of(entry.keyId()), owner);
             }
             catch (LatchkeyException e) {

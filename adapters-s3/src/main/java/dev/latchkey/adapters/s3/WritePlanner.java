@@ -8,6 +8,7 @@ import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -41,9 +42,11 @@ interface WritePlanner<T>
         Optional<KeyRecord> key(AccountView view, UserId userId, KeyId keyId);
 
         /**
-         * How many of the user's keys are live at {@code at}.
+         * The keys the user holds that are not live at {@code at} (expired, or no longer found): the ones a write
+         * adding or replacing one of its keys removes ({@link dev.latchkey.core.store.ExpiredKeys}). The rest are
+         * its live keys.
          */
-        long liveKeys(AccountView view, LiveViews.UserState user, Instant at);
+        List<KeyId> endedKeys(AccountView view, LiveViews.UserState user, Instant at);
 
         /**
          * Throws ALREADY_EXISTS unless no key has the id {@code keyId}, taking the batch's earlier writes into account;

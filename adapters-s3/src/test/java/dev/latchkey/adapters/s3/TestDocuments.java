@@ -47,7 +47,7 @@ class TestDocuments
         List<Entry> entries = List.of(
                 Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(bob.withRole(Role.ADMIN), HASH))),
                 Entry.userAdded("inc-1", new NewUser(bob, HASH)),
-                Entry.keyReplaced("inc-1", bob.withKey(NEW_KEY), List.of(NEW_KEY), Optional.of(KEY), OTHER_HASH, LATER, Optional.empty()),
+                Entry.keyReplaced("inc-1", bob.withKey(NEW_KEY), List.of(NEW_KEY), Optional.of(KEY), OTHER_HASH, LATER, Optional.empty(), List.of()),
                 Entry.roleChanged("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), Role.USER, List.of(NEW_KEY)),
                 Entry.userRemoved("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), List.of(NEW_KEY)),
                 Entry.accountDeleted(ACME, "inc-1"));
@@ -177,7 +177,7 @@ class TestDocuments
         User bob = new User(ACME, UserId.of("bob"), Role.USER, KEY, CREATED);
         KeyAttributes attributes = KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.of(LATER));
         NewKey ci = new NewKey(ACME, bob.id(), NEW_KEY, OTHER_HASH, CREATED, attributes);
-        Entry added = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci).committed(4, "t4", LATER);
+        Entry added = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci, List.of()).committed(4, "t4", LATER);
         Entry read = Documents.read(Documents.write(added), Entry.class);
 
         assertThat(read).isEqualTo(added);
@@ -191,6 +191,14 @@ class TestDocuments
         Entry userAdded = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "t3", LATER);
         String key = new String(Documents.write(Documents.Key.writtenBy(userAdded)), StandardCharsets.UTF_8);
         assertThat(key).as("a primary key has no attribute fields").doesNotContain("name", "primary", "scopes", "expiresAt");
+        assertThat(new String(Documents.write(added), StandardCharsets.UTF_8)).as("an entry that removes no expired key").doesNotContain("ended");
+
+        // a write that removes expired keys names them after its own, and the new key may take the id of one
+        KeyId expired = KeyId.of("zyxwvutsrqponmlkjihgfedc".substring(0, KeyId.LENGTH));
+        Entry purging = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci, List.of(expired, NEW_KEY)).committed(6, "t6", LATER);
+        assertThat(Documents.read(Documents.write(purging), Entry.class)).isEqualTo(purging);
+        assertThat(purging.endedKeys()).containsExactly(expired.value(), NEW_KEY.value());
+        assertThat(purging.toChange().keyIds()).containsExactly(NEW_KEY, expired);
 
         Entry deleted = Entry.keyDeleted("inc-1", bob.withoutPrimaryKey(), List.of(NEW_KEY), KEY).committed(5, "t5", LATER);
         assertThat(deleted.toChange().keyIds()).containsExactly(KEY);

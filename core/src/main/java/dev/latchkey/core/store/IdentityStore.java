@@ -106,7 +106,9 @@ public interface IdentityStore
     /**
      * Replaces a user's primary key: the old primary key stops resolving and the new one resolves, at the same
      * instant; the user's other keys are untouched. A user without a primary key gets one. The new key id may equal
-     * the current one (the same seeded key, re-hashed after a pepper change).
+     * the current one (the same seeded key, re-hashed after a pepper change). The user's keys expired at
+     * {@code issuedAt} are removed in the same write and named in its change ({@link ExpiredKeys}); the new key id
+     * may be one of theirs.
      *
      * @param issuedAt when the new key was issued
      * @param previousKeyUntil when present, the old primary key is not ended but kept, with
@@ -114,7 +116,8 @@ public interface IdentityStore
      *         instant (a grace period); it then counts as one of the user's live keys
      * @return the user as it was before (with the old primary key id, if it had one)
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
-     *         ALREADY_EXISTS when the new key id is already in use; FAILED_PRECONDITION when keeping the old key,
+     *         ALREADY_EXISTS when the new key id is in use, other than by an expired key of this user;
+     *         FAILED_PRECONDITION when keeping the old key,
      *         or giving a user without a primary key a new one, would give the user more than
      *         {@link NewKey#MAX_LIVE_KEYS} live keys at {@code issuedAt}
      */
@@ -132,10 +135,12 @@ public interface IdentityStore
     /**
      * Adds a key to an existing user, beside its other keys. The limit of {@link NewKey#MAX_LIVE_KEYS} live keys (at
      * the key's creation time) is decided atomically with the write: of concurrent adds past it, the ones over the
-     * limit fail.
+     * limit fail. The user's keys expired at the key's creation time are removed in the same write and named in its
+     * change ({@link ExpiredKeys}); the new key id may be one of theirs.
      *
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist;
-     *         ALREADY_EXISTS when the key id is already in use; FAILED_PRECONDITION when the user already holds
+     *         ALREADY_EXISTS when the key id is in use, other than by an expired key of this user;
+     *         FAILED_PRECONDITION when the user already holds
      *         {@link NewKey#MAX_LIVE_KEYS} live keys
      */
     void addKey(NewKey newKey);

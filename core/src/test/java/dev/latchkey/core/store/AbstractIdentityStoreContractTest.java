@@ -1742,6 +1742,57 @@ public abstract class AbstractIdentityStoreContractTest
     }
 
     @Test
+    public void aKeyWriteToAUserRemovesItsExpiredKeysAndNamesThem()
+    {
+        createAccountWithAdmin(ACME, ALICE);
+        NewUser bob = addUser(ACME, BOB, Role.USER);
+        addUser(ACME, CAROL, Role.USER);
+        Instant soon = clock.instant().plusSeconds(60);
+        NewKey first = newKey(ACME, BOB, KeyAttributes.extra(Optional.of(KeyName.of("first")), Scopes.all(), Optional.of(soon)));
+        NewKey second = newKey(ACME, BOB, KeyAttributes.extra(Optional.of(KeyName.of("second")), Scopes.all(), Optional.of(soon)));
+        NewKey carols = newKey(ACME, CAROL, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.of(soon)));
+        store.addKey(first);
+        store.addKey(second);
+        store.addKey(carols);
+        clock.advance(Duration.ofSeconds(60));
+        assertThat(store.listKeys(ACME, BOB, Instant.EPOCH)).as("expired, and still held").hasSize(3);
+        FeedPosition before = store.headPosition();
+
+        NewKey next = newKey(ACME, BOB, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()));
+        store.addKey(next);
+
+        assertSingleNewChange(before, ChangeType.KEY_ADDED, ACME, Optional.of(BOB), ExpiredKeys.named(List.of(next.keyId()), List.of(first.keyId(), second.keyId())));
+        assertThat(store.listKeys(ACME, BOB, Instant.EPOCH)).extracting(KeySummary::keyId).containsExactlyInAnyOrder(bob.keyId(), next.keyId());
+        assertThat(anotherHandle().findKey(first.keyId())).isEmpty();
+        assertThat(store.findKey(second.keyId())).isEmpty();
+        assertThat(store.listKeys(ACME, CAROL, Instant.EPOCH)).as("another user's expired key waits for a write to that user")
+                .extracting(KeySummary::keyId).contains(carols.keyId());
+    }
+
+    @Test
+    public void aSeededKeyIdAnExpiredGraceKeyHeldCanBeIssuedAgain()
+    {
+        createAccountWithAdmin(ACME, ALICE);
+        addUser(ACME, BOB, Role.USER);
+        ApiKey seeded = ApiKeyGenerator.seeded(SEED, ACME, BOB);
+        store.replaceKey(ACME, BOB, seeded.keyId(), hash(seeded), clock.instant());
+        ApiKey rotated = randomKey();
+        store.replaceKey(ACME, BOB, rotated.keyId(), hash(rotated), clock.instant(), Optional.of(clock.instant().plusSeconds(60)));
+        clock.advance(Duration.ofSeconds(60));
+        assertRejected(ErrorCode.ALREADY_EXISTS, () -> store.addKey(new NewKey(ACME, ALICE, seeded.keyId(), hash(seeded), clock.instant(),
+                KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()))));
+        FeedPosition before = store.headPosition();
+
+        User previous = store.replaceKey(ACME, BOB, seeded.keyId(), hash(seeded), clock.instant());
+
+        assertThat(previous.primaryKeyId()).contains(rotated.keyId());
+        assertSingleNewChange(before, ChangeType.KEY_REPLACED, ACME, Optional.of(BOB), List.of(rotated.keyId(), seeded.keyId()));
+        assertThat(store.findKey(seeded.keyId())).contains(new KeyRecord(seeded.keyId(), hash(seeded), ACME, BOB, Role.USER, clock.instant()));
+        assertThat(anotherHandle().findUser(ACME, BOB).orElseThrow().primaryKeyId()).contains(seeded.keyId());
+        assertThat(store.listKeys(ACME, BOB, Instant.EPOCH)).extracting(KeySummary::keyId).containsExactly(seeded.keyId());
+    }
+
+    @Test
     public void deleteKeyEndsThatKeyOnlyAndNamesItInTheFeed()
     {
         NewUser alice = createAccountWithAdmin(ACME, ALICE);

@@ -14,6 +14,7 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
@@ -158,7 +159,8 @@ public final class InMemoryIdentityStore
         User before = existingUser(state, userId);
         Optional<KeyId> old = before.primaryKeyId();
         boolean sameKey = old.isPresent() && old.get().equals(newKeyId);
-        if (!sameKey) {
+        List<KeyId> expired = expiredKeys(state, userId, issuedAt);
+        if (!sameKey && !expired.contains(newKeyId)) {
             checkKeyIdFree(newKeyId);
         }
         boolean keepOld = old.isPresent() && !sameKey && previousKeyUntil.isPresent();
@@ -166,6 +168,7 @@ public final class InMemoryIdentityStore
             // the new key comes beside the user's live keys rather than in place of one
             StoreErrors.requireRoomForKeys(liveKeys(state, userId, issuedAt).size(), 1, accountId, userId);
         }
+        purge(state, userId, expired);
         User after = before.withKey(newKeyId);
         state.users().put(userId, after);
         Set<KeyId> owned = state.keysOf(userId);
@@ -184,7 +187,7 @@ public final class InMemoryIdentityStore
         List<KeyId> affected = new ArrayList<>();
         old.ifPresent(affected::add);
         affected.add(newKeyId);
-        append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), affected);
+        append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), ExpiredKeys.named(affected, expired));
         return before;
     }
 
@@ -194,11 +197,15 @@ public final class InMemoryIdentityStore
         requireNonNull(newKey, "newKey is null");
         AccountState state = existing(newKey.accountId());
         User user = existingUser(state, newKey.userId());
-        checkKeyIdFree(newKey.keyId());
+        List<KeyId> expired = expiredKeys(state, user.id(), newKey.createdAt());
+        if (!expired.contains(newKey.keyId())) {
+            checkKeyIdFree(newKey.keyId());
+        }
         StoreErrors.requireRoomForKeys(liveKeys(state, user.id(), newKey.createdAt()).size(), 1, user.accountId(), user.id());
+        purge(state, user.id(), expired);
         keys.put(newKey.keyId(), newKey.keyRecord(user.role()));
         state.keysOf(user.id()).add(newKey.keyId());
-        append(ChangeType.KEY_ADDED, user.accountId(), Optional.of(user.id()), List.of(newKey.keyId()));
+        append(ChangeType.KEY_ADDED, user.accountId(), Optional.of(user.id()), ExpiredKeys.named(List.of(newKey.keyId()), expired));
     }
 
     @Override
@@ -352,6 +359,19 @@ public final class InMemoryIdentityStore
                 .map(keyId -> requireNonNull(keys.get(keyId), "a user's key is missing"))
                 .filter(record -> record.attributes().isLiveAt(now))
                 .toList();
+    }
+
+    private List<KeyId> expiredKeys(AccountState state, UserId userId, Instant now)
+    {
+        return state.keysOf(userId).stream()
+                .filter(keyId -> !requireNonNull(keys.get(keyId), "a user's key is missing").attributes().isLiveAt(now))
+                .toList();
+    }
+
+    private void purge(AccountState state, UserId userId, List<KeyId> expired)
+    {
+        expired.forEach(keys::remove);
+        state.keysOf(userId).removeAll(expired);
     }
 
     private static KeyRecord withAttributes(KeyRecord key, KeyAttributes attributes)
