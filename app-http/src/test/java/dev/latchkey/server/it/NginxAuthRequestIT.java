@@ -52,6 +52,8 @@ class NginxAuthRequestIT
     private static final String ROLE = "X-Latchkey-Role";
     private static final String ACCOUNT = "X-Latchkey-Account";
     private static final String USER = "X-Latchkey-User";
+    private static final String KEY_ID = "X-Latchkey-Key-Id";
+    private static final String SCOPES = "X-Latchkey-Scopes";
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final HttpClient http = HttpClient.newBuilder()
@@ -128,14 +130,20 @@ class NginxAuthRequestIT
     @Order(2)
     void identityHeadersSentByTheClientAreReplaced()
     {
-        Map<String, String> spoofed = Map.of(ROLE, "root", ACCOUNT, "other", USER, "mallory");
+        Map<String, String> spoofed = Map.of(ROLE, "root", ACCOUNT, "other", USER, "mallory", KEY_ID, "spoofedKeyId0000", SCOPES, "latchkey:admin billing:*");
         HttpResponse<String> user = send(nginxPort, "GET", "/spoofed/user", null, with(spoofed, "X-API-Key", bobKey));
         HttpResponse<String> root = send(nginxPort, "GET", "/spoofed/root", null, with(spoofed, "X-API-Key", ROOT_KEY));
 
         assertThat(user.statusCode()).isEqualTo(200);
-        assertThat(identity(onlyRequest("/spoofed/user", "GET"))).as("the user's identity, not the client's headers").isEqualTo("user acme bob");
+        ReceivedRequest asUser = onlyRequest("/spoofed/user", "GET");
+        assertThat(identity(asUser)).as("the user's identity, not the client's headers").isEqualTo("user acme bob");
+        assertThat(asUser.header(KEY_ID)).as("the key's id").contains(bobKey.substring("lk_".length(), "lk_".length() + KeyId.LENGTH));
+        assertThat(asUser.header(SCOPES)).as("the key's scopes").contains("*");
         assertThat(root.statusCode()).isEqualTo(200);
-        assertThat(identity(onlyRequest("/spoofed/root", "GET"))).as("the root key: no account and no user, whatever the client sent").isEqualTo("root - -");
+        ReceivedRequest asRoot = onlyRequest("/spoofed/root", "GET");
+        assertThat(identity(asRoot)).as("the root key: no account and no user, whatever the client sent").isEqualTo("root - -");
+        assertThat(asRoot.header(KEY_ID)).as("the root key has no key id, whatever the client sent").isEmpty();
+        assertThat(asRoot.header(SCOPES)).contains("*");
     }
 
     @Test
