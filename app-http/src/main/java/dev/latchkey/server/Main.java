@@ -4,13 +4,16 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.LogFormat;
 import dev.latchkey.server.config.Settings;
+import dev.latchkey.server.cli.AccountCommands;
+import dev.latchkey.server.cli.KeyCommands;
+import dev.latchkey.server.cli.UserCommands;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
@@ -23,18 +26,20 @@ import java.util.concurrent.Callable;
 /**
  * {@code java -jar latchkey.jar [serve] [--config FILE]}: serves until SIGTERM (or SIGINT), then drains for
  * {@code LATCHKEY_SHUTDOWN_DRAIN} and stops; exits with status 2 on a bad setting, 1 when the store cannot be opened.
+ * {@code account}, {@code user} and {@code key} call a running server's admin API
+ * ({@link dev.latchkey.server.cli}); {@code generate-completion} prints a bash/zsh completion script.
  */
 @Command(name = "latchkey", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "API-key authentication for services behind a load balancer. Without a sub-command, serves.",
-        subcommands = Main.Serve.class)
+        subcommands = {Main.Serve.class, AccountCommands.class, UserCommands.class, KeyCommands.class, AutoComplete.GenerateCompletion.class})
 public final class Main
         implements Callable<Integer>
 {
     @Spec
     CommandSpec spec;
 
-    // inherited: `--config FILE serve` and `serve --config FILE` both work
-    @Option(names = "--config", paramLabel = "FILE", scope = ScopeType.INHERIT, description = "a properties file of LATCHKEY_* settings (the environment overrides it)")
+    // here and on serve: `--config FILE serve` and `serve --config FILE` both work (the admin commands take none)
+    @Option(names = "--config", paramLabel = "FILE", description = "a properties file of LATCHKEY_* settings (the environment overrides it)")
     Path config;
 
     public static void main(String[] args)
@@ -59,11 +64,22 @@ public final class Main
         @ParentCommand
         Main main;
 
+        @Option(names = "--config", paramLabel = "FILE", description = "a properties file of LATCHKEY_* settings (the environment overrides it)")
+        Path config;
+
         @Override
         public Integer call()
                 throws InterruptedException
         {
-            return serve(spec, main.config);
+            return serve(spec, configFile());
+        }
+
+        /**
+         * The config file given after {@code serve}, else the one given before it; null when none was.
+         */
+        Path configFile()
+        {
+            return config != null ? config : main.config;
         }
     }
 

@@ -2,6 +2,7 @@ package dev.latchkey.server;
 
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import picocli.CommandLine.ParseResult;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The command line: {@code --version} prints the version of the build, on the top command and on {@code serve};
@@ -31,9 +33,18 @@ public class TestMain
     {
         for (List<String> arguments : List.of(List.of("--config", "a.properties"), List.of("--config", "a.properties", "serve"), List.of("serve", "--config", "a.properties"))) {
             Main main = new Main();
-            new CommandLine(main).parseArgs(arguments.toArray(String[]::new));
-            assertThat(main.config).as("%s", arguments).isEqualTo(Path.of("a.properties"));
+            ParseResult parsed = new CommandLine(main).parseArgs(arguments.toArray(String[]::new));
+            Path config = parsed.hasSubcommand() ? ((Main.Serve) parsed.subcommand().commandSpec().userObject()).configFile() : main.config;
+            assertThat(config).as("%s", arguments).isEqualTo(Path.of("a.properties"));
         }
+    }
+
+    @Test
+    public void testTheAdminCommandsTakeNoConfigFile()
+    {
+        CommandLine command = new CommandLine(new Main());
+        assertThatThrownBy(() -> command.parseArgs("account", "list", "--config", "a.properties")).isInstanceOf(CommandLine.UnmatchedArgumentException.class);
+        assertThat(command.parseArgs("account", "list", "--json").subcommand().subcommand().matchedOption("--json")).isNotNull();
     }
 
     private static String run(String... arguments)

@@ -5,7 +5,7 @@ import dev.latchkey.core.error.ErrorCode;
 /**
  * The one place where error codes become HTTP statuses.
  */
-final class HttpErrors
+public final class HttpErrors
 {
     private HttpErrors() {}
 
@@ -29,7 +29,7 @@ final class HttpErrors
     /**
      * The code for a status that the HTTP layer itself produced (an unknown route, a wrong method, ...).
      */
-    static ErrorCode code(int status)
+    public static ErrorCode code(int status)
     {
         return switch (status) {
             case 400 -> ErrorCode.INVALID_ARGUMENT;
