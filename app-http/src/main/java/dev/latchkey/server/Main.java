@@ -6,6 +6,7 @@ import dev.latchkey.server.config.LogFormat;
 import dev.latchkey.server.config.Settings;
 import dev.latchkey.server.cli.AccountCommands;
 import dev.latchkey.server.cli.KeyCommands;
+import dev.latchkey.server.cli.StoreCommands;
 import dev.latchkey.server.cli.UserCommands;
 import picocli.AutoComplete;
 import picocli.CommandLine;
@@ -31,7 +32,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "latchkey", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "API-key authentication for services behind a load balancer. Without a sub-command, serves.",
-        subcommands = {Main.Serve.class, AccountCommands.class, UserCommands.class, KeyCommands.class, AutoComplete.GenerateCompletion.class})
+        subcommands = {Main.Serve.class, AccountCommands.class, UserCommands.class, KeyCommands.class, StoreCommands.class, AutoComplete.GenerateCompletion.class})
 public final class Main
         implements Callable<Integer>
 {

@@ -32,7 +32,13 @@ public final class FileSystemStoreModule
     @Singleton
     IdentityStore store(Clock clock, Closer closer)
     {
-        return closer.register("store", FileSystemIdentityStore.open(directory, clock));
+        return closer.register("store", open(clock));
+    }
+
+    @Override
+    public IdentityStore open(Clock clock)
+    {
+        return FileSystemIdentityStore.open(directory, clock);
     }
 
     @Override

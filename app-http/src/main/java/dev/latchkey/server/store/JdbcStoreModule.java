@@ -73,6 +73,12 @@ public final class JdbcStoreModule
         return closer.register("store", JdbcIdentityStore.open(config, clock));
     }
 
+    @Override
+    public IdentityStore open(Clock clock)
+    {
+        return JdbcIdentityStore.open(config, clock);
+    }
+
     @Provides
     @Singleton
     IdentityStore store(JdbcIdentityStore store)

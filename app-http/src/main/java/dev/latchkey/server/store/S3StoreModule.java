@@ -166,9 +166,15 @@ public final class S3StoreModule
     @Singleton
     IdentityStore store(Clock clock, Closer closer)
     {
-        return closer.register("store", credentials
+        return closer.register("store", open(clock));
+    }
+
+    @Override
+    public IdentityStore open(Clock clock)
+    {
+        return credentials
                 .map(value -> S3IdentityStore.open(config, StaticCredentialsProvider.create(value), clock))
-                .orElseGet(() -> S3IdentityStore.open(config, clock)));
+                .orElseGet(() -> S3IdentityStore.open(config, clock));
     }
 
     @Override

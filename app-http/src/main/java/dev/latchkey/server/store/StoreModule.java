@@ -1,11 +1,13 @@
 package dev.latchkey.server.store;
 
 import com.google.inject.AbstractModule;
+import dev.latchkey.core.store.IdentityStore;
 
+import java.time.Clock;
 import java.util.Optional;
 
 /**
- * The Guice module of one store adapter: binds {@link dev.latchkey.core.store.IdentityStore} and says what it is.
+ * The Guice module of one store adapter: binds {@link IdentityStore} and says what it is.
  */
 public abstract class StoreModule
         extends AbstractModule
@@ -25,4 +27,10 @@ public abstract class StoreModule
      * must fail instead.
      */
     public abstract Optional<String> generatedRootKey();
+
+    /**
+     * Opens the store, outside any injector (the store tools); the caller closes it. The module's own binding
+     * opens it the same way.
+     */
+    public abstract IdentityStore open(Clock clock);
 }

@@ -1,0 +1,209 @@
+package dev.latchkey.server.transfer;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.KeyName;
+import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.SecretHash;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The export file: JSON Lines, one record per line, each with a {@code type}. The first line is the
+ * {@link Header} (format and version), then each account followed by its users, each user followed by its live
+ * keys, and last the {@link End} with the counts, so that a file cut short is told from a whole one. Keys are their
+ * hashes: an export holds no secret, but its hashes are worth as much as the keys to anyone who also has the pepper
+ * (if one is set), so it is to be kept like a backup of the store.
+ */
+final class ExportFormat
+{
+    static final String FORMAT = "latchkey-store-export";
+    static final int VERSION = 1;
+
+    static final ObjectMapper MAPPER = JsonMapper.builder()
+            .addModule(new JavaTimeModule())
+            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+            .disable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
+            .build();
+
+    private ExportFormat() {}
+
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+    @JsonSubTypes({
+            @JsonSubTypes.Type(value = Header.class, name = "header"),
+            @JsonSubTypes.Type(value = AccountLine.class, name = "account"),
+            @JsonSubTypes.Type(value = UserLine.class, name = "user"),
+            @JsonSubTypes.Type(value = KeyLine.class, name = "key"),
+            @JsonSubTypes.Type(value = End.class, name = "end"),
+    })
+    sealed interface Line
+            permits Header, AccountLine, UserLine, KeyLine, End
+    {
+        /**
+         * Checks every value as the domain would (ids, scopes, names, hashes), so that a bad record is refused when
+         * the file is first read, before anything is written.
+         */
+        default void check() {}
+    }
+
+    /**
+     * @param source the kind and location of the store exported (never a secret)
+     */
+    record Header(String format, int version, Instant exportedAt, String source)
+            implements Line {}
+
+    record AccountLine(String accountId, Instant createdAt, boolean adminRequired)
+            implements Line
+    {
+        static AccountLine of(Account account)
+        {
+            return new AccountLine(account.id().value(), account.createdAt(), account.adminRequired());
+        }
+
+        Account toAccount()
+        {
+            return new Account(AccountId.of(accountId), createdAt, adminRequired);
+        }
+
+        @Override
+        public void check()
+        {
+            toAccount();
+        }
+    }
+
+    /**
+     * @param primaryKeyId null when the user has no primary key (it was deleted)
+     */
+    record UserLine(String accountId, String userId, Role role, Instant createdAt, String primaryKeyId)
+            implements Line
+    {
+        static UserLine of(User user)
+        {
+            return new UserLine(user.accountId().value(), user.id().value(), user.role(), user.createdAt(), user.primaryKeyId().map(KeyId::value).orElse(null));
+        }
+
+        User toUser()
+        {
+            return new User(AccountId.of(accountId), UserId.of(userId), role, Optional.ofNullable(primaryKeyId).map(KeyId::of), createdAt);
+        }
+
+        @Override
+        public void check()
+        {
+            if (role == Role.ROOT) {
+                throw new IllegalArgumentException("an account's user cannot have role root");
+            }
+            toUser();
+        }
+    }
+
+    /**
+     * @param secretHash the hex of the key's hash (SHA-256, or HMAC-SHA256 with the pepper of the exporting servers)
+     */
+    record KeyLine(String keyId, String accountId, String userId, String secretHash, Instant createdAt, String name, boolean primary, List<String> scopes,
+            Instant expiresAt)
+            implements Line
+    {
+        static KeyLine of(KeyRecord key)
+        {
+            KeyAttributes attributes = key.attributes();
+            return new KeyLine(key.keyId().value(), key.accountId().value(), key.userId().value(), key.secretHash().toHex(), key.createdAt(),
+                    attributes.name().map(KeyName::value).orElse(null), attributes.primary(), attributes.scopes().values(), attributes.expiresAt().orElse(null));
+        }
+
+        KeyId id()
+        {
+            return KeyId.of(keyId);
+        }
+
+        SecretHash hash()
+        {
+            return SecretHash.ofHex(secretHash);
+        }
+
+        KeyAttributes attributes()
+        {
+            return new KeyAttributes(Optional.ofNullable(name).map(KeyName::of), primary, new Scopes(scopes), Optional.ofNullable(expiresAt));
+        }
+
+        @Override
+        public void check()
+        {
+            id();
+            hash();
+            AccountId.of(accountId);
+            UserId.of(userId);
+            requireNonNull(createdAt, "created_at is missing");
+            attributes();
+        }
+    }
+
+    record End(long accounts, long users, long keys)
+            implements Line {}
+
+    static String write(Line line)
+    {
+        try {
+            return MAPPER.writeValueAsString(line);
+        }
+        catch (JsonProcessingException e) {
+            throw new IllegalStateException("an export record cannot be written as JSON", e);
+        }
+    }
+
+    /**
+     * One line of an export file.
+     *
+     * @throws LatchkeyException INVALID_ARGUMENT, naming the line, when it is not a record of this format (or a
+     *         value in it is invalid)
+     */
+    static Line read(String text, long lineNumber)
+    {
+        try {
+            Line line = MAPPER.readValue(text, Line.class);
+            line.check();
+            return line;
+        }
+        catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
+            String reason = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
+            throw badFile("line " + lineNumber + " is not a record of a Latchkey export: " + reason);
+        }
+        catch (LatchkeyException e) {
+            throw badFile("line " + lineNumber + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * What is wrong with an export file: INVALID_ARGUMENT, so that the command exits with the usage code.
+     */
+    static LatchkeyException badFile(String message)
+    {
+        return new LatchkeyException(ErrorCode.INVALID_ARGUMENT, message);
+    }
+}
