@@ -98,27 +98,34 @@ final class ExportFormat
     }
 
     /**
+     * @param role {@code admin} or {@code user}, as in the HTTP API
      * @param primaryKeyId null when the user has no primary key (it was deleted)
      */
-    record UserLine(String accountId, String userId, Role role, Instant createdAt, String primaryKeyId)
+    record UserLine(String accountId, String userId, String role, Instant createdAt, String primaryKeyId)
             implements Line
     {
         static UserLine of(User user)
         {
-            return new UserLine(user.accountId().value(), user.id().value(), user.role(), user.createdAt(), user.primaryKeyId().map(KeyId::value).orElse(null));
+            return new UserLine(user.accountId().value(), user.id().value(), user.role().wireName(), user.createdAt(), user.primaryKeyId().map(KeyId::value).orElse(null));
+        }
+
+        Role userRole()
+        {
+            Role parsed = Role.fromWireName(String.valueOf(role), "role");
+            if (parsed == Role.ROOT) {
+                throw new IllegalArgumentException("an account's user cannot have role root");
+            }
+            return parsed;
         }
 
         User toUser()
         {
-            return new User(AccountId.of(accountId), UserId.of(userId), role, Optional.ofNullable(primaryKeyId).map(KeyId::of), createdAt);
+            return new User(AccountId.of(accountId), UserId.of(userId), userRole(), Optional.ofNullable(primaryKeyId).map(KeyId::of), createdAt);
         }
 
         @Override
         public void check()
         {
-            if (role == Role.ROOT) {
-                throw new IllegalArgumentException("an account's user cannot have role root");
-            }
             toUser();
         }
     }

@@ -33,7 +33,6 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
@@ -215,7 +214,7 @@ public final class StoreImport
             {
                 AccountPlan current = accounts.get(account);
                 admin = null;
-                if (line.role() == Role.ADMIN && current.firstAdminKey().isEmpty()) {
+                if (line.userRole() == Role.ADMIN && current.firstAdminKey().isEmpty()) {
                     admin = line;
                     if (current.firstAdmin().isEmpty()) {
                         accounts.put(account, new AccountPlan(current.account(), Optional.of(line), Optional.empty()));
@@ -375,8 +374,8 @@ public final class StoreImport
         Optional<User> existing = store.findUser(user.accountId(), user.id());
         if (existing.isPresent()) {
             if (existing.get().role() != user.role()) {
-                throw conflict("user " + user.id() + " of account " + user.accountId() + " is in the store already, with role " + existing.get().role().name().toLowerCase(Locale.ROOT)
-                        + " and not " + user.role().name().toLowerCase(Locale.ROOT));
+                throw conflict("user " + user.id() + " of account " + user.accountId() + " is in the store already, with role " + existing.get().role().wireName()
+                        + " and not " + user.role().wireName());
             }
         }
         else if (primary.isPresent()) {
