@@ -90,7 +90,7 @@ final class AdminClient
 
     private JsonNode send(String method, String pathAndQuery, Map<String, ?> body)
     {
-        URI uri = base.resolve(base.getPath().endsWith("/") ? pathAndQuery.substring(1) : pathAndQuery);
+        URI uri = resolve(base, pathAndQuery);
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout).header("X-API-Key", key).header("Accept", "application/json");
         if (body == null) {
             request.method(method, HttpRequest.BodyPublishers.noBody());
@@ -119,6 +119,15 @@ final class AdminClient
             throw new LatchkeyException(ErrorCode.UNAVAILABLE, "interrupted while waiting for " + base);
         }
         return result(response);
+    }
+
+    /**
+     * An API path (from the root, {@code /api/...}) under the base URL, which ends with a slash (its path may be a
+     * prefix a proxy serves the server under).
+     */
+    static URI resolve(URI base, String pathAndQuery)
+    {
+        return base.resolve(pathAndQuery.substring(1));
     }
 
     private LatchkeyException unreachable(String what)

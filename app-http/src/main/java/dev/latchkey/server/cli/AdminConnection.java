@@ -97,14 +97,18 @@ public final class AdminConnection
         return new AdminClient(baseUri(), key(), Duration.ofSeconds(timeoutSeconds));
     }
 
-    private URI baseUri()
+    /**
+     * The server's base URL: {@code --url}, with a slash at the end of its path.
+     */
+    URI baseUri()
     {
         try {
             URI uri = new URI(url);
-            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
-                throw new UsageException("--url must be an http:// or https:// URL with a host, not " + url);
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+                throw new UsageException("--url must be an http:// or https:// URL with a host (and no query), not " + url);
             }
-            return uri.getPath() == null || uri.getPath().isEmpty() ? uri.resolve("/") : uri;
+            // a base path (a server behind a path prefix) ends with a slash, so that the API paths resolve under it
+            return url.endsWith("/") ? uri : new URI(url + "/");
         }
         catch (URISyntaxException e) {
             throw new UsageException("--url is not a URL: " + url);
