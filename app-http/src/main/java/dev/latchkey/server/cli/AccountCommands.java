@@ -1,11 +1,9 @@
 package dev.latchkey.server.cli;
 
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -18,21 +16,8 @@ import java.util.concurrent.Callable;
 @Command(name = "account", mixinStandardHelpOptions = true, description = "Create, list and delete accounts (the root key).",
         subcommands = {AccountCommands.Create.class, AccountCommands.ListAccounts.class, AccountCommands.Delete.class})
 public final class AccountCommands
-        implements Callable<Integer>
+        extends CommandGroup
 {
-    @Spec
-    CommandSpec spec;
-
-    /**
-     * Without a sub-command: the usage, on standard error, and the usage exit code.
-     */
-    @Override
-    public Integer call()
-    {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCodes.USAGE;
-    }
-
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Create an account with its first admin; prints the admin's new key once.")
     static final class Create
             implements Callable<Integer>

@@ -2,11 +2,9 @@ package dev.latchkey.server.cli;
 
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -21,24 +19,11 @@ import java.util.concurrent.Callable;
 @Command(name = "key", mixinStandardHelpOptions = true, description = "Create, list, delete and rotate a user's keys.",
         subcommands = {KeyCommands.Create.class, KeyCommands.ListKeys.class, KeyCommands.Delete.class, KeyCommands.Rotate.class})
 public final class KeyCommands
-        implements Callable<Integer>
+        extends CommandGroup
 {
-    @Spec
-    CommandSpec spec;
-
-    /**
-     * Without a sub-command: the usage, on standard error, and the usage exit code.
-     */
-    @Override
-    public Integer call()
+    static String keysPath(UserArguments target)
     {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCodes.USAGE;
-    }
-
-    static String keysPath(String account, String user)
-    {
-        return UserCommands.userPath(account, user) + "/keys";
+        return target.userPath() + "/keys";
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Issue a user one more key; prints it once.")
@@ -48,11 +33,8 @@ public final class KeyCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Option(names = "--name", paramLabel = "NAME", description = "a name, to tell keys apart in a listing")
         String name;
@@ -89,7 +71,7 @@ public final class KeyCommands
                 if (expiry != null && expiry.ttl != null) {
                     body.put("ttl", expiry.ttl);
                 }
-                return client.post(keysPath(account, user), body);
+                return client.post(keysPath(target), body);
             }, (result, out) -> {
                 out.println("Created key " + result.path("key_id").asText() + " for user " + result.path("user_id").asText() + " of account "
                         + result.path("account_id").asText() + " (scopes " + Table.text(result.path("scopes")) + ", expires " + Table.text(result.path("expires_at")) + ").");
@@ -105,16 +87,13 @@ public final class KeyCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Override
         public Integer call()
         {
-            return connection.run(client -> client.get(keysPath(account, user), Map.of()),
+            return connection.run(client -> client.get(keysPath(target), Map.of()),
                     (result, out) -> new Table("KEY ID", "key_id", "NAME", "name", "PRIMARY", "primary", "SCOPES", "scopes", "CREATED", "created_at", "EXPIRES", "expires_at")
                             .print(result, out));
         }
@@ -127,11 +106,8 @@ public final class KeyCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Parameters(index = "2", paramLabel = "KEY_ID", description = "the key id of `key list` (the part of the key after lk_)")
         String keyId;
@@ -139,8 +115,8 @@ public final class KeyCommands
         @Override
         public Integer call()
         {
-            return connection.run(client -> client.delete(keysPath(account, user) + "/" + AdminClient.segment(keyId)),
-                    (result, out) -> out.println("Deleted key " + keyId + " of user " + user + ": it stops working on every instance within the revocation bound."));
+            return connection.run(client -> client.delete(keysPath(target) + "/" + AdminClient.segment(keyId)),
+                    (result, out) -> out.println("Deleted key " + keyId + " of user " + target.user + ": it stops working on every instance within the revocation bound."));
         }
     }
 
@@ -151,11 +127,8 @@ public final class KeyCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Option(names = "--grace-period", paramLabel = "SECONDS", defaultValue = "0",
                 description = "how long the old primary key keeps working, 0 to 604800 seconds (default: ${DEFAULT-VALUE}, it stops at once)")
@@ -173,9 +146,9 @@ public final class KeyCommands
                 if (seedFile != null) {
                     body.put("seed", AdminConnection.readSecretFile(seedFile, "seed"));
                 }
-                return client.post(UserCommands.userPath(account, user) + "/key", body);
+                return client.post(target.userPath() + "/key", body);
             }, (result, out) -> {
-                out.println("Rotated the primary key of user " + user + " of account " + account + ".");
+                out.println("Rotated the primary key of user " + target.user + " of account " + target.account + ".");
                 if (result.hasNonNull("previous_key_expires_at")) {
                     out.println("The old primary key keeps working until " + result.path("previous_key_expires_at").asText() + ".");
                 }

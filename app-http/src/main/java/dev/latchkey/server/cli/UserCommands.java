@@ -4,11 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -21,21 +19,8 @@ import java.util.concurrent.Callable;
 @Command(name = "user", mixinStandardHelpOptions = true, description = "Add, list and remove users, and set their role.",
         subcommands = {UserCommands.Add.class, UserCommands.ListUsers.class, UserCommands.Remove.class, UserCommands.SetRole.class})
 public final class UserCommands
-        implements Callable<Integer>
+        extends CommandGroup
 {
-    @Spec
-    CommandSpec spec;
-
-    /**
-     * Without a sub-command: the usage, on standard error, and the usage exit code.
-     */
-    @Override
-    public Integer call()
-    {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCodes.USAGE;
-    }
-
     /** The page size used to read every user. */
     static final int PAGE = 1000;
 
@@ -56,11 +41,8 @@ public final class UserCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Option(names = "--role", paramLabel = "ROLE", defaultValue = "user", description = "user or admin (default: ${DEFAULT-VALUE})")
         String role;
@@ -73,12 +55,12 @@ public final class UserCommands
         {
             return connection.run(client -> {
                 Map<String, Object> body = new LinkedHashMap<>();
-                body.put("user_id", user);
+                body.put("user_id", target.user);
                 body.put("role", role);
                 if (seedFile != null) {
                     body.put("seed", AdminConnection.readSecretFile(seedFile, "seed"));
                 }
-                return client.post(usersPath(account), body);
+                return client.post(usersPath(target.account), body);
             }, (result, out) -> {
                 out.println("Added user " + result.path("user_id").asText() + " to account " + result.path("account_id").asText() + " as " + role + ".");
                 NewKeys.print(result.path("user_key").asText(), out);
@@ -138,17 +120,14 @@ public final class UserCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Override
         public Integer call()
         {
-            return connection.run(client -> client.delete(userPath(account, user)),
-                    (result, out) -> out.println("Removed user " + user + " from account " + account + ": its keys stop working on every instance within the revocation bound."));
+            return connection.run(client -> client.delete(target.userPath()),
+                    (result, out) -> out.println("Removed user " + target.user + " from account " + target.account + ": its keys stop working on every instance within the revocation bound."));
         }
     }
 
@@ -159,11 +138,8 @@ public final class UserCommands
         @Mixin
         AdminConnection connection;
 
-        @Parameters(index = "0", paramLabel = "ACCOUNT")
-        String account;
-
-        @Parameters(index = "1", paramLabel = "USER")
-        String user;
+        @Mixin
+        UserArguments target;
 
         @Parameters(index = "2", paramLabel = "ROLE", description = "user or admin")
         String role;
@@ -171,7 +147,7 @@ public final class UserCommands
         @Override
         public Integer call()
         {
-            return connection.run(client -> client.put(userPath(account, user) + "/role", Map.of("role", role)),
+            return connection.run(client -> client.put(target.userPath() + "/role", Map.of("role", role)),
                     (result, out) -> out.println("User " + result.path("user_id").asText() + " of account " + result.path("account_id").asText() + " is now " + result.path("role").asText() + "."));
         }
     }

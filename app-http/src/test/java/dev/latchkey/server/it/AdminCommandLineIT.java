@@ -12,7 +12,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -319,29 +317,7 @@ public class AdminCommandLineIT
 
     private Run run(Map<String, String> environment, String... args)
     {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-jar", ServerProcess.jar().toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command);
-        Map<String, String> inherited = builder.environment();
-        inherited.keySet().removeIf(variable -> variable.startsWith("LATCHKEY_"));
-        inherited.putAll(new LinkedHashMap<>(environment));
-        try {
-            Path out = Files.createTempFile(directory, "out", ".txt");
-            Path err = Files.createTempFile(directory, "err", ".txt");
-            Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            if (!process.waitFor(COMMAND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                throw new AssertionError("latchkey " + String.join(" ", args) + " did not finish within " + COMMAND_TIMEOUT);
-            }
-            return new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
+        JarCommand.Run run = JarCommand.run(directory, environment, COMMAND_TIMEOUT, args);
+        return new Run(run.exitCode(), run.out(), run.err());
     }
 }

@@ -105,7 +105,7 @@ public class StoreTransferIT
         fill(store, accounts, usersPerAccount, sample, sampleUsers);
         Path export = directory.resolve(name + ".jsonl");
         long start = System.nanoTime();
-        Run run = latchkey(Map.of("LATCHKEY_FS_DIR", store.toString()), "store", "export", "--out", export.toString());
+        JarCommand.Run run = latchkey(Map.of("LATCHKEY_FS_DIR", store.toString()), "store", "export", "--out", export.toString());
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         Source source = new Source(accounts, usersPerAccount, export, Files.readAllLines(export, StandardCharsets.UTF_8), sample, sampleUsers);
         assertThat(run.exitCode()).as(run.err()).isZero();
@@ -162,7 +162,7 @@ public class StoreTransferIT
         Path export = source.export();
         List<String> exported = source.exported();
         long start = System.nanoTime();
-        Run imported = latchkey(store, "store", "import", "--in", export.toString(), "--threads", Integer.toString(threads));
+        JarCommand.Run imported = latchkey(store, "store", "import", "--in", export.toString(), "--threads", Integer.toString(threads));
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(imported.exitCode()).as(imported.err()).isZero();
         assertThat(imported.err()).contains("the store holds the " + source.accounts() + " accounts, " + source.users() + " users and " + source.keys() + " keys");
@@ -170,13 +170,13 @@ public class StoreTransferIT
 
         // the imported store, exported again, is the file: every record, hash, role, scope and expiry
         Path again = directory.resolve(name + "-export.jsonl");
-        Run reexported = latchkey(store, "store", "export", "--out", again.toString());
+        JarCommand.Run reexported = latchkey(store, "store", "export", "--out", again.toString());
         assertThat(reexported.exitCode()).as(reexported.err()).isZero();
         List<String> lines = readLines(again);
         assertThat(lines.subList(1, lines.size())).as("%s, exported again", name).containsExactlyElementsOf(exported.subList(1, exported.size()));
 
         // a second run changes nothing and says so
-        Run second = latchkey(store, "store", "import", "--in", export.toString());
+        JarCommand.Run second = latchkey(store, "store", "import", "--in", export.toString());
         assertThat(second.exitCode()).as(second.err()).isZero();
         assertThat(readLines(exportOf(name + "-second", store)).subList(1, exported.size())).containsExactlyElementsOf(exported.subList(1, exported.size()));
 
@@ -193,7 +193,7 @@ public class StoreTransferIT
             // and a store holding an account not in the file is refused
             client.createAccount(server, "newcomer", "admin");
         }
-        Run refused = latchkey(store, "store", "import", "--in", export.toString());
+        JarCommand.Run refused = latchkey(store, "store", "import", "--in", export.toString());
         assertThat(refused.exitCode()).isEqualTo(6);
         assertThat(refused.err()).contains("not empty").contains("newcomer").doesNotContain("Exception");
     }
@@ -248,12 +248,10 @@ public class StoreTransferIT
 
     // --- running the jar
 
-    record Run(int exitCode, String out, String err) {}
-
     private Path exportOf(String name, Map<String, String> store)
     {
         Path file = directory.resolve(name + ".jsonl");
-        Run run = latchkey(store, "store", "export", "--out", file.toString());
+        JarCommand.Run run = latchkey(store, "store", "export", "--out", file.toString());
         assertThat(run.exitCode()).as(run.err()).isZero();
         return file;
     }
@@ -268,30 +266,8 @@ public class StoreTransferIT
         }
     }
 
-    private Run latchkey(Map<String, String> environment, String... args)
+    private JarCommand.Run latchkey(Map<String, String> environment, String... args)
     {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-XX:+UseSerialGC",
-                "-jar", ServerProcess.jar().toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command);
-        builder.environment().keySet().removeIf(variable -> variable.startsWith("LATCHKEY_") || variable.startsWith("AWS_"));
-        builder.environment().putAll(environment);
-        try {
-            Path out = Files.createTempFile(directory, "out", ".txt");
-            Path err = Files.createTempFile(directory, "err", ".txt");
-            Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            if (!process.waitFor(COMMAND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                throw new AssertionError("latchkey " + String.join(" ", args) + " did not finish within " + COMMAND_TIMEOUT);
-            }
-            return new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
+        return JarCommand.run(directory, environment, COMMAND_TIMEOUT, args);
     }
 }
