@@ -1,9 +1,11 @@
 package dev.latchkey.server.it;
 
+import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.server.it.LatchkeyClient.Response;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -129,5 +131,20 @@ final class MultiInstanceSupport
     static long millisSince(long startNanos)
     {
         return Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
+    }
+
+    /**
+     * The settings of a server (or a store command) on a bucket of this S3Mock, reached through its serializing proxy.
+     */
+    static Map<String, String> s3Settings(TestingS3 s3, String bucket)
+    {
+        return Map.of(
+                "LATCHKEY_STORE", "s3",
+                "LATCHKEY_S3_BUCKET", bucket,
+                "LATCHKEY_S3_ENDPOINT", s3.serializingProxy().endpoint().toString(),
+                "LATCHKEY_S3_PATH_STYLE", "true",
+                "AWS_ACCESS_KEY_ID", TestingS3.ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY", TestingS3.SECRET_KEY,
+                "AWS_REGION", TestingS3.REGION.id());
     }
 }

@@ -146,14 +146,7 @@ public class StoreTransferIT
     public void intoS3()
     {
         s3 = TestingS3.start(BUCKET);
-        Map<String, String> store = Map.of(
-                "LATCHKEY_STORE", "s3",
-                "LATCHKEY_S3_BUCKET", BUCKET,
-                "LATCHKEY_S3_ENDPOINT", s3.serializingProxy().endpoint().toString(),
-                "LATCHKEY_S3_PATH_STYLE", "true",
-                "AWS_ACCESS_KEY_ID", TestingS3.ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY", TestingS3.SECRET_KEY,
-                "AWS_REGION", TestingS3.REGION.id());
+        Map<String, String> store = MultiInstanceSupport.s3Settings(s3, BUCKET);
         importAndCheck("s3", store, small, 8);
     }
 

@@ -327,14 +327,7 @@ public final class WriteLoad
                 }
                 case "s3" -> {
                     TestingS3 s3 = TestingS3.start(BUCKET);
-                    Map<String, String> settings = Map.of(
-                            "LATCHKEY_STORE", "s3",
-                            "LATCHKEY_S3_BUCKET", BUCKET,
-                            "LATCHKEY_S3_ENDPOINT", s3.serializingProxy().endpoint().toString(),
-                            "LATCHKEY_S3_PATH_STYLE", "true",
-                            "AWS_ACCESS_KEY_ID", TestingS3.ACCESS_KEY,
-                            "AWS_SECRET_ACCESS_KEY", TestingS3.SECRET_KEY,
-                            "AWS_REGION", TestingS3.REGION.id());
+                    Map<String, String> settings = MultiInstanceSupport.s3Settings(s3, BUCKET);
                     yield new StoreUnderLoad(kind, settings,
                             () -> S3IdentityStore.open(S3StoreConfig.of(BUCKET).withEndpoint(s3.serializingProxy().endpoint()).withPathStyle(true),
                                     StaticCredentialsProvider.create(AwsBasicCredentials.create(TestingS3.ACCESS_KEY, TestingS3.SECRET_KEY)), Clock.systemUTC()),
