@@ -6,6 +6,8 @@ import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.KeySummary;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
@@ -21,6 +23,8 @@ import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -71,16 +75,18 @@ public final class StoreExport
             while (true) {
                 UserPage page = store.listUsers(summary.id(), new UserQuery(PAGE, Optional.empty(), Optional.empty(), after));
                 for (User user : page.users()) {
+                    Optional<List<KeyRecord>> held = keysOf(user, now);
+                    if (held.isEmpty()) {
+                        // removed since the page was read
+                        continue;
+                    }
                     write(out, UserLine.of(user));
                     users++;
-                    for (KeySummary key : store.listKeys(user.accountId(), user.id(), now)) {
-                        Optional<KeyRecord> record = store.findKey(key.keyId());
-                        if (record.isPresent() && record.get().userId().equals(user.id()) && record.get().accountId().equals(user.accountId())) {
-                            write(out, KeyLine.of(record.get()));
-                            keys++;
-                            progress.keys(keys, users, accounts);
-                        }
+                    for (KeyRecord key : held.get()) {
+                        write(out, KeyLine.of(key));
+                        keys++;
                     }
+                    progress.keys(keys, users, accounts);
                 }
                 if (page.next().isEmpty()) {
                     break;
@@ -97,6 +103,31 @@ public final class StoreExport
         }
         progress.done(keys, users, accounts);
         return new Counts(accounts, users, keys);
+    }
+
+    /**
+     * The user's live keys, whole (with their hashes); empty when the user is gone.
+     */
+    private Optional<List<KeyRecord>> keysOf(User user, Instant now)
+    {
+        List<KeySummary> summaries;
+        try {
+            summaries = store.listKeys(user.accountId(), user.id(), now);
+        }
+        catch (LatchkeyException e) {
+            if (e.code() == ErrorCode.NOT_FOUND) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+        List<KeyRecord> keys = new ArrayList<>();
+        for (KeySummary key : summaries) {
+            // a key deleted since the listing is left out, as after that deletion
+            store.findKey(key.keyId())
+                    .filter(record -> record.userId().equals(user.id()) && record.accountId().equals(user.accountId()))
+                    .ifPresent(keys::add);
+        }
+        return Optional.of(keys);
     }
 
     private static void write(Writer out, Line line)
