@@ -15,7 +15,10 @@ import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
@@ -24,6 +27,8 @@ import dev.latchkey.core.store.UserQuery;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Collection;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -81,15 +86,15 @@ final class CopyingStore
     }
 
     @Override
-    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    public void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin)
     {
-        delegate.createAccount(account, firstAdmin);
+        delegate.createAccount(origin, account, firstAdmin);
     }
 
     @Override
-    public void addUser(NewUser newUser)
+    public void addUser(Origin origin, NewUser newUser)
     {
-        delegate.addUser(newUser);
+        delegate.addUser(origin, newUser);
     }
 
     @Override
@@ -99,39 +104,39 @@ final class CopyingStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    public User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
-        return delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil);
+        return delegate.replaceKey(origin, accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil);
     }
 
     @Override
-    public void addKey(NewKey newKey)
+    public void addKey(Origin origin, NewKey newKey)
     {
-        delegate.addKey(newKey);
+        delegate.addKey(origin, newKey);
     }
 
     @Override
-    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    public KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now)
     {
-        return delegate.deleteKey(accountId, userId, keyId, now);
+        return delegate.deleteKey(origin, accountId, userId, keyId, now);
     }
 
     @Override
-    public UserChange setRole(AccountId accountId, UserId userId, Role role)
+    public UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role)
     {
-        return delegate.setRole(accountId, userId, role);
+        return delegate.setRole(origin, accountId, userId, role);
     }
 
     @Override
-    public UserChange removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(Origin origin, AccountId accountId, UserId userId)
     {
-        return delegate.removeUser(accountId, userId);
+        return delegate.removeUser(origin, accountId, userId);
     }
 
     @Override
-    public void deleteAccount(AccountId accountId)
+    public void deleteAccount(Origin origin, AccountId accountId)
     {
-        delegate.deleteAccount(accountId);
+        delegate.deleteAccount(origin, accountId);
     }
 
     @Override
@@ -144,6 +149,30 @@ final class CopyingStore
     public FeedPosition headPosition()
     {
         return delegate.headPosition();
+    }
+
+    @Override
+    public AuditPage listAudit(AuditQuery query)
+    {
+        return delegate.listAudit(query);
+    }
+
+    @Override
+    public void purgeAudit(Instant before)
+    {
+        delegate.purgeAudit(before);
+    }
+
+    @Override
+    public void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed)
+    {
+        delegate.recordUsage(instanceId, lastUsed);
+    }
+
+    @Override
+    public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
+    {
+        return delegate.lastUsed(keyIds);
     }
 
     @Override

@@ -17,19 +17,26 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -50,17 +57,49 @@ public final class AdminService
     private final SecretHasher hasher;
     private final Clock clock;
     private final LocalWriteListener listener;
+    private final String instanceId;
+    private final Optional<String> requestId;
 
     /**
      * @param listener told of every acknowledged write before the call returns (the local cache)
      */
     public AdminService(IdentityStore store, ApiKeyGenerator keyGenerator, SecretHasher hasher, Clock clock, LocalWriteListener listener)
     {
+        this(store, keyGenerator, hasher, clock, listener, Origin.UNKNOWN_INSTANCE, Optional.empty());
+    }
+
+    private AdminService(IdentityStore store, ApiKeyGenerator keyGenerator, SecretHasher hasher, Clock clock, LocalWriteListener listener, String instanceId, Optional<String> requestId)
+    {
         this.store = requireNonNull(store, "store is null");
         this.keyGenerator = requireNonNull(keyGenerator, "keyGenerator is null");
         this.hasher = requireNonNull(hasher, "hasher is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.listener = requireNonNull(listener, "listener is null");
+        this.instanceId = requireNonNull(instanceId, "instanceId is null");
+        this.requestId = requireNonNull(requestId, "requestId is null");
+        if (!Origin.isValidInstanceId(instanceId)) {
+            throw new IllegalArgumentException("invalid instance id");
+        }
+        requestId.filter(id -> !Origin.isValidRequestId(id)).ifPresent(id -> {
+            throw new IllegalArgumentException("invalid request id");
+        });
+    }
+
+    /**
+     * This service, recording its writes in the audit trail as made through the given instance.
+     */
+    public AdminService onInstance(String instance)
+    {
+        return new AdminService(store, keyGenerator, hasher, clock, listener, instance, requestId);
+    }
+
+    /**
+     * This service, recording its writes in the audit trail as answers to the given request (without one, each
+     * write gets a new request id).
+     */
+    public AdminService forRequest(String request)
+    {
+        return new AdminService(store, keyGenerator, hasher, clock, listener, instanceId, Optional.of(request));
     }
 
     /**
@@ -81,7 +120,7 @@ public final class AdminService
         Instant now = clock.instant();
         ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, adminUserId);
         NewUser admin = newUser(new User(accountId, adminUserId, Role.ADMIN, key.keyId(), now), key);
-        store.createAccount(new Account(accountId, now, true), Optional.of(admin));
+        store.createAccount(origin(caller), new Account(accountId, now, true), Optional.of(admin));
         listener.written(ChangeType.ACCOUNT_CREATED, accountId, List.of(key.keyId()));
         return new CreatedAccount(accountId, adminUserId, key);
     }
@@ -98,7 +137,7 @@ public final class AdminService
             return false;
         }
         try {
-            store.createAccount(new Account(accountId, clock.instant(), false), Optional.empty());
+            store.createAccount(systemOrigin(), new Account(accountId, clock.instant(), false), Optional.empty());
             listener.written(ChangeType.ACCOUNT_CREATED, accountId, List.of());
             return true;
         }
@@ -125,7 +164,7 @@ public final class AdminService
     public void deleteAccount(Identity caller, AccountId accountId)
     {
         requireRoot(caller);
-        store.deleteAccount(accountId);
+        store.deleteAccount(origin(caller), accountId);
         listener.written(ChangeType.ACCOUNT_DELETED, accountId, List.of());
     }
 
@@ -139,7 +178,7 @@ public final class AdminService
         requireAssignable(role);
         requireAdministers(caller, accountId);
         ApiKey key = keyGenerator.randomOrSeeded(seed, accountId, userId);
-        store.addUser(newUser(new User(accountId, userId, role, key.keyId(), clock.instant()), key));
+        store.addUser(origin(caller), newUser(new User(accountId, userId, role, key.keyId(), clock.instant()), key));
         listener.written(ChangeType.USER_ADDED, accountId, List.of(key.keyId()));
         return new CreatedUser(accountId, userId, key);
     }
@@ -154,13 +193,24 @@ public final class AdminService
     }
 
     /**
+     * A page of an account's users, with the last recorded use of each one's primary key. Root, or an admin of that
+     * account.
+     */
+    public UserListing listUsersWithUsage(Identity caller, AccountId accountId, UserQuery query)
+    {
+        UserPage page = listUsers(caller, accountId, query);
+        List<KeyId> primaryKeys = page.users().stream().flatMap(user -> user.primaryKeyId().stream()).toList();
+        return new UserListing(page, primaryKeys.isEmpty() ? Map.of() : store.lastUsed(primaryKeys));
+    }
+
+    /**
      * Removes a user and its key. Root, or an admin of that account (an admin may remove itself, unless it is the
      * account's last admin).
      */
     public void removeUser(Identity caller, AccountId accountId, UserId userId)
     {
         requireAdministers(caller, accountId);
-        UserChange removed = store.removeUser(accountId, userId);
+        UserChange removed = store.removeUser(origin(caller), accountId, userId);
         listener.written(ChangeType.USER_REMOVED, accountId, removed.keyIds());
     }
 
@@ -175,7 +225,7 @@ public final class AdminService
         requireNonNull(role, "role is null");
         requireAssignable(role);
         requireAdministers(caller, accountId);
-        UserChange change = store.setRole(accountId, userId, role);
+        UserChange change = store.setRole(origin(caller), accountId, userId, role);
         if (change.before().role() != role) {
             listener.written(ChangeType.ROLE_CHANGED, accountId, change.keyIds());
         }
@@ -217,7 +267,7 @@ public final class AdminService
         Optional<Instant> previousUntil = gracePeriodSeconds > 0
                 ? Optional.of(now.plusSeconds(gracePeriodSeconds).truncatedTo(ChronoUnit.MILLIS))
                 : Optional.empty();
-        User before = store.replaceKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), now, previousUntil);
+        User before = store.replaceKey(origin(caller), accountId, userId, key.keyId(), hasher.hash(key.secret()), now, previousUntil);
         Optional<KeyId> replaced = before.primaryKeyId().filter(old -> !old.equals(key.keyId()));
         List<KeyId> affected = new ArrayList<>();
         replaced.ifPresent(affected::add);
@@ -240,7 +290,7 @@ public final class AdminService
         ApiKey key = keyGenerator.random();
         KeyAttributes attributes = KeyAttributes.extra(request.name(), request.scopes().orElse(Scopes.all()), expiresAt);
         NewKey newKey = new NewKey(accountId, userId, key.keyId(), hasher.hash(key.secret()), now, attributes);
-        store.addKey(newKey);
+        store.addKey(origin(caller), newKey);
         listener.written(ChangeType.KEY_ADDED, accountId, List.of(key.keyId()));
         return new CreatedKey(accountId, userId, key, new KeySummary(key.keyId(), now, attributes));
     }
@@ -251,7 +301,12 @@ public final class AdminService
     public List<KeySummary> listKeys(Identity caller, AccountId accountId, UserId userId)
     {
         requireManagesKeys(caller, accountId, userId);
-        return store.listKeys(accountId, userId, clock.instant());
+        List<KeySummary> keys = store.listKeys(accountId, userId, clock.instant());
+        if (keys.isEmpty()) {
+            return keys;
+        }
+        Map<KeyId, Instant> used = store.lastUsed(keys.stream().map(KeySummary::keyId).toList());
+        return keys.stream().map(key -> key.withLastUsedAt(Optional.ofNullable(used.get(key.keyId())))).toList();
     }
 
     /**
@@ -261,9 +316,46 @@ public final class AdminService
     {
         requireNonNull(keyId, "keyId is null");
         requireManagesKeys(caller, accountId, userId);
-        KeySummary deleted = store.deleteKey(accountId, userId, keyId, clock.instant());
+        KeySummary deleted = store.deleteKey(origin(caller), accountId, userId, keyId, clock.instant());
         listener.written(ChangeType.KEY_DELETED, accountId, List.of(keyId));
         return deleted;
+    }
+
+    /**
+     * A page of the audit trail, newest first: root sees every account (or the one it filters on), an admin only its
+     * own account, whatever it asks.
+     *
+     * @param retention records older than this are not listed
+     */
+    public AuditPage listAudit(Identity caller, Optional<AccountId> accountId, Optional<FeedPosition> before, int limit, Duration retention)
+    {
+        requireNonNull(accountId, "accountId is null");
+        if (limit < 1 || limit > AuditQuery.MAX_LIMIT) {
+            throw LatchkeyException.invalidField("limit", "limit must be an integer from 1 to " + AuditQuery.MAX_LIMIT);
+        }
+        Optional<AccountId> scope;
+        if (caller.isRoot()) {
+            scope = accountId;
+        }
+        else {
+            AccountId own = caller.accountId().orElseThrow();
+            if (accountId.isPresent() && !accountId.get().equals(own)) {
+                requireAdministers(caller, accountId.get());
+            }
+            requireAdministers(caller, own);
+            scope = Optional.of(own);
+        }
+        return store.listAudit(new AuditQuery(scope, before, clock.instant().minus(retention), limit));
+    }
+
+    private Origin origin(Identity caller)
+    {
+        return new Origin(Actor.of(caller), instanceId, requestId.orElseGet(Origin::newRequestId));
+    }
+
+    private Origin systemOrigin()
+    {
+        return new Origin(Actor.system(), instanceId, requestId.orElseGet(Origin::newRequestId));
     }
 
     private boolean isCurrent(ApiKey key)

@@ -10,6 +10,8 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 import org.jspecify.annotations.Nullable;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
@@ -38,6 +40,16 @@ final class CachedKey
     private static final int INLINE_USER_ID = 2 * Long.BYTES;
     private static final long NEVER = Long.MAX_VALUE;
     private static final Map<Role, Grant> UNRESTRICTED = new EnumMap<>(Role.class);
+    private static final VarHandle USED;
+
+    static {
+        try {
+            USED = MethodHandles.lookup().findVarHandle(CachedKey.class, "used", int.class);
+        }
+        catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     static {
         for (Role role : Role.values()) {
@@ -62,6 +74,13 @@ final class CachedKey
      * sends one more hit through the cache policy.
      */
     private volatile long confirmedAt;
+    /**
+     * 1 when a request was served from this entry since usage was last taken ({@link #takeUsed}). Opaque access: a
+     * hit costs one plain read (and a write only on the first use of an interval); a mark that races with the flush
+     * is at worst counted one flush late, and the flush records its own time, never earlier than the use.
+     */
+    @SuppressWarnings("unused") // through USED
+    private int used;
 
     /**
      * @param confirmedAt when the record was read from the store, in ticker nanos
@@ -96,6 +115,28 @@ final class CachedKey
                 ? requireNonNull(UNRESTRICTED.get(record.role()), "every role has its grant")
                 : new Grant(record.role(), scopes, expiresAt.map(Instant::toEpochMilli).orElse(NEVER));
         this.confirmedAt = confirmedAt;
+    }
+
+    /**
+     * Notes that a request was served from this entry.
+     */
+    void markUsed()
+    {
+        if ((int) USED.getOpaque(this) == 0) {
+            USED.setOpaque(this, 1);
+        }
+    }
+
+    /**
+     * Whether a request was served from this entry since the last call, clearing the mark.
+     */
+    boolean takeUsed()
+    {
+        if ((int) USED.getOpaque(this) == 0) {
+            return false;
+        }
+        USED.setOpaque(this, 0);
+        return true;
     }
 
     /**

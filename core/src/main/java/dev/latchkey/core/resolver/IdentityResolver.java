@@ -16,9 +16,13 @@ import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
 import org.jspecify.annotations.Nullable;
 
+import java.lang.System.Logger.Level;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -71,6 +75,7 @@ import static java.util.Objects.requireNonNull;
 public final class IdentityResolver
         implements LocalWriteListener, AutoCloseable
 {
+    private static final System.Logger LOG = System.getLogger(IdentityResolver.class.getName());
     private static final int LOOKUP_ATTEMPTS = 3;
     private static final Decided MALFORMED = new Decided(Resolution.rejected(Outcome.MALFORMED));
     private static final Decided INVALID = new Decided(Resolution.rejected(Outcome.INVALID));
@@ -88,6 +93,8 @@ public final class IdentityResolver
     private final FeedFollower feed;
     /** Point lookups in flight, one per key id (single flight); removed when done or when a change names the key. */
     private final ConcurrentMap<KeyId, CompletableFuture<KeyLookup>> lookups = new ConcurrentHashMap<>();
+    /** Usage taken from the cache that the store has not recorded yet (guarded by this). */
+    private final Map<KeyId, Instant> unflushedUsage = new HashMap<>();
 
     /**
      * Reads the feed's head before returning (or starts in the outage state if it cannot).
@@ -184,7 +191,11 @@ public final class IdentityResolver
         CachedKey cached = cache.hit(new CacheKey(keyId));
         if (cached != null) {
             stats.cacheHit();
-            return cached.matches(hasher.hash(key)) && !cached.isExpiredAt(clock) ? new Decided(Resolution.authenticated(cached.identity(keyId))) : INVALID;
+            if (cached.matches(hasher.hash(key)) && !cached.isExpiredAt(clock)) {
+                cached.markUsed();
+                return new Decided(Resolution.authenticated(cached.identity(keyId)));
+            }
+            return INVALID;
         }
         stats.cacheMiss();
         return new NeedsLookup(key);
@@ -193,6 +204,7 @@ public final class IdentityResolver
     private Resolution verified(ApiKey key, KeyLookup lookup)
     {
         if (lookup instanceof KeyLookup.Found found && found.key().matches(hasher.hash(key)) && !found.key().isExpiredAt(clock)) {
+            cache.used(key.keyId());
             return Resolution.authenticated(found.key().identity(key.keyId()));
         }
         return INVALID.resolution();
@@ -241,6 +253,35 @@ public final class IdentityResolver
     public void written(ChangeType type, AccountId accountId, List<KeyId> keyIds)
     {
         evict(type, accountId, keyIds);
+    }
+
+    /**
+     * Writes to the store which keys this instance has served since the last flush, each as used now, in one
+     * {@link IdentityStore#recordUsage} call; nothing when none was served. A failed write is kept and sent again
+     * with the next flush. Never throws (a failure is logged at WARNING). Calls are serialized.
+     *
+     * @return how many keys this flush recorded (0 when it failed)
+     */
+    public synchronized int flushUsage(String instanceId)
+    {
+        requireNonNull(instanceId, "instanceId is null");
+        Instant now = clock.instant();
+        for (KeyId keyId : cache.takeUsed()) {
+            unflushedUsage.put(keyId, now);
+        }
+        if (unflushedUsage.isEmpty()) {
+            return 0;
+        }
+        try {
+            store.recordUsage(instanceId, unflushedUsage);
+        }
+        catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "recording key usage failed; the next flush retries: {0}", e.getMessage());
+            return 0;
+        }
+        int recorded = unflushedUsage.size();
+        unflushedUsage.clear();
+        return recorded;
     }
 
     /**

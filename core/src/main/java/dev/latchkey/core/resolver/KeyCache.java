@@ -14,7 +14,10 @@ import dev.latchkey.core.store.ChangeType;
 import org.jspecify.annotations.Nullable;
 
 import java.lang.System.Logger.Level;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
@@ -87,6 +90,8 @@ final class KeyCache
     private final AtomicLong everyKey = new AtomicLong();
     /** Moved by a change naming a key of the stripe. */
     private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
+    /** Keys served since usage was last taken whose entries have left {@link #served} (or never entered it). */
+    private final Set<KeyId> usedElsewhere = ConcurrentHashMap.newKeySet();
 
     /**
      * @param refresher reloads an entry after the cache TTL; it runs on Caffeine's calling thread, so it should
@@ -206,7 +211,7 @@ final class KeyCache
                 if (!isCurrent(found.keyId(), stamp)) {
                     return current;
                 }
-                served.put(found, found);
+                keepUsage(served.put(found, found));
                 return found;
             });
         }
@@ -242,7 +247,7 @@ final class KeyCache
         }
         List<CacheKey> cacheKeys = keyIds.stream().map(CacheKey::new).toList();
         positives.invalidateAll(cacheKeys);
-        served.keySet().removeAll(cacheKeys);
+        cacheKeys.forEach(cacheKey -> keepUsage(served.remove(cacheKey)));
         negatives.invalidateAll(keyIds);
         if (type == ChangeType.ACCOUNT_DELETED) {
             CachedAccount account = accounts.remove(accountId);
@@ -263,6 +268,7 @@ final class KeyCache
         try {
             everyKey.incrementAndGet();
             positives.invalidateAll();
+            served.values().forEach(this::keepUsage);
             served.clear();
         }
         finally {
@@ -316,9 +322,50 @@ final class KeyCache
     }
 
     @SuppressWarnings("ReferenceEquality") // this very entry: an equal one (same key id) may be newer
-    private static void removeExactly(ConcurrentMap<CacheKey, CachedKey> map, CachedKey cached)
+    private void removeExactly(ConcurrentMap<CacheKey, CachedKey> map, CachedKey cached)
     {
-        map.computeIfPresent(cached, (key, current) -> current == cached ? null : current);
+        map.computeIfPresent(cached, (key, current) -> {
+            if (current != cached) {
+                return current;
+            }
+            if (map == served) {
+                keepUsage(cached);
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Notes a use of a key that was not served from an entry of the cache (a lookup).
+     */
+    void used(KeyId keyId)
+    {
+        usedElsewhere.add(keyId);
+    }
+
+    /**
+     * The keys served since the last call (from the cache or not), clearing what it returns. Walks the cache once.
+     */
+    Set<KeyId> takeUsed()
+    {
+        Set<KeyId> used = new HashSet<>();
+        for (CachedKey cached : served.values()) {
+            if (cached.takeUsed()) {
+                used.add(cached.keyId());
+            }
+        }
+        for (Iterator<KeyId> elsewhere = usedElsewhere.iterator(); elsewhere.hasNext(); ) {
+            used.add(elsewhere.next());
+            elsewhere.remove();
+        }
+        return used;
+    }
+
+    private void keepUsage(@Nullable CachedKey removed)
+    {
+        if (removed != null && removed.takeUsed()) {
+            usedElsewhere.add(removed.keyId());
+        }
     }
 
     private void sweep(CachedAccount deleted)

@@ -12,7 +12,9 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -35,6 +37,10 @@ import java.util.Optional;
  *   <li><b>No key outlives its account.</b> Once {@link #deleteAccount} returns (or once its decision is made,
  *       if the writer crashed half-way), {@link #findKey} is empty for every key of that account, including a
  *       user added concurrently with the deletion.</li>
+ *   <li><b>Every committed write is audited.</b> Each mutation that appends a change records, atomically with it,
+ *       an {@link AuditRecord} of that change and the {@link Origin} it was given: the record exists if and only
+ *       if the change committed. A mutation that fails, or changes nothing, records nothing. Audit records are kept
+ *       until {@link #purgeAudit} removes them, whatever the feed's compaction does.</li>
  *   <li><b>No hidden caching.</b> An adapter never caches store metadata (stats, listings) across calls.</li>
  * </ul>
  */
@@ -92,7 +98,15 @@ public interface IdentityStore
      * @throws dev.latchkey.core.error.LatchkeyException ALREADY_EXISTS when the account exists, or the admin's key
      *         id is already in use
      */
-    void createAccount(Account account, Optional<NewUser> firstAdmin);
+    void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin);
+
+    /**
+     * {@link #createAccount} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default void createAccount(Account account, Optional<NewUser> firstAdmin)
+    {
+        createAccount(Origin.unattributed(), account, firstAdmin);
+    }
 
     /**
      * Adds a user, with its first key, to an existing account.
@@ -101,7 +115,15 @@ public interface IdentityStore
      *         account deleted concurrently: the user is then never visible); ALREADY_EXISTS when the user exists
      *         or the key id is already in use
      */
-    void addUser(NewUser newUser);
+    void addUser(Origin origin, NewUser newUser);
+
+    /**
+     * {@link #addUser} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default void addUser(NewUser newUser)
+    {
+        addUser(Origin.unattributed(), newUser);
+    }
 
     /**
      * Replaces a user's primary key: the old primary key stops resolving and the new one resolves, at the same
@@ -121,7 +143,15 @@ public interface IdentityStore
      *         or giving a user without a primary key a new one, would give the user more than
      *         {@link NewKey#MAX_LIVE_KEYS} live keys at {@code issuedAt}
      */
-    User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil);
+    User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil);
+
+    /**
+     * {@link #replaceKey} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    {
+        return replaceKey(Origin.unattributed(), accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil);
+    }
 
     /**
      * Replaces a user's primary key with no grace period: {@link #replaceKey(AccountId, UserId, KeyId, SecretHash,
@@ -129,7 +159,7 @@ public interface IdentityStore
      */
     default User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt)
     {
-        return replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt, Optional.empty());
+        return replaceKey(Origin.unattributed(), accountId, userId, newKeyId, newSecretHash, issuedAt, Optional.empty());
     }
 
     /**
@@ -143,7 +173,15 @@ public interface IdentityStore
      *         FAILED_PRECONDITION when the user already holds
      *         {@link NewKey#MAX_LIVE_KEYS} live keys
      */
-    void addKey(NewKey newKey);
+    void addKey(Origin origin, NewKey newKey);
+
+    /**
+     * {@link #addKey} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default void addKey(NewKey newKey)
+    {
+        addKey(Origin.unattributed(), newKey);
+    }
 
     /**
      * Deletes one of a user's keys: it stops resolving, the user's other keys keep resolving. Deleting the primary
@@ -154,7 +192,15 @@ public interface IdentityStore
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account or user does not exist, or the user
      *         holds no key with this id live at {@code now}
      */
-    KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now);
+    KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now);
+
+    /**
+     * {@link #deleteKey} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    {
+        return deleteKey(Origin.unattributed(), accountId, userId, keyId, now);
+    }
 
     /**
      * Sets a user's role; every key of the user resolves to the new role from then on. Setting the role it already
@@ -166,7 +212,15 @@ public interface IdentityStore
      *         FAILED_PRECONDITION when this would demote the last admin of an account that
      *         {@linkplain Account#adminRequired() requires one} (decided atomically with the write)
      */
-    UserChange setRole(AccountId accountId, UserId userId, Role role);
+    UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role);
+
+    /**
+     * {@link #setRole} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default UserChange setRole(AccountId accountId, UserId userId, Role role)
+    {
+        return setRole(Origin.unattributed(), accountId, userId, role);
+    }
 
     /**
      * Removes a user and every key it holds.
@@ -176,14 +230,59 @@ public interface IdentityStore
      *         FAILED_PRECONDITION when this would remove the last admin of an account that
      *         {@linkplain Account#adminRequired() requires one} (decided atomically with the write)
      */
-    UserChange removeUser(AccountId accountId, UserId userId);
+    UserChange removeUser(Origin origin, AccountId accountId, UserId userId);
+
+    /**
+     * {@link #removeUser} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default UserChange removeUser(AccountId accountId, UserId userId)
+    {
+        return removeUser(Origin.unattributed(), accountId, userId);
+    }
 
     /**
      * Deletes an account with all of its users and keys.
      *
      * @throws dev.latchkey.core.error.LatchkeyException NOT_FOUND when the account does not exist
      */
-    void deleteAccount(AccountId accountId);
+    void deleteAccount(Origin origin, AccountId accountId);
+
+    /**
+     * {@link #deleteAccount} with an {@linkplain Origin#unattributed() unattributed} origin.
+     */
+    default void deleteAccount(AccountId accountId)
+    {
+        deleteAccount(Origin.unattributed(), accountId);
+    }
+
+    /**
+     * A page of the audit trail, newest first: the records the query matches, at most its limit, and a cursor when
+     * more may follow. Records of writes committed before this store recorded audits (an older version) are not
+     * listed.
+     */
+    AuditPage listAudit(AuditQuery query);
+
+    /**
+     * Deletes the audit records of writes committed before {@code before} (the retention), or at least stops
+     * listing them: an adapter may delete in whole segments. Idempotent; never touches the feed.
+     */
+    void purgeAudit(Instant before);
+
+    /**
+     * Records when keys were last used, as one instance saw them: for each key, the stored instant becomes the later
+     * of the stored one and the given one. One batched write of a constant number of requests, never through the
+     * change feed (it is not an admin change and caches ignore it). Ids of keys that no longer exist may be stored
+     * but are never reported for another key.
+     *
+     * @param instanceId the instance reporting ({@link Origin#isValidInstanceId}); stores that keep usage per
+     *         instance use it to name that instance's record
+     */
+    void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed);
+
+    /**
+     * The latest recorded use of each of these keys, across every instance; keys never recorded are absent.
+     */
+    Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds);
 
     /**
      * The changes committed after {@code position}, oldest first, at most {@code limit} of them. Never skips a

@@ -1982,6 +1982,168 @@ public abstract class AbstractIdentityStoreContractTest
         }
     }
 
+    // audit trail
+
+    @Test
+    public void everyCommittedWriteHasOneAuditRecordOfItsChangeAndOrigin()
+    {
+        AccountId account = AccountId.of("audited");
+        NewUser admin = newUser(account, ALICE, Role.ADMIN);
+        List<Origin> origins = IntStream.rangeClosed(1, 8).mapToObj(i -> origin(account, "request-" + i)).toList();
+        store.createAccount(origins.get(0), account(account), Optional.of(admin));
+        store.addUser(origins.get(1), newUser(account, BOB, Role.USER));
+        store.replaceKey(origins.get(2), account, BOB, randomKey().keyId(), hash(randomKey()), clock.instant(), Optional.empty());
+        NewKey extra = newKey(account, BOB, KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty()));
+        store.addKey(origins.get(3), extra);
+        store.deleteKey(origins.get(4), account, BOB, extra.keyId(), clock.instant());
+        store.setRole(origins.get(5), account, BOB, Role.ADMIN);
+        store.removeUser(origins.get(6), account, BOB);
+        store.deleteAccount(new Origin(Actor.root(), "instance-b:1934", "request-8"), account);
+
+        List<Change> feed = allChangesAfter(store, FeedPosition.START);
+        AuditPage page = store.listAudit(allAudit());
+        assertThat(page.next()).isEmpty();
+        assertThat(page.records()).extracting(AuditRecord::change).containsExactlyElementsOf(reversed(feed));
+        assertThat(page.records()).extracting(record -> record.origin().requestId())
+                .containsExactly("request-8", "request-7", "request-6", "request-5", "request-4", "request-3", "request-2", "request-1");
+        assertThat(page.records().get(0).origin()).isEqualTo(new Origin(Actor.root(), "instance-b:1934", "request-8"));
+        assertThat(page.records().get(7).origin()).isEqualTo(origins.get(0));
+    }
+
+    @Test
+    public void aRefusedWriteOrOneThatChangesNothingLeavesNoAuditRecord()
+    {
+        NewUser alice = createAccountWithAdmin(ACME, ALICE);
+        List<AuditRecord> before = store.listAudit(allAudit()).records();
+
+        assertFailsWith(ErrorCode.ALREADY_EXISTS, () -> store.addUser(origin(ACME, "refused-1"), newUser(ACME, ALICE, Role.USER)));
+        assertFailsWith(ErrorCode.FAILED_PRECONDITION, () -> store.removeUser(origin(ACME, "refused-2"), ACME, ALICE));
+        assertFailsWith(ErrorCode.NOT_FOUND, () -> store.deleteAccount(origin(ABSENT, "refused-3"), ABSENT));
+        assertFailsWith(ErrorCode.ALREADY_EXISTS, () -> store.createAccount(origin(ACME, "refused-4"), account(ACME), Optional.of(newUser(ACME, BOB, Role.ADMIN, randomKeyWithId(alice.keyId())))));
+        store.setRole(origin(ACME, "unchanged"), ACME, ALICE, Role.ADMIN);
+
+        assertThat(store.listAudit(allAudit()).records()).isEqualTo(before);
+    }
+
+    @Test
+    public void theAuditTrailFiltersByAccountAndPagesNewestFirst()
+    {
+        AccountId other = AccountId.of("other");
+        createAccountWithAdmin(ACME, ALICE);
+        createAccountWithAdmin(other, ALICE);
+        for (int i = 0; i < 3; i++) {
+            addUser(ACME, UserId.of("user-" + i), Role.USER);
+            addUser(other, UserId.of("user-" + i), Role.USER);
+        }
+        List<Change> feed = allChangesAfter(store, FeedPosition.START);
+
+        AuditPage acme = store.listAudit(new AuditQuery(Optional.of(ACME), Optional.empty(), Instant.EPOCH, 100));
+        assertThat(acme.records()).extracting(AuditRecord::change)
+                .containsExactlyElementsOf(reversed(feed.stream().filter(change -> change.accountId().equals(ACME)).toList()));
+        assertThat(acme.records()).hasSize(4);
+
+        List<Change> paged = new ArrayList<>();
+        Optional<FeedPosition> cursor = Optional.empty();
+        int pages = 0;
+        do {
+            AuditPage page = store.listAudit(new AuditQuery(Optional.empty(), cursor, Instant.EPOCH, 3));
+            assertThat(page.records()).hasSizeBetween(1, 3);
+            page.records().forEach(record -> paged.add(record.change()));
+            cursor = page.next();
+            pages++;
+        }
+        while (cursor.isPresent() && pages < 10);
+        assertThat(paged).containsExactlyElementsOf(reversed(feed));
+        assertThat(pages).isEqualTo(3);
+
+        AuditPage afterCursor = store.listAudit(new AuditQuery(Optional.of(other), Optional.of(feed.get(4).position()), Instant.EPOCH, 100));
+        assertThat(afterCursor.records()).extracting(record -> record.change().position())
+                .containsExactly(feed.get(3).position(), feed.get(1).position());
+    }
+
+    @Test
+    public void theAuditTrailOutlivesFeedCompactionAndEndsWithItsRetention()
+    {
+        Instant first = clock.instant();
+        createAccountWithAdmin(ACME, ALICE);
+        clock.advance(Duration.ofDays(10));
+        Instant second = clock.instant();
+        addUser(ACME, BOB, Role.USER);
+        compactFeedThrough(store, store.headPosition());
+
+        assertThat(store.listAudit(allAudit()).records()).extracting(record -> record.change().committedAt())
+                .containsExactly(second, first);
+        assertThat(store.listAudit(new AuditQuery(Optional.empty(), Optional.empty(), first.plus(Duration.ofDays(5)), 100)).records())
+                .extracting(record -> record.change().type())
+                .containsExactly(ChangeType.USER_ADDED);
+
+        store.purgeAudit(first.plus(Duration.ofDays(5)));
+
+        assertThat(store.listAudit(allAudit()).records()).extracting(record -> record.change().type())
+                .containsExactly(ChangeType.USER_ADDED);
+        assertThat(anotherHandle().listAudit(allAudit()).records()).extracting(record -> record.change().type())
+                .containsExactly(ChangeType.USER_ADDED);
+        addUser(ACME, CAROL, Role.USER);
+        assertThat(store.listAudit(allAudit()).records()).extracting(record -> record.change().type())
+                .containsExactly(ChangeType.USER_ADDED, ChangeType.USER_ADDED);
+    }
+
+    @Test
+    public void writesThroughTwoHandlesAreAuditedAndSeenFromEither()
+    {
+        IdentityStore other = anotherHandle();
+        store.createAccount(new Origin(Actor.root(), "instance-a", "from-a"), account(ACME), Optional.of(newUser(ACME, ALICE, Role.ADMIN)));
+        other.addUser(origin(ACME, "from-b"), newUser(ACME, BOB, Role.USER));
+
+        for (IdentityStore handle : List.of(store, other)) {
+            assertThat(handle.listAudit(allAudit()).records()).extracting(record -> record.origin().requestId())
+                    .containsExactly("from-b", "from-a");
+        }
+    }
+
+    // usage
+
+    @Test
+    public void lastUsedIsTheLatestUseAnyInstanceRecorded()
+    {
+        NewUser alice = createAccountWithAdmin(ACME, ALICE);
+        NewUser bob = addUser(ACME, BOB, Role.USER);
+        NewUser carol = addUser(ACME, CAROL, Role.USER);
+        IdentityStore other = anotherHandle();
+        FeedPosition head = store.headPosition();
+        Instant early = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        Instant late = early.plusSeconds(60);
+
+        store.recordUsage("instance-a", Map.of(alice.keyId(), early, bob.keyId(), late));
+        other.recordUsage("instance-b", Map.of(alice.keyId(), late, bob.keyId(), early));
+
+        Map<KeyId, Instant> expected = Map.of(alice.keyId(), late, bob.keyId(), late);
+        List<KeyId> asked = List.of(alice.keyId(), bob.keyId(), carol.keyId());
+        assertThat(store.lastUsed(asked)).isEqualTo(expected);
+        assertThat(other.lastUsed(asked)).isEqualTo(expected);
+
+        // a later flush of one instance moves its keys on; an older report never moves a key back
+        store.recordUsage("instance-a", Map.of(alice.keyId(), late.plusSeconds(60)));
+        store.recordUsage("instance-a", Map.of(bob.keyId(), early.minusSeconds(60)));
+        assertThat(other.lastUsed(asked)).isEqualTo(Map.of(alice.keyId(), late.plusSeconds(60), bob.keyId(), late));
+        assertThat(store.lastUsed(List.of(carol.keyId()))).isEmpty();
+
+        // usage is not an admin change
+        assertThat(store.headPosition()).isEqualTo(head);
+        assertThat(store.listAudit(allAudit()).records()).hasSize(3);
+    }
+
+    @Test
+    public void lastUsedOfAKeyIdIssuedAgainIsNotInheritedFromAnotherUsersKey()
+    {
+        createAccountWithAdmin(ACME, ALICE);
+        NewUser bob = addUser(ACME, BOB, Role.USER);
+        store.recordUsage("instance-a", Map.of(bob.keyId(), clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS)));
+        assertThat(store.lastUsed(List.of(bob.keyId()))).containsOnlyKeys(bob.keyId());
+        assertThat(store.lastUsed(List.of())).isEmpty();
+        assertThat(store.lastUsed(List.of(randomKey().keyId()))).isEmpty();
+    }
+
     // helpers: test data
 
     private ApiKey randomKey()
@@ -2080,6 +2242,24 @@ public abstract class AbstractIdentityStoreContractTest
     }
 
     // helpers: reading
+
+    private static AuditQuery allAudit()
+    {
+        return new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
+    }
+
+    private Origin origin(AccountId accountId, String requestId)
+    {
+        return new Origin(Actor.user(accountId, ALICE, Role.ADMIN, Optional.of(randomKey().keyId())), "instance-a:1933", requestId);
+    }
+
+    private static <T> List<T> reversed(List<T> list)
+    {
+        List<T> copy = new ArrayList<>(list);
+        Collections.reverse(copy);
+        return copy;
+    }
+
 
     private IdentityStore anotherHandle()
     {

@@ -15,7 +15,10 @@ import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
@@ -23,6 +26,8 @@ import dev.latchkey.core.store.UserQuery;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.Collection;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -148,19 +153,19 @@ public final class TestingIdentityStore
     }
 
     @Override
-    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    public void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin)
     {
         call(() -> {
-            delegate.createAccount(account, firstAdmin);
+            delegate.createAccount(origin, account, firstAdmin);
             return null;
         });
     }
 
     @Override
-    public void addUser(NewUser newUser)
+    public void addUser(Origin origin, NewUser newUser)
     {
         call(() -> {
-            delegate.addUser(newUser);
+            delegate.addUser(origin, newUser);
             return null;
         });
     }
@@ -172,43 +177,43 @@ public final class TestingIdentityStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    public User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
-        return call(() -> delegate.replaceKey(accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil));
+        return call(() -> delegate.replaceKey(origin, accountId, userId, newKeyId, newSecretHash, issuedAt, previousKeyUntil));
     }
 
     @Override
-    public void addKey(NewKey newKey)
+    public void addKey(Origin origin, NewKey newKey)
     {
         call(() -> {
-            delegate.addKey(newKey);
+            delegate.addKey(origin, newKey);
             return null;
         });
     }
 
     @Override
-    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    public KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now)
     {
-        return call(() -> delegate.deleteKey(accountId, userId, keyId, now));
+        return call(() -> delegate.deleteKey(origin, accountId, userId, keyId, now));
     }
 
     @Override
-    public UserChange setRole(AccountId accountId, UserId userId, Role role)
+    public UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role)
     {
-        return call(() -> delegate.setRole(accountId, userId, role));
+        return call(() -> delegate.setRole(origin, accountId, userId, role));
     }
 
     @Override
-    public UserChange removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(Origin origin, AccountId accountId, UserId userId)
     {
-        return call(() -> delegate.removeUser(accountId, userId));
+        return call(() -> delegate.removeUser(origin, accountId, userId));
     }
 
     @Override
-    public void deleteAccount(AccountId accountId)
+    public void deleteAccount(Origin origin, AccountId accountId)
     {
         call(() -> {
-            delegate.deleteAccount(accountId);
+            delegate.deleteAccount(origin, accountId);
             return null;
         });
     }
@@ -224,6 +229,36 @@ public final class TestingIdentityStore
         if (unavailable) {
             throw new LatchkeyException(ErrorCode.UNAVAILABLE, "testing store: unavailable");
         }
+    }
+
+    @Override
+    public AuditPage listAudit(AuditQuery query)
+    {
+        return call(() -> delegate.listAudit(query));
+    }
+
+    @Override
+    public void purgeAudit(Instant before)
+    {
+        call(() -> {
+            delegate.purgeAudit(before);
+            return null;
+        });
+    }
+
+    @Override
+    public void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed)
+    {
+        call(() -> {
+            delegate.recordUsage(instanceId, lastUsed);
+            return null;
+        });
+    }
+
+    @Override
+    public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
+    {
+        return call(() -> delegate.lastUsed(keyIds));
     }
 
     @Override

@@ -12,6 +12,9 @@ import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.ExpiredKeys;
@@ -19,6 +22,7 @@ import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserPage;
@@ -27,6 +31,7 @@ import dev.latchkey.core.store.UserQuery;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.HashMap;
 import java.util.List;
@@ -48,6 +53,9 @@ public final class InMemoryIdentityStore
     private final Map<AccountId, AccountState> accounts = new TreeMap<>();
     private final Map<KeyId, KeyRecord> keys = new HashMap<>();
     private final List<Change> feed = new ArrayList<>();
+    /** Oldest first, like the feed, but purged by time only. */
+    private final List<AuditRecord> audit = new ArrayList<>();
+    private final Map<KeyId, Instant> lastUsed = new HashMap<>();
     private long head;
     private long compactedThrough;
 
@@ -117,8 +125,9 @@ public final class InMemoryIdentityStore
     }
 
     @Override
-    public synchronized void createAccount(Account account, Optional<NewUser> firstAdmin)
+    public synchronized void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
         NewUser.requireFirstAdmin(account.id(), firstAdmin);
@@ -129,14 +138,15 @@ public final class InMemoryIdentityStore
         AccountState state = new AccountState(account, new TreeMap<>(), new HashMap<>());
         accounts.put(account.id(), state);
         firstAdmin.ifPresent(admin -> putUser(state, admin));
-        append(ChangeType.ACCOUNT_CREATED, account.id(),
+        append(origin, ChangeType.ACCOUNT_CREATED, account.id(),
                 firstAdmin.map(admin -> admin.user().id()),
                 firstAdmin.map(admin -> List.of(admin.keyId())).orElse(List.of()));
     }
 
     @Override
-    public synchronized void addUser(NewUser newUser)
+    public synchronized void addUser(Origin origin, NewUser newUser)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
         AccountState state = existing(user.accountId());
@@ -145,12 +155,13 @@ public final class InMemoryIdentityStore
         }
         checkKeyIdFree(newUser.keyId());
         putUser(state, newUser);
-        append(ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(newUser.keyId()));
+        append(origin, ChangeType.USER_ADDED, user.accountId(), Optional.of(user.id()), List.of(newUser.keyId()));
     }
 
     @Override
-    public synchronized User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    public synchronized User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
@@ -187,13 +198,14 @@ public final class InMemoryIdentityStore
         List<KeyId> affected = new ArrayList<>();
         old.ifPresent(affected::add);
         affected.add(newKeyId);
-        append(ChangeType.KEY_REPLACED, accountId, Optional.of(userId), ExpiredKeys.named(affected, expired));
+        append(origin, ChangeType.KEY_REPLACED, accountId, Optional.of(userId), ExpiredKeys.named(affected, expired));
         return before;
     }
 
     @Override
-    public synchronized void addKey(NewKey newKey)
+    public synchronized void addKey(Origin origin, NewKey newKey)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newKey, "newKey is null");
         AccountState state = existing(newKey.accountId());
         User user = existingUser(state, newKey.userId());
@@ -205,12 +217,13 @@ public final class InMemoryIdentityStore
         purge(state, user.id(), expired);
         keys.put(newKey.keyId(), newKey.keyRecord(user.role()));
         state.keysOf(user.id()).add(newKey.keyId());
-        append(ChangeType.KEY_ADDED, user.accountId(), Optional.of(user.id()), ExpiredKeys.named(List.of(newKey.keyId()), expired));
+        append(origin, ChangeType.KEY_ADDED, user.accountId(), Optional.of(user.id()), ExpiredKeys.named(List.of(newKey.keyId()), expired));
     }
 
     @Override
-    public synchronized KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    public synchronized KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(keyId, "keyId is null");
         requireNonNull(now, "now is null");
         AccountState state = existing(accountId);
@@ -224,13 +237,14 @@ public final class InMemoryIdentityStore
         if (user.primaryKeyId().equals(Optional.of(keyId))) {
             state.users().put(userId, user.withoutPrimaryKey());
         }
-        append(ChangeType.KEY_DELETED, accountId, Optional.of(userId), List.of(keyId));
+        append(origin, ChangeType.KEY_DELETED, accountId, Optional.of(userId), List.of(keyId));
         return key.summary();
     }
 
     @Override
-    public synchronized UserChange setRole(AccountId accountId, UserId userId, Role role)
+    public synchronized UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(role, "role is null");
         if (role == Role.ROOT) {
             throw new IllegalArgumentException("an account user cannot have role ROOT");
@@ -249,13 +263,14 @@ public final class InMemoryIdentityStore
             KeyRecord key = requireNonNull(keys.get(keyId), "a user's key is missing");
             keys.put(keyId, new KeyRecord(keyId, key.secretHash(), accountId, userId, role, key.createdAt(), key.attributes()));
         }
-        append(ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), affected);
+        append(origin, ChangeType.ROLE_CHANGED, accountId, Optional.of(userId), affected);
         return new UserChange(before, affected);
     }
 
     @Override
-    public synchronized UserChange removeUser(AccountId accountId, UserId userId)
+    public synchronized UserChange removeUser(Origin origin, AccountId accountId, UserId userId)
     {
+        requireNonNull(origin, "origin is null");
         AccountState state = existing(accountId);
         User before = existingUser(state, userId);
         if (before.role() == Role.ADMIN) {
@@ -265,17 +280,18 @@ public final class InMemoryIdentityStore
         List<KeyId> affected = List.copyOf(state.keysOf(userId));
         affected.forEach(keys::remove);
         state.userKeys().remove(userId);
-        append(ChangeType.USER_REMOVED, accountId, Optional.of(userId), affected);
+        append(origin, ChangeType.USER_REMOVED, accountId, Optional.of(userId), affected);
         return new UserChange(before, affected);
     }
 
     @Override
-    public synchronized void deleteAccount(AccountId accountId)
+    public synchronized void deleteAccount(Origin origin, AccountId accountId)
     {
+        requireNonNull(origin, "origin is null");
         AccountState state = existing(accountId);
         state.userKeys().values().forEach(owned -> owned.forEach(keys::remove));
         accounts.remove(accountId);
-        append(ChangeType.ACCOUNT_DELETED, accountId, Optional.empty(), List.of());
+        append(origin, ChangeType.ACCOUNT_DELETED, accountId, Optional.empty(), List.of());
     }
 
     @Override
@@ -299,6 +315,40 @@ public final class InMemoryIdentityStore
     public synchronized FeedPosition headPosition()
     {
         return FeedPosition.of(head);
+    }
+
+    @Override
+    public synchronized AuditPage listAudit(AuditQuery query)
+    {
+        return AuditPage.of(requireNonNull(query, "query is null"), audit);
+    }
+
+    @Override
+    public synchronized void purgeAudit(Instant before)
+    {
+        requireNonNull(before, "before is null");
+        audit.removeIf(record -> record.change().committedAt().isBefore(before));
+    }
+
+    @Override
+    public synchronized void recordUsage(String instanceId, Map<KeyId, Instant> used)
+    {
+        requireNonNull(instanceId, "instanceId is null");
+        requireNonNull(used, "used is null");
+        used.forEach((keyId, at) -> lastUsed.merge(keyId, at, (stored, given) -> given.isAfter(stored) ? given : stored));
+    }
+
+    @Override
+    public synchronized Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
+    {
+        Map<KeyId, Instant> found = new HashMap<>();
+        for (KeyId keyId : keyIds) {
+            Instant at = lastUsed.get(keyId);
+            if (at != null) {
+                found.put(keyId, at);
+            }
+        }
+        return found;
     }
 
     /**
@@ -379,10 +429,13 @@ public final class InMemoryIdentityStore
         return new KeyRecord(key.keyId(), key.secretHash(), key.accountId(), key.userId(), key.role(), key.createdAt(), attributes);
     }
 
-    private void append(ChangeType type, AccountId accountId, Optional<UserId> userId, List<KeyId> keyIds)
+    private void append(Origin origin, ChangeType type, AccountId accountId, Optional<UserId> userId, List<KeyId> keyIds)
     {
+        requireNonNull(origin, "origin is null");
         head++;
-        feed.add(new Change(FeedPosition.of(head), type, accountId, userId, keyIds, clock.instant()));
+        Change change = new Change(FeedPosition.of(head), type, accountId, userId, keyIds, clock.instant());
+        feed.add(change);
+        audit.add(new AuditRecord(change, origin));
     }
 
     private record AccountState(Account account, Map<UserId, User> users, Map<UserId, Set<KeyId>> userKeys)
