@@ -23,14 +23,18 @@ import dev.latchkey.server.store.StoreModule;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static java.util.Objects.requireNonNull;
@@ -44,6 +48,8 @@ final class ServerModule
     private static final int LOOKUP_THREADS = 8;
     private static final String LOOKUPS = "lookups";
     private static final String FEED = "feed";
+    private static final Duration AUDIT_PURGE_INTERVAL = Duration.ofHours(1);
+    private static final Logger LOG = LoggerFactory.getLogger(ServerModule.class);
 
     private final ServerConfig config;
     private final RootKey rootKey;
@@ -141,6 +147,7 @@ final class ServerModule
                 new MicrometerResolverStats(registry), lookups, Ticker.systemTicker(), clock);
         resolver.start(poller);
         closer.register("resolver", resolver);
+        scheduleUsageAndRetention(resolver, identityStore, clock, closer);
         Gauge.builder("latchkey.feed.lag", resolver, value -> value.feedLag().toNanos() / 1e9)
                 .baseUnit("seconds")
                 .description("Time since the change feed was last read successfully")
@@ -155,7 +162,7 @@ final class ServerModule
     @Singleton
     AdminService admin(IdentityStore identityStore, SecretHasher hasher, Clock clock, IdentityResolver resolver)
     {
-        return new AdminService(identityStore, new ApiKeyGenerator(new SecureRandom()), hasher, clock, resolver);
+        return new AdminService(identityStore, new ApiKeyGenerator(new SecureRandom()), hasher, clock, resolver).onInstance(config.instanceId());
     }
 
     @Provides
@@ -164,7 +171,34 @@ final class ServerModule
     {
         // a body is one JSON value: anything after it makes the request malformed, not ignored
         ObjectMapper mapper = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
-        return new HttpApi(admin, resolver, registry, new HttpRequestMetrics(registry), mapper, store.kind(), config.readyMaxLag());
+        return new HttpApi(admin, resolver, registry, new HttpRequestMetrics(registry), mapper, store.kind(), config.readyMaxLag(), config.auditRetention());
+    }
+
+    /**
+     * Flushes the keys this instance served every usage-flush interval, and once more when the server stops (after
+     * the last request; a crash loses at most one interval); purges the audit trail past its retention every hour.
+     * On a thread of their own: a slow store must not delay the feed polls.
+     */
+    private void scheduleUsageAndRetention(IdentityResolver resolver, IdentityStore identityStore, Clock clock, Closer closer)
+    {
+        ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(daemonThreads("latchkey-usage-"));
+        long flushMillis = config.usageFlush().toMillis();
+        executor.scheduleWithFixedDelay(() -> resolver.flushUsage(config.instanceId()), flushMillis, flushMillis, TimeUnit.MILLISECONDS);
+        executor.scheduleWithFixedDelay(() -> purgeAudit(identityStore, clock), 1, AUDIT_PURGE_INTERVAL.toMinutes(), TimeUnit.MINUTES);
+        closer.register("usage flush", () -> {
+            executor.shutdownNow();
+            resolver.flushUsage(config.instanceId());
+        });
+    }
+
+    private void purgeAudit(IdentityStore identityStore, Clock clock)
+    {
+        try {
+            identityStore.purgeAudit(clock.instant().minus(config.auditRetention()));
+        }
+        catch (RuntimeException e) {
+            LOG.warn("purging the audit trail past its retention failed; the next purge retries: {}", e.getMessage());
+        }
     }
 
     private static ThreadFactory daemonThreads(String prefix)

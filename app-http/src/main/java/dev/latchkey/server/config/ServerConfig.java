@@ -4,10 +4,14 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.ResolverConfig;
 import dev.latchkey.core.resolver.RootKey;
+import dev.latchkey.core.store.Origin;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 
 import static java.util.Objects.requireNonNull;
 
@@ -24,7 +28,10 @@ public record ServerConfig(
         Optional<String> pepper,
         Optional<AccountId> defaultAccount,
         Duration shutdownDrain,
-        LogFormat logFormat)
+        LogFormat logFormat,
+        String instanceId,
+        Duration auditRetention,
+        Duration usageFlush)
 {
     public static final String HTTP_HOST = "LATCHKEY_HTTP_HOST";
     public static final String HTTP_PORT = "LATCHKEY_HTTP_PORT";
@@ -39,12 +46,16 @@ public record ServerConfig(
     public static final String KEY_PEPPER = "LATCHKEY_KEY_PEPPER";
     public static final String DEFAULT_ACCOUNT = "LATCHKEY_DEFAULT_ACCOUNT";
     public static final String SHUTDOWN_DRAIN = "LATCHKEY_SHUTDOWN_DRAIN";
+    public static final String INSTANCE_ID = "LATCHKEY_INSTANCE_ID";
+    public static final String AUDIT_RETENTION = "LATCHKEY_AUDIT_RETENTION";
+    public static final String USAGE_FLUSH = "LATCHKEY_USAGE_FLUSH";
 
     /**
      * Every setting of the server itself; the stores' are listed by {@link dev.latchkey.server.store.StoreModules}.
      */
     public static final List<String> SETTINGS = List.of(HTTP_HOST, HTTP_PORT, ROOT_KEY, STORE, POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL,
-            MAX_STALE, CACHE_MAX_KEYS, READY_MAX_LAG, KEY_PEPPER, DEFAULT_ACCOUNT, SHUTDOWN_DRAIN, LogFormat.SETTING);
+            MAX_STALE, CACHE_MAX_KEYS, READY_MAX_LAG, KEY_PEPPER, DEFAULT_ACCOUNT, SHUTDOWN_DRAIN, LogFormat.SETTING, INSTANCE_ID, AUDIT_RETENTION,
+            USAGE_FLUSH);
 
     public ServerConfig
     {
@@ -57,6 +68,9 @@ public record ServerConfig(
         requireNonNull(defaultAccount, "defaultAccount is null");
         requireNonNull(shutdownDrain, "shutdownDrain is null");
         requireNonNull(logFormat, "logFormat is null");
+        requireNonNull(instanceId, "instanceId is null");
+        requireNonNull(auditRetention, "auditRetention is null");
+        requireNonNull(usageFlush, "usageFlush is null");
     }
 
     public static ServerConfig from(Settings settings)
@@ -87,9 +101,14 @@ public record ServerConfig(
         catch (LatchkeyException e) {
             throw new ConfigException(DEFAULT_ACCOUNT + " is not a valid account id: " + e.getMessage());
         }
+        int port = settings.integer(HTTP_PORT, 1933, 0, 65535);
+        String instanceId = settings.optional(INSTANCE_ID).orElseGet(() -> defaultInstanceId(port));
+        if (!Origin.isValidInstanceId(instanceId)) {
+            throw new ConfigException(INSTANCE_ID + " must be 1 to 128 letters, digits, '.', '_', ':' or '-'");
+        }
         return new ServerConfig(
                 settings.string(HTTP_HOST, "127.0.0.1"),
-                settings.integer(HTTP_PORT, 1933, 0, 65535),
+                port,
                 rootKey,
                 settings.string(STORE, "filesystem"),
                 resolver,
@@ -97,7 +116,31 @@ public record ServerConfig(
                 settings.optional(KEY_PEPPER),
                 defaultAccount,
                 settings.duration(SHUTDOWN_DRAIN, Duration.ZERO),
-                LogFormat.from(settings));
+                LogFormat.from(settings),
+                instanceId,
+                positive(settings, AUDIT_RETENTION, Duration.ofDays(90)),
+                positive(settings, USAGE_FLUSH, Duration.ofSeconds(60)));
+    }
+
+    /**
+     * The host name and the port ({@code host:1933}), with any character an instance id may not hold replaced by
+     * {@code -}; with port 0 (a port chosen at start) a random suffix instead of the port.
+     */
+    static String defaultInstanceId(int port)
+    {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        }
+        catch (UnknownHostException e) {
+            host = "localhost";
+        }
+        String suffix = port == 0 ? Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16) : Integer.toString(port);
+        String cleaned = host.replaceAll("[^A-Za-z0-9._-]", "-");
+        if (cleaned.isEmpty()) {
+            cleaned = "localhost";
+        }
+        return cleaned.substring(0, Math.min(cleaned.length(), 100)) + ":" + suffix;
     }
 
     private static Duration positive(Settings settings, String name, Duration defaultValue)

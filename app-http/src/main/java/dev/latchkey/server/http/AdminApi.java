@@ -7,6 +7,7 @@ import dev.latchkey.core.admin.CreatedKey;
 import dev.latchkey.core.admin.CreatedUser;
 import dev.latchkey.core.admin.KeyRequest;
 import dev.latchkey.core.admin.RegeneratedKey;
+import dev.latchkey.core.admin.UserListing;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.Identity;
@@ -18,16 +19,23 @@ import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.store.UserPage;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.UserQuery;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -51,6 +59,11 @@ final class AdminApi
     private static final String KEYS = USER + "/keys";
     private static final String ROLE_FIELD = "role";
     private static final String KEY_ID_FIELD = "key_id";
+    private static final String ACCOUNT_ID_FIELD = "account_id";
+    private static final String USER_ID_FIELD = "user_id";
+    private static final String LAST_USED_AT = "last_used_at";
+    private static final String CURSOR = "cursor";
+    private static final String AUDIT = "/api/v1/admin/audit";
     private static final Pattern BAD_ESCAPE = Pattern.compile("%(?![0-9A-Fa-f]{2})");
 
     private final AdminService admin;
@@ -58,8 +71,11 @@ final class AdminApi
     private final RequestBodies bodies;
     private final Envelope envelope;
 
-    AdminApi(AdminService admin, Authenticator authenticator, RequestBodies bodies, Envelope envelope)
+    private final Duration auditRetention;
+
+    AdminApi(AdminService admin, Authenticator authenticator, RequestBodies bodies, Envelope envelope, Duration auditRetention)
     {
+        this.auditRetention = requireNonNull(auditRetention, "auditRetention is null");
         this.admin = requireNonNull(admin, "admin is null");
         this.authenticator = requireNonNull(authenticator, "authenticator is null");
         this.bodies = requireNonNull(bodies, "bodies is null");
@@ -82,6 +98,73 @@ final class AdminApi
         routes.get(KEYS, this::listKeys);
         routes.head(KEYS, this::listKeys);
         routes.delete(KEYS + "/{key_id}", this::deleteKey);
+        routes.get(AUDIT, this::listAudit);
+        routes.head(AUDIT, this::listAudit);
+    }
+
+    /**
+     * The admin service, recording this request's id with the writes it makes.
+     */
+    private AdminService admin(Context ctx)
+    {
+        return admin.forRequest(requestId(ctx));
+    }
+
+    static String requestId(Context ctx)
+    {
+        if (ctx.req().getAttribute(RequestIds.ATTRIBUTE) instanceof String id) {
+            return id;
+        }
+        String id = RequestIds.from(ctx.header(RequestIds.HEADER));
+        ctx.req().setAttribute(RequestIds.ATTRIBUTE, id);
+        ctx.header(RequestIds.HEADER, id);
+        return id;
+    }
+
+    private void listAudit(Context ctx)
+    {
+        Identity caller = authenticator.authenticate(ctx);
+        requireDecodableQuery(ctx);
+        Optional<AccountId> accountId = Optional.ofNullable(ctx.queryParam(ACCOUNT_ID_FIELD)).filter(id -> !id.isEmpty()).map(AccountId::of);
+        Optional<FeedPosition> cursor = Optional.ofNullable(ctx.queryParam(CURSOR)).filter(text -> !text.isEmpty()).map(AdminApi::auditCursor);
+        AuditPage page = admin.listAudit(caller, accountId, cursor, limit(ctx, AuditQuery.DEFAULT_LIMIT, AuditQuery.MAX_LIMIT), auditRetention);
+        envelope.ok(ctx, map(
+                "records", page.records().stream().map(AdminApi::auditRecord).toList(),
+                "next_cursor", page.next().map(position -> Long.toString(position.value())).orElse(null)));
+    }
+
+    private static FeedPosition auditCursor(String text)
+    {
+        try {
+            long position = Long.parseLong(text);
+            if (position >= 1) {
+                return FeedPosition.of(position);
+            }
+        }
+        catch (NumberFormatException e) {
+            // reported below
+        }
+        throw LatchkeyException.invalidField(CURSOR, "cursor must be the next_cursor of a previous page (a whole number from 1)");
+    }
+
+    private static Map<String, Object> auditRecord(AuditRecord record)
+    {
+        Change change = record.change();
+        Actor actor = record.origin().actor();
+        return map(
+                "position", change.position().value(),
+                "at", change.committedAt().toString(),
+                "type", change.type().name().toLowerCase(Locale.ROOT),
+                ACCOUNT_ID_FIELD, change.accountId().value(),
+                USER_ID_FIELD, change.userId().map(UserId::value).orElse(null),
+                "key_ids", change.keyIds().stream().map(KeyId::value).toList(),
+                "actor", map(
+                        ROLE_FIELD, actor.kind().wireName(),
+                        ACCOUNT_ID_FIELD, actor.accountId().map(AccountId::value).orElse(null),
+                        USER_ID_FIELD, actor.userId().map(UserId::value).orElse(null),
+                        KEY_ID_FIELD, actor.keyId().map(KeyId::value).orElse(null)),
+                "instance_id", record.origin().instanceId(),
+                "request_id", record.origin().requestId());
     }
 
     private void createAccount(Context ctx)
@@ -91,7 +174,7 @@ final class AdminApi
         AccountId accountId = required(body, AccountId.FIELD, AccountId::of);
         UserId adminUserId = required(body, "admin_user_id", value -> userId("admin_user_id", value));
         Optional<String> seed = optional(body, "seed", value -> value);
-        CreatedAccount created = admin.createAccount(caller, accountId, adminUserId, seed);
+        CreatedAccount created = admin(ctx).createAccount(caller, accountId, adminUserId, seed);
         envelope.ok(ctx, map(
                 "account_id", created.accountId().value(),
                 "admin_user_id", created.adminUserId().value(),
@@ -110,7 +193,7 @@ final class AdminApi
     private void deleteAccount(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
-        admin.deleteAccount(caller, accountId(ctx));
+        admin(ctx).deleteAccount(caller, accountId(ctx));
         envelope.ok(ctx, map("deleted", true));
     }
 
@@ -122,7 +205,7 @@ final class AdminApi
         UserId userId = required(body, UserId.FIELD, UserId::of);
         Role role = optional(body, ROLE_FIELD, value -> Role.fromWireName(value, ROLE_FIELD)).orElse(Role.USER);
         Optional<String> seed = optional(body, "seed", value -> value);
-        CreatedUser created = admin.registerUser(caller, accountId, userId, role, seed);
+        CreatedUser created = admin(ctx).registerUser(caller, accountId, userId, role, seed);
         envelope.ok(ctx, map(
                 "account_id", created.accountId().value(),
                 "user_id", created.userId().value(),
@@ -139,14 +222,14 @@ final class AdminApi
                 Optional.ofNullable(ctx.queryParam("name")).filter(name -> !name.isEmpty()),
                 Optional.ofNullable(ctx.queryParam(ROLE_FIELD)).filter(role -> !role.isEmpty()).map(AdminApi::listedRole),
                 Optional.ofNullable(ctx.queryParam("cursor")).filter(cursor -> !cursor.isEmpty()).map(cursor -> userId("cursor", cursor)));
-        UserPage page = admin.listUsers(caller, accountId, query);
-        envelope.ok(ctx, page.users().stream().map(AdminApi::user).toList());
+        UserListing listing = admin.listUsersWithUsage(caller, accountId, query);
+        envelope.ok(ctx, listing.page().users().stream().map(user -> user(user, listing.lastUsed())).toList());
     }
 
     private void removeUser(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
-        admin.removeUser(caller, accountId(ctx), userId(ctx));
+        admin(ctx).removeUser(caller, accountId(ctx), userId(ctx));
         envelope.ok(ctx, map("deleted", true));
     }
 
@@ -157,7 +240,7 @@ final class AdminApi
         UserId userId = userId(ctx);
         JsonNode body = bodies.object(ctx, true).orElseThrow();
         Role role = required(body, ROLE_FIELD, value -> Role.fromWireName(value, ROLE_FIELD));
-        User user = admin.setRole(caller, accountId, userId, role);
+        User user = admin(ctx).setRole(caller, accountId, userId, role);
         envelope.ok(ctx, map(
                 "account_id", user.accountId().value(),
                 "user_id", user.id().value(),
@@ -172,7 +255,7 @@ final class AdminApi
         Optional<JsonNode> body = bodies.object(ctx, false);
         Optional<String> seed = body.flatMap(fields -> optional(fields, "seed", value -> value));
         long gracePeriod = body.flatMap(fields -> optionalWholeNumber(fields, "grace_period", 0, RegeneratedKey.MAX_GRACE_PERIOD_SECONDS)).orElse(0L);
-        RegeneratedKey regenerated = admin.regenerateKey(caller, accountId, userId, seed, gracePeriod);
+        RegeneratedKey regenerated = admin(ctx).regenerateKey(caller, accountId, userId, seed, gracePeriod);
         Map<String, Object> result = map("user_key", regenerated.userKey().value());
         regenerated.previousKeyExpiresAt().ifPresent(until -> result.put("previous_key_expires_at", until.toString()));
         envelope.ok(ctx, result);
@@ -185,7 +268,7 @@ final class AdminApi
         UserId userId = userId(ctx);
         Optional<JsonNode> body = bodies.object(ctx, false);
         KeyRequest request = body.map(AdminApi::keyRequest).orElse(KeyRequest.defaults());
-        CreatedKey created = admin.createKey(caller, accountId, userId, request);
+        CreatedKey created = admin(ctx).createKey(caller, accountId, userId, request);
         Map<String, Object> result = key(created.summary());
         result.put("user_key", created.userKey().value());
         result.put("account_id", created.accountId().value());
@@ -214,7 +297,7 @@ final class AdminApi
         catch (IllegalArgumentException e) {
             throw LatchkeyException.invalidField(KEY_ID_FIELD, "key_id must be 16 letters and digits");
         }
-        admin.deleteKey(caller, accountId, userId, keyId);
+        admin(ctx).deleteKey(caller, accountId, userId, keyId);
         envelope.ok(ctx, map("deleted", true));
     }
 
@@ -246,7 +329,8 @@ final class AdminApi
                 "primary", key.attributes().primary(),
                 "scopes", key.attributes().scopes().values(),
                 "created_at", key.createdAt().toString(),
-                "expires_at", key.attributes().expiresAt().map(Instant::toString).orElse(null));
+                "expires_at", key.attributes().expiresAt().map(Instant::toString).orElse(null),
+                LAST_USED_AT, key.lastUsedAt().map(Instant::toString).orElse(null));
     }
 
     private static AccountId accountId(Context ctx)
@@ -292,20 +376,25 @@ final class AdminApi
 
     private static int limit(Context ctx)
     {
+        return limit(ctx, UserQuery.DEFAULT_LIMIT, UserQuery.MAX_LIMIT);
+    }
+
+    private static int limit(Context ctx, int defaultLimit, int maxLimit)
+    {
         String text = ctx.queryParam("limit");
         if (text == null || text.isEmpty()) {
-            return UserQuery.DEFAULT_LIMIT;
+            return defaultLimit;
         }
         try {
             int limit = Integer.parseInt(text);
-            if (limit >= 1 && limit <= UserQuery.MAX_LIMIT) {
+            if (limit >= 1 && limit <= maxLimit) {
                 return limit;
             }
         }
         catch (NumberFormatException e) {
             // reported below
         }
-        throw LatchkeyException.invalidField("limit", "limit must be a whole number from 1 to " + UserQuery.MAX_LIMIT);
+        throw LatchkeyException.invalidField("limit", "limit must be a whole number from 1 to " + maxLimit);
     }
 
     private static Role listedRole(String text)
@@ -325,13 +414,14 @@ final class AdminApi
                 "user_count", account.userCount());
     }
 
-    private static Map<String, Object> user(User user)
+    private static Map<String, Object> user(User user, Map<KeyId, Instant> lastUsed)
     {
         return map(
                 "user_id", user.id().value(),
                 "role", user.role().wireName(),
                 "key_prefix", user.primaryKeyId().map(KeyId::keyPrefix).orElse(null),
-                "created_at", user.createdAt().toString());
+                "created_at", user.createdAt().toString(),
+                LAST_USED_AT, user.primaryKeyId().map(lastUsed::get).map(Instant::toString).orElse(null));
     }
 
     static Map<String, Object> map(Object... keysAndValues)

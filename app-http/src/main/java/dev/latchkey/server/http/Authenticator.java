@@ -18,6 +18,9 @@ import static java.util.Objects.requireNonNull;
  */
 final class Authenticator
 {
+    /** The request attribute naming the authenticated caller for the access log ({@link #actor}). */
+    static final String ACTOR = "latchkey.actor";
+
     private static final String BEARER = "bearer ";
 
     private final IdentityResolver resolver;
@@ -33,7 +36,20 @@ final class Authenticator
      */
     Identity authenticate(Context ctx)
     {
-        return authenticate(ctx.header("X-API-Key"), ctx.header("Authorization"));
+        Identity identity = authenticate(ctx.header("X-API-Key"), ctx.header("Authorization"));
+        ctx.attribute(ACTOR, actor(identity));
+        return identity;
+    }
+
+    /**
+     * How the access log names a caller: {@code root}, or the key id it presented (never the key).
+     */
+    static String actor(Identity identity)
+    {
+        if (identity.isRoot()) {
+            return "root";
+        }
+        return identity.keyId().map(keyId -> "key:" + keyId.value()).orElse("user:" + identity.userId().orElseThrow().value());
     }
 
     /**

@@ -55,8 +55,11 @@ public final class HttpApi
     private final HttpRequestMetrics requestMetrics;
     private volatile boolean draining;
 
+    /**
+     * @param auditRetention how far back the audit trail is listed
+     */
     public HttpApi(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry, HttpRequestMetrics requestMetrics, ObjectMapper mapper,
-            String storeKind, Duration readyMaxLag)
+            String storeKind, Duration readyMaxLag, Duration auditRetention)
     {
         this.resolver = requireNonNull(resolver, "resolver is null");
         this.registry = requireNonNull(registry, "registry is null");
@@ -64,7 +67,7 @@ public final class HttpApi
         this.mapper = requireNonNull(mapper, "mapper is null");
         this.envelope = new Envelope(mapper);
         this.authenticator = new Authenticator(resolver);
-        this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope);
+        this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope, auditRetention);
         this.storeKind = requireNonNull(storeKind, "storeKind is null");
         this.readyMaxLag = requireNonNull(readyMaxLag, "readyMaxLag is null");
     }
@@ -157,13 +160,15 @@ public final class HttpApi
 
     /**
      * One access-log line per request, without keys: headers are never logged, and a key a client put in the path
-     * is cut to its public key id.
+     * is cut to its public key id. The line names the request id and, once the caller authenticated, who it was
+     * ({@code root} or the key id it presented).
      */
     static void logAccess(Context ctx, Float millis)
     {
         Logger logger = VERIFY_PATH.equals(ctx.path()) ? ACCESS_VERIFY : ACCESS;
         if (logger == ACCESS_VERIFY ? logger.isDebugEnabled() : logger.isInfoEnabled()) {
-            String line = ctx.method() + " " + redactKeys(ctx.path()) + " " + ctx.status().getCode() + " " + Math.round(millis) + "ms";
+            String line = ctx.method() + " " + redactKeys(ctx.path()) + " " + ctx.status().getCode() + " " + Math.round(millis) + "ms"
+                    + " request_id=" + AdminApi.requestId(ctx) + (ctx.attribute(Authenticator.ACTOR) instanceof String actor ? " actor=" + actor : "");
             if (logger == ACCESS_VERIFY) {
                 logger.debug(line);
             }

@@ -85,6 +85,7 @@ final class VerifyHandler
     @Override
     public boolean handle(Request request, Response response, Callback callback)
     {
+        response.getHeaders().put(RequestIds.HEADER, RequestIds.of(request));
         String method = request.getMethod();
         boolean head = HttpMethod.HEAD.is(method);
         if (!(head || HttpMethod.GET.is(method)) || !PATH.equals(Request.getPathInContext(request))) {
