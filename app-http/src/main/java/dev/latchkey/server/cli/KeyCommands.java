@@ -94,7 +94,7 @@ public final class KeyCommands
         public Integer call()
         {
             return connection.run(client -> client.get(keysPath(target), Map.of()),
-                    (result, out) -> new Table("KEY ID", "key_id", "NAME", "name", "PRIMARY", "primary", "SCOPES", "scopes", "CREATED", "created_at", "EXPIRES", "expires_at")
+                    (result, out) -> new Table("KEY ID", "key_id", "NAME", "name", "PRIMARY", "primary", "SCOPES", "scopes", "CREATED", "created_at", "EXPIRES", "expires_at", "LAST USED", "last_used_at")
                             .print(result, out));
         }
     }

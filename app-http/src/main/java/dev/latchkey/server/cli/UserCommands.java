@@ -109,7 +109,7 @@ public final class UserCommands
                     }
                     cursor = page.get(page.size() - 1).path("user_id").asText();
                 }
-            }, (result, out) -> new Table("USER", "user_id", "ROLE", "role", "PRIMARY KEY", "key_prefix", "CREATED", "created_at").print(result, out));
+            }, (result, out) -> new Table("USER", "user_id", "ROLE", "role", "PRIMARY KEY", "key_prefix", "CREATED", "created_at", "LAST USED", "last_used_at").print(result, out));
         }
     }
 

@@ -24,7 +24,7 @@ import static java.util.Objects.requireNonNull;
 public final class Settings
 {
     private static final String PREFIX = "LATCHKEY_";
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
     private final Map<String, String> values;
 
@@ -120,7 +120,7 @@ public final class Settings
     }
 
     /**
-     * A duration written {@code 250ms}, {@code 2s}, {@code 10m}, {@code 1h} or {@code 0}.
+     * A duration written {@code 250ms}, {@code 2s}, {@code 10m}, {@code 1h}, {@code 90d} or {@code 0}.
      */
     public Duration duration(String name, Duration defaultValue)
     {
@@ -134,7 +134,7 @@ public final class Settings
         }
         Matcher matcher = DURATION.matcher(text);
         if (!matcher.matches()) {
-            throw new ConfigException(name + " must be a duration such as 250ms, 2s, 10m, 1h or 0, not '" + text + "'");
+            throw new ConfigException(name + " must be a duration such as 250ms, 2s, 10m, 1h, 90d or 0, not '" + text + "'");
         }
         try {
             long amount = Long.parseLong(matcher.group(1));
@@ -142,7 +142,8 @@ public final class Settings
                 case "ms" -> Duration.ofMillis(amount);
                 case "s" -> Duration.ofSeconds(amount);
                 case "m" -> Duration.ofMinutes(amount);
-                default -> Duration.ofHours(amount);
+                case "h" -> Duration.ofHours(amount);
+                default -> Duration.ofDays(amount);
             };
             // schedulers and caches take durations in nanoseconds: anything longer (about 292 years) cannot be used
             duration.toNanos();

@@ -57,7 +57,8 @@ import static org.junit.jupiter.params.provider.Arguments.arguments;
 public class TestServerConfig
 {
     private static final String A_ROOT_KEY = "configured-root-key-" + "K".repeat(20);
-    private static final List<String> DURATIONS = List.of(POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL, MAX_STALE, READY_MAX_LAG, SHUTDOWN_DRAIN);
+    private static final List<String> DURATIONS = List.of(POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL, MAX_STALE, READY_MAX_LAG, SHUTDOWN_DRAIN,
+            ServerConfig.AUDIT_RETENTION, ServerConfig.USAGE_FLUSH);
     private static final Set<String> ZERO_ALLOWED = Set.of(MAX_STALE, SHUTDOWN_DRAIN);
 
     @Test
@@ -79,6 +80,9 @@ public class TestServerConfig
         assertThat(config.defaultAccount()).contains(AccountId.of("default"));
         assertThat(config.shutdownDrain()).isZero();
         assertThat(config.logFormat()).isEqualTo(LogFormat.TEXT);
+        assertThat(config.instanceId()).endsWith(":1933").matches("[A-Za-z0-9._-]+:1933");
+        assertThat(config.auditRetention()).isEqualTo(Duration.ofDays(90));
+        assertThat(config.usageFlush()).isEqualTo(Duration.ofSeconds(60));
         StoreModule store = StoreModules.select(config.storeKind(), Settings.of(Map.of()));
         assertThat(store.kind()).isEqualTo("filesystem");
         assertThat(Path.of(store.location())).isEqualTo(Path.of("data").toAbsolutePath());
@@ -103,6 +107,9 @@ public class TestServerConfig
         values.put(DEFAULT_ACCOUNT, "tenants");
         values.put(SHUTDOWN_DRAIN, "15s");
         values.put(LogFormat.SETTING, "json");
+        values.put(ServerConfig.INSTANCE_ID, "web-3.example:8080");
+        values.put(ServerConfig.AUDIT_RETENTION, "30d");
+        values.put(ServerConfig.USAGE_FLUSH, "15s");
         Settings settings = Settings.of(values);
 
         ServerConfig config = ServerConfig.from(settings);
@@ -122,6 +129,9 @@ public class TestServerConfig
         assertThat(config.defaultAccount()).contains(AccountId.of("tenants"));
         assertThat(config.shutdownDrain()).isEqualTo(Duration.ofSeconds(15));
         assertThat(config.logFormat()).isEqualTo(LogFormat.JSON);
+        assertThat(config.instanceId()).isEqualTo("web-3.example:8080");
+        assertThat(config.auditRetention()).isEqualTo(Duration.ofDays(30));
+        assertThat(config.usageFlush()).isEqualTo(Duration.ofSeconds(15));
         assertThat(StoreModules.select(config.storeKind(), settings).location()).isEqualTo(directory.resolve("store").toString());
     }
 
@@ -159,6 +169,8 @@ public class TestServerConfig
             case MAX_STALE -> config.resolver().maxStale();
             case READY_MAX_LAG -> config.readyMaxLag();
             case SHUTDOWN_DRAIN -> config.shutdownDrain();
+            case ServerConfig.AUDIT_RETENTION -> config.auditRetention();
+            case ServerConfig.USAGE_FLUSH -> config.usageFlush();
             default -> throw new IllegalArgumentException("not a duration: " + variable);
         };
     }
@@ -170,6 +182,7 @@ public class TestServerConfig
                 arguments("2s", Duration.ofSeconds(2)),
                 arguments("10m", Duration.ofMinutes(10)),
                 arguments("1h", Duration.ofHours(1)),
+                arguments("90d", Duration.ofDays(90)),
                 arguments("1ms", Duration.ofMillis(1)),
                 arguments("007s", Duration.ofSeconds(7)),
                 arguments("1500ms", Duration.ofMillis(1500)),
@@ -201,7 +214,7 @@ public class TestServerConfig
             rows.add(arguments(STORE, kind));
         }
         for (String variable : DURATIONS) {
-            for (String duration : List.of("abc", "10", "1d", "1 s", "-1s", "1.5s", "1S", "s", "ms", "1h30m", "PT1S", "99999999999999999999s",
+            for (String duration : List.of("abc", "10", "1w", "1 s", "-1s", "1.5s", "1S", "s", "ms", "1h30m", "PT1S", "99999999999999999999s",
                     "9223372036854775807h", "9223372036854775807m", "3000000h")) {
                 rows.add(arguments(variable, duration));
             }
@@ -209,6 +222,9 @@ public class TestServerConfig
                 rows.add(arguments(variable, "0"));
                 rows.add(arguments(variable, "0ms"));
             }
+        }
+        for (String instanceId : List.of("has space", "x".repeat(129), "slash/in/it", "semi;colon")) {
+            rows.add(arguments(ServerConfig.INSTANCE_ID, instanceId));
         }
         for (String keys : List.of("0", "-1", "abc", "1e6", "1.5", "99999999999999999999")) {
             rows.add(arguments(CACHE_MAX_KEYS, keys));

@@ -162,7 +162,7 @@ public class AdminCommandLineIT
 
         Run listed = asAlice("key", "list", "acme", "bob");
         assertThat(listed.exitCode()).isZero();
-        assertThat(listed.out().lines().toList().get(0)).startsWith("KEY ID").contains("SCOPES").contains("EXPIRES");
+        assertThat(listed.out().lines().toList().get(0)).startsWith("KEY ID").contains("SCOPES").contains("EXPIRES").contains("LAST USED");
         assertThat(listed.out()).containsPattern(ciKeyId + " +ci +false +docs:read docs:list +\\S+ +20\\d\\d-")
                 .containsPattern("\\w{16} +- +true +\\* +\\S+ +-");
         assertThat(listed.out()).doesNotContain(ciKey).doesNotContain(bobKey);
