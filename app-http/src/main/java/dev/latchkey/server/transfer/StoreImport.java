@@ -11,9 +11,11 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.Actor;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.server.transfer.ExportFormat.AccountLine;
 import dev.latchkey.server.transfer.ExportFormat.End;
@@ -64,6 +66,8 @@ public final class StoreImport
     private final int threads;
     private final SecretHasher throwawayHasher = SecretHasher.sha256();
     private final ApiKeyGenerator throwawayKeys = new ApiKeyGenerator(new SecureRandom());
+    /** Every write of this import, in the new store's audit trail: the server itself, one request id per run. */
+    private final Origin origin = new Origin(Actor.system(), "latchkey-import", "import-" + Origin.newRequestId());
 
     public StoreImport(IdentityStore store, Clock clock, int threads)
     {
@@ -348,18 +352,18 @@ public final class StoreImport
             return;
         }
         if (plan.firstAdmin().isEmpty()) {
-            store.createAccount(account, Optional.empty());
+            store.createAccount(origin, account, Optional.empty());
             return;
         }
         User admin = plan.firstAdmin().get().toUser();
         if (plan.firstAdminKey().isPresent()) {
-            store.createAccount(account, Optional.of(new NewUser(admin, plan.firstAdminKey().get().hash())));
+            store.createAccount(origin, account, Optional.of(new NewUser(admin, plan.firstAdminKey().get().hash())));
             return;
         }
         // an admin without a primary key: created with one that goes at once
         ApiKey throwaway = throwawayKeys.random();
-        store.createAccount(account, Optional.of(new NewUser(admin.withKey(throwaway.keyId()), throwawayHasher.hash(throwaway.secret()))));
-        store.deleteKey(account.id(), admin.id(), throwaway.keyId(), clock.instant());
+        store.createAccount(origin, account, Optional.of(new NewUser(admin.withKey(throwaway.keyId()), throwawayHasher.hash(throwaway.secret()))));
+        store.deleteKey(origin, account.id(), admin.id(), throwaway.keyId(), clock.instant());
     }
 
     /**
@@ -379,12 +383,12 @@ public final class StoreImport
             }
         }
         else if (primary.isPresent()) {
-            store.addUser(new NewUser(user, primary.get().hash()));
+            store.addUser(origin, new NewUser(user, primary.get().hash()));
         }
         else {
             ApiKey throwaway = throwawayKeys.random();
-            store.addUser(new NewUser(user.withKey(throwaway.keyId()), throwawayHasher.hash(throwaway.secret())));
-            store.deleteKey(user.accountId(), user.id(), throwaway.keyId(), clock.instant());
+            store.addUser(origin, new NewUser(user.withKey(throwaway.keyId()), throwawayHasher.hash(throwaway.secret())));
+            store.deleteKey(origin, user.accountId(), user.id(), throwaway.keyId(), clock.instant());
         }
         long held = 0;
         for (KeyLine key : block.keys()) {
@@ -396,12 +400,12 @@ public final class StoreImport
                 }
                 if (key.primary() && !record.createdAt().equals(key.createdAt())) {
                     // a user's first key is issued when the user is: a primary key issued later gets its own time back
-                    store.replaceKey(user.accountId(), user.id(), key.id(), key.hash(), key.createdAt());
+                    store.replaceKey(origin, user.accountId(), user.id(), key.id(), key.hash(), key.createdAt(), Optional.empty());
                 }
                 held++;
             }
             else if (!key.primary() && key.attributes().isLiveAt(clock.instant())) {
-                store.addKey(new NewKey(user.accountId(), user.id(), key.id(), key.hash(), key.createdAt(), key.attributes()));
+                store.addKey(origin, new NewKey(user.accountId(), user.id(), key.id(), key.hash(), key.createdAt(), key.attributes()));
                 held++;
             }
         }

@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
@@ -76,6 +77,7 @@ abstract class AbstractMultiInstanceIT
     protected static final int PAGE_SIZE = 7;
     protected static final int NEW_KEYS_LIMIT = 20;
     protected static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    protected static final Duration USAGE_FLUSH = Duration.ofMillis(500);
 
     private static final String ROOT_KEY = "multi-instance-it-root-key-0123456789abcdefghij";
     private static final Duration POLL = Duration.ofMillis(5);
@@ -750,6 +752,71 @@ abstract class AbstractMultiInstanceIT
     }
 
     /**
+     * Who did what, across the two instances: an account created on A by root and a user registered on B by the
+     * account's admin each leave one audit record, which both instances list alike, naming the instance, the actor's
+     * key id and the request id the client sent. And last-used times: a key used on A and later on B shows B's (the
+     * later) time on both instances' listings; a key never used shows null.
+     */
+    @Test
+    @Order(15)
+    void auditRecordsOfWritesThroughBothInstancesAreListedByEitherAndLastUsedIsTheLaterUse()
+            throws InterruptedException
+    {
+        String account = "audit-account";
+        String alice = client.createAccount(a, account, "alice");
+        Response registered = client.send(b, "POST", "/api/v1/admin/accounts/" + account + "/users", alice, Map.of("user_id", "bob", "role", USER));
+        assertThat(registered.status()).as("register bob on B: %s", registered).isEqualTo(200);
+        Response spare = client.tryCreateKey(a, account, "alice", Map.of("name", "spare"));
+        assertThat(spare.status()).as("a spare key on A: %s", spare).isEqualTo(200);
+
+        List<JsonNode> seenByA = records(client.audit(a, ROOT_KEY, "account_id=" + account));
+        List<JsonNode> seenByB = records(client.audit(b, alice, "limit=1000"));
+        assertThat(seenByB).isEqualTo(seenByA);
+        assertThat(seenByA).extracting(record -> record.path("type").asText()).containsExactly("key_added", "user_added", "account_created");
+        JsonNode added = seenByA.get(1);
+        assertThat(added.path("instance_id").asText()).isEqualTo("it-b");
+        assertThat(added.path("actor").path("role").asText()).isEqualTo(ADMIN);
+        assertThat(added.path("actor").path("key_id").asText()).isEqualTo(alice.substring(3, 19));
+        assertThat(seenByA.get(2).path("instance_id").asText()).isEqualTo("it-a");
+        assertThat(seenByA.get(2).path("actor").path("role").asText()).isEqualTo("root");
+
+        assertThat(client.verify(a, alice).status()).isEqualTo(200);
+        Thread.sleep(2 * USAGE_FLUSH.toMillis() + 200);
+        Instant beforeUseOnB = Instant.now();
+        assertThat(client.verify(b, alice).status()).isEqualTo(200);
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        String aliceKeyId = alice.substring(3, 19);
+        String spareKeyId = spare.result().path("key_id").asText();
+        for (ServerProcess server : List.of(a, b)) {
+            Map<String, JsonNode> lastUsed;
+            while (true) {
+                lastUsed = new HashMap<>();
+                for (JsonNode key : client.listKeys(server, account, "alice").result()) {
+                    lastUsed.put(key.path("key_id").asText(), key.path("last_used_at"));
+                }
+                JsonNode primary = lastUsed.get(aliceKeyId);
+                if ((!primary.isNull() && !Instant.parse(primary.asText()).isBefore(beforeUseOnB)) || System.nanoTime() > deadline) {
+                    break;
+                }
+                Thread.sleep(100);
+            }
+            assertThat(lastUsed.get(aliceKeyId).isNull()).as("alice's key listed by %s", server.name()).isFalse();
+            assertThat(Instant.parse(lastUsed.get(aliceKeyId).asText())).as("alice's key listed by %s: B's use, the later one", server.name())
+                    .isAfterOrEqualTo(beforeUseOnB);
+            assertThat(lastUsed.get(spareKeyId).isNull()).as("the spare key, never used, listed by %s", server.name()).isTrue();
+        }
+        figures.print("audit", "records", seenByA.size(), "last_used_after_use_on_b", true);
+    }
+
+    private static List<JsonNode> records(Response page)
+    {
+        assertThat(page.status()).as("audit page: %s", page).isEqualTo(200);
+        List<JsonNode> records = new ArrayList<>();
+        page.result().path("records").forEach(records::add);
+        return records;
+    }
+
+    /**
      * The ends of keys, across the two instances, with no write in between to carry them: a primary key regenerated
      * on A with a grace period keeps working on both until {@code previous_key_expires_at} and is refused by both from
      * then on, while the new key works on both at once; a key created with {@code ttl: 2} is refused by both 2 s
@@ -938,6 +1005,8 @@ abstract class AbstractMultiInstanceIT
     private ServerProcess launch(String name, Map<String, String> extraSettings)
     {
         Map<String, String> settings = new HashMap<>(storeSettings());
+        settings.put("LATCHKEY_INSTANCE_ID", "it-" + name.toLowerCase(Locale.ROOT));
+        settings.put("LATCHKEY_USAGE_FLUSH", USAGE_FLUSH.toMillis() + "ms");
         settings.putAll(extraSettings);
         ServerProcess server = ServerProcess.launch(name, settings, ROOT_KEY, logDirectory);
         started.add(server);

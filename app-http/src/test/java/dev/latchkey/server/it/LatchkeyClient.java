@@ -238,7 +238,17 @@ final class LatchkeyClient
                 .thenApply(HttpResponse::statusCode);
     }
 
-    private Response send(ServerProcess server, String method, String path, String key, Object body)
+    /**
+     * A page of the audit trail as the key's caller sees it.
+     *
+     * @param query the query string, without {@code ?}
+     */
+    Response audit(ServerProcess server, String key, String query)
+    {
+        return send(server, "GET", "/api/v1/admin/audit?" + query, key, null);
+    }
+
+    Response send(ServerProcess server, String method, String path, String key, Object body)
     {
         HttpResponse<byte[]> response = exchange(request(server, method, path, key, body), HttpResponse.BodyHandlers.ofByteArray());
         try {
