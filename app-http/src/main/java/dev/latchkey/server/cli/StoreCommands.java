@@ -32,7 +32,8 @@ public final class StoreCommands
         {
             return store.transfer(transfer -> {
                 var counts = transfer.export(out);
-                return "exported " + counts.accounts() + " accounts, " + counts.users() + " users and " + counts.keys() + " keys to " + out;
+                return "exported " + counts.accounts() + " accounts, " + counts.users() + " users, " + counts.keys() + " keys and " + counts.auditRecords()
+                        + " audit records to " + out;
             });
         }
     }

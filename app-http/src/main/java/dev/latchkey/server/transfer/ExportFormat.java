@@ -23,9 +23,14 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditRecord;
+import dev.latchkey.core.store.Change;
+import dev.latchkey.core.store.ChangeType;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
@@ -33,7 +38,7 @@ import static java.util.Objects.requireNonNull;
 /**
  * The export file: JSON Lines, one record per line, each with a {@code type}. The first line is the
  * {@link Header} (format and version), then each account followed by its users, each user followed by its live
- * keys, and last the {@link End} with the counts, so that a file cut short is told from a whole one. Keys are their
+ * keys, then the audit trail ({@link AuditLine}, newest first), and last the {@link End} with the counts, so that a file cut short is told from a whole one. Keys are their
  * hashes: an export holds no secret, but its hashes are worth as much as the keys to anyone who also has the pepper
  * (if one is set), so it is to be kept like a backup of the store.
  */
@@ -59,10 +64,11 @@ final class ExportFormat
             @JsonSubTypes.Type(value = AccountLine.class, name = "account"),
             @JsonSubTypes.Type(value = UserLine.class, name = "user"),
             @JsonSubTypes.Type(value = KeyLine.class, name = "key"),
+            @JsonSubTypes.Type(value = AuditLine.class, name = "audit"),
             @JsonSubTypes.Type(value = End.class, name = "end"),
     })
     sealed interface Line
-            permits Header, AccountLine, UserLine, KeyLine, End
+            permits Header, AccountLine, UserLine, KeyLine, AuditLine, End
     {
         /**
          * Checks every value as the domain would (ids, scopes, names, hashes), so that a bad record is refused when
@@ -168,6 +174,37 @@ final class ExportFormat
             UserId.of(userId);
             requireNonNull(createdAt, "created_at is missing");
             attributes();
+        }
+    }
+
+    /**
+     * One record of the exported store's audit trail, newest first after the keys. An import leaves them out: the new
+     * store's trail starts with the import's own writes, and the file keeps the old trail.
+     *
+     * @param change the change type, lower case ({@code user_added}); {@code actorRole} is {@code root}, {@code admin},
+     *         {@code user} or {@code system}
+     */
+    record AuditLine(long position, Instant at, String change, String accountId, String userId, List<String> keyIds, String actorRole,
+            String actorAccountId, String actorUserId, String actorKeyId, String instanceId, String requestId)
+            implements Line
+    {
+        static AuditLine of(AuditRecord record)
+        {
+            Change change = record.change();
+            Actor actor = record.origin().actor();
+            return new AuditLine(change.position().value(), change.committedAt(), change.type().name().toLowerCase(Locale.ROOT), change.accountId().value(),
+                    change.userId().map(UserId::value).orElse(null), change.keyIds().stream().map(KeyId::value).toList(), actor.kind().wireName(),
+                    actor.accountId().map(AccountId::value).orElse(null), actor.userId().map(UserId::value).orElse(null),
+                    actor.keyId().map(KeyId::value).orElse(null), record.origin().instanceId(), record.origin().requestId());
+        }
+
+        @Override
+        public void check()
+        {
+            requireNonNull(at, "at is missing");
+            ChangeType.valueOf(String.valueOf(change).toUpperCase(Locale.ROOT));
+            Actor.Kind.fromWireName(String.valueOf(actorRole));
+            AccountId.of(accountId);
         }
     }
 

@@ -8,10 +8,15 @@ import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.server.transfer.ExportFormat.AccountLine;
+import dev.latchkey.server.transfer.ExportFormat.AuditLine;
 import dev.latchkey.server.transfer.ExportFormat.End;
 import dev.latchkey.server.transfer.ExportFormat.Header;
 import dev.latchkey.server.transfer.ExportFormat.KeyLine;
@@ -51,7 +56,7 @@ public final class StoreExport
     /**
      * What an export wrote.
      */
-    public record Counts(long accounts, long users, long keys) {}
+    public record Counts(long accounts, long users, long keys, long auditRecords) {}
 
     /**
      * @param source the kind and location of the store, for the header (never a secret)
@@ -94,6 +99,7 @@ public final class StoreExport
                 after = page.next();
             }
         }
+        long audited = exportAudit(out);
         write(out, new End(accounts, users, keys));
         try {
             out.flush();
@@ -102,7 +108,26 @@ public final class StoreExport
             throw new UncheckedIOException(e);
         }
         progress.done(keys, users, accounts);
-        return new Counts(accounts, users, keys);
+        return new Counts(accounts, users, keys, audited);
+    }
+
+    /**
+     * The whole audit trail the store keeps, newest first, a page at a time.
+     */
+    private long exportAudit(Writer out)
+    {
+        long records = 0;
+        Optional<FeedPosition> before = Optional.empty();
+        do {
+            AuditPage page = store.listAudit(new AuditQuery(Optional.empty(), before, Instant.EPOCH, AuditQuery.MAX_LIMIT));
+            for (AuditRecord record : page.records()) {
+                write(out, AuditLine.of(record));
+                records++;
+            }
+            before = page.next();
+        }
+        while (before.isPresent());
+        return records;
     }
 
     /**

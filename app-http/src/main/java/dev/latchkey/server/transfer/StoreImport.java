@@ -18,6 +18,7 @@ import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.server.transfer.ExportFormat.AccountLine;
+import dev.latchkey.server.transfer.ExportFormat.AuditLine;
 import dev.latchkey.server.transfer.ExportFormat.End;
 import dev.latchkey.server.transfer.ExportFormat.Header;
 import dev.latchkey.server.transfer.ExportFormat.KeyLine;
@@ -306,6 +307,10 @@ public final class StoreImport
                     user = userLine;
                     users++;
                     reader.user(userLine);
+                }
+                else if (line instanceof AuditLine) {
+                    // the old store's trail stays in the file; the new store's starts with this import's writes
+                    continue;
                 }
                 else if (line instanceof KeyLine keyLine) {
                     if (user == null || !user.accountId().equals(keyLine.accountId()) || !user.userId().equals(keyLine.userId())) {

@@ -16,6 +16,9 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
@@ -115,13 +118,39 @@ public class TestStoreTransfer
     }
 
     @Test
+    public void theExportHoldsTheAuditTrailAndTheImportStartsANewOne()
+            throws IOException
+    {
+        Path file = export(source);
+        List<String> audit = Files.readAllLines(file).stream().filter(line -> line.startsWith("{\"type\":\"audit\"")).toList();
+        assertThat(audit).hasSize(source.listAudit(everything()).records().size()).hasSize(13);
+        assertThat(audit.get(audit.size() - 1)).contains("\"change\":\"account_created\"", "\"account_id\":\"default\"", "\"actor_role\":\"system\"");
+        assertThat(audit.get(0)).contains("\"change\":\"key_deleted\"", "\"account_id\":\"beta\"");
+
+        InMemoryIdentityStore target = new InMemoryIdentityStore(clock);
+        new StoreImport(target, clock, 2).importFrom(file, progress());
+
+        List<AuditRecord> imported = target.listAudit(everything()).records();
+        assertThat(imported).isNotEmpty().allSatisfy(record -> {
+            assertThat(record.origin().actor()).isEqualTo(Actor.system());
+            assertThat(record.origin().instanceId()).isEqualTo("latchkey-import");
+            assertThat(record.origin().requestId()).isEqualTo(imported.get(0).origin().requestId()).startsWith("import-");
+        });
+    }
+
+    private static AuditQuery everything()
+    {
+        return new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
+    }
+
+    @Test
     public void keysExpiredWhenTheExportRunsAreLeftOut()
             throws IOException
     {
         clock.advance(Duration.ofMinutes(10));
         Path file = export(source);
 
-        assertThat(Files.readString(file)).doesNotContain(expiring.keyId().value());
+        assertThat(Files.readAllLines(file)).filteredOn(line -> line.startsWith("{\"type\":\"key\"")).noneMatch(line -> line.contains(expiring.keyId().value()));
         InMemoryIdentityStore target = new InMemoryIdentityStore(clock);
         new StoreImport(target, clock, 1).importFrom(file, progress());
         assertThat(target.findKey(expiring.keyId())).isEmpty();
