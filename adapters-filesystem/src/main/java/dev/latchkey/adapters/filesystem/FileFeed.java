@@ -1,8 +1,5 @@
 package dev.latchkey.adapters.filesystem;
 
-import dev.latchkey.core.domain.AccountId;
-import dev.latchkey.core.domain.KeyId;
-import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
@@ -30,6 +27,12 @@ import static java.util.Objects.requireNonNull;
  * position still kept. Compaction raises the floor first and then deletes the entries below it, so a reader whose
  * next entry is missing can tell "nothing new" (the floor is not past it) from "compacted away" (it is). An idle
  * read costs two small file reads, whatever the size of the store.
+ *
+ * <p>Each entry is also its write's audit record (its {@link FeedEntryFile#origin()}). Before compaction raises the
+ * floor it archives the audit records of the entries it is about to forget into an audit segment
+ * ({@link FileAuditTrail#archive}), so the audit trail outlives the feed: an entry is deleted only once its record
+ * is in a segment. A compaction stopped half-way is retried by the next one, which archives from where the newest
+ * segment ends.
  */
 final class FileFeed
 {
@@ -39,30 +42,33 @@ final class FileFeed
     private final Path headFile;
     private final Path floorFile;
     private final StoreFiles files;
+    private final FileAuditTrail audit;
 
-    FileFeed(Path directory, StoreFiles files)
+    FileFeed(Path directory, StoreFiles files, FileAuditTrail audit)
             throws IOException
     {
         this.directory = requireNonNull(directory, "directory is null");
         this.headFile = directory.resolve("head");
         this.floorFile = directory.resolve("floor");
         this.files = requireNonNull(files, "files is null");
+        this.audit = requireNonNull(audit, "audit is null");
         files.createDirectories(directory);
     }
 
     /**
-     * Appends a change. Call only while holding the store lock.
+     * Appends a change with its audit record. Call only while holding the store lock.
      *
+     * @param origin where the write came from; null for a write decided before the store recorded audits
      * @return the position it was given
      */
-    long append(String operationId, ChangeType changeType, String accountId, String userId, List<String> keyIds, Instant committedAt)
+    long append(String operationId, ChangeType changeType, String accountId, String userId, List<String> keyIds, Instant committedAt, OriginFile origin)
             throws IOException
     {
         long position = Math.max(readNumber(headFile), readNumber(floorFile) - 1) + 1;
-        while (Files.exists(entry(position))) {
+        while (Files.exists(entryFile(position))) {
             position++;
         }
-        files.write(entry(position), new FeedEntryFile(position, operationId, changeType, accountId, userId, keyIds, committedAt));
+        files.write(entryFile(position), new FeedEntryFile(position, operationId, changeType, accountId, userId, keyIds, committedAt, origin));
         files.write(headFile, position);
         return position;
     }
@@ -74,7 +80,7 @@ final class FileFeed
             throws IOException
     {
         for (long position = after + 1; ; position++) {
-            Optional<FeedEntryFile> entry = files.read(entry(position), FeedEntryFile.class);
+            Optional<FeedEntryFile> entry = files.read(entryFile(position), FeedEntryFile.class);
             if (entry.isEmpty()) {
                 return false;
             }
@@ -90,11 +96,11 @@ final class FileFeed
         List<Change> changes = new ArrayList<>();
         long position = after.value();
         while (changes.size() < limit) {
-            Optional<FeedEntryFile> entry = files.read(entry(position + 1), FeedEntryFile.class);
+            Optional<FeedEntryFile> entry = files.read(entryFile(position + 1), FeedEntryFile.class);
             if (entry.isEmpty()) {
                 break;
             }
-            changes.add(toChange(entry.get()));
+            changes.add(entry.get().toChange());
             position++;
         }
         if (changes.isEmpty() && readNumber(floorFile) > after.value() + 1) {
@@ -107,14 +113,27 @@ final class FileFeed
             throws IOException
     {
         long position = Math.max(readNumber(headFile), readNumber(floorFile) - 1);
-        while (Files.exists(entry(position + 1))) {
+        while (Files.exists(entryFile(position + 1))) {
             position++;
         }
         return FeedPosition.of(position);
     }
 
     /**
-     * Forgets the entries up to and including {@code through}. Call only while holding the store lock.
+     * The entry at this position; empty when there is none (beyond the head, or compacted away).
+     */
+    Optional<FeedEntryFile> entry(long position)
+            throws IOException
+    {
+        if (position < 1) {
+            return Optional.empty();
+        }
+        return files.read(entryFile(position), FeedEntryFile.class);
+    }
+
+    /**
+     * Forgets the entries up to and including {@code through}, once their audit records are archived. Call only while
+     * holding the store lock.
      */
     void compactThrough(long through)
             throws IOException
@@ -124,13 +143,23 @@ final class FileFeed
         if (newFloor <= oldFloor) {
             return;
         }
+        // a compaction stopped after archiving and before raising the floor archived part of this range already
+        long from = Math.max(oldFloor, audit.archivedThrough() + 1);
+        for (long first = from; first < newFloor; first += FileAuditTrail.MAX_SEGMENT_POSITIONS) {
+            long last = Math.min(first + FileAuditTrail.MAX_SEGMENT_POSITIONS, newFloor) - 1;
+            List<FeedEntryFile> entries = new ArrayList<>();
+            for (long position = first; position <= last; position++) {
+                entry(position).ifPresent(entries::add);
+            }
+            audit.archive(first, last, entries);
+        }
         files.write(floorFile, newFloor);
         for (long position = oldFloor; position < newFloor; position++) {
-            files.delete(entry(position));
+            files.delete(entryFile(position));
         }
     }
 
-    private Path entry(long position)
+    private Path entryFile(long position)
     {
         return directory.resolve(String.format("%0" + POSITION_DIGITS + "d.json", position));
     }
@@ -139,16 +168,5 @@ final class FileFeed
             throws IOException
     {
         return files.read(file, Long.class).orElse(0L);
-    }
-
-    private static Change toChange(FeedEntryFile entry)
-    {
-        return new Change(
-                FeedPosition.of(entry.position()),
-                entry.changeType(),
-                AccountId.of(entry.accountId()),
-                Optional.ofNullable(entry.userId()).map(UserId::of),
-                entry.keyIds().stream().map(KeyId::of).toList(),
-                entry.committedAt());
     }
 }

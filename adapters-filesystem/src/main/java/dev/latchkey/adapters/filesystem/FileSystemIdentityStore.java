@@ -12,11 +12,14 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
@@ -28,8 +31,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -44,7 +49,13 @@ import static java.util.Objects.requireNonNull;
  * accounts/&lt;account&gt;/account.json         the account, its counts, and the write in progress on it
  * accounts/&lt;account&gt;/users/&lt;user&gt;.json    a user: role, primary key id, the ids of every key it holds
  * keys/&lt;xx&gt;/&lt;keyId&gt;.json                   a key: hash of its secret, account, user, role, name, scopes, expiry
- * feed/&lt;position&gt;.json, feed/head, feed/floor   the change feed (see {@link FileFeed})
+ * feed/&lt;position&gt;.json, feed/head, feed/floor   the change feed (see {@link FileFeed}); each entry is also the
+ *                                         audit record of its write: the change and its origin (actor, instance,
+ *                                         request)
+ * audit/&lt;first&gt;-&lt;last&gt;.jsonl, audit/horizon     the audit records of compacted feed entries, and the retention
+ *                                         horizon (see {@link FileAuditTrail})
+ * usage/&lt;instance&gt;.json, usage/&lt;instance&gt;.lock   when each key was last used, one file per instance
+ *                                         (see {@link UsageFiles})
  * tmp/                                    temporary files of atomic writes
  * </pre>
  * Names encode case-sensitive ids so that they stay distinct on case-folding filesystems ({@link FileNames}).
@@ -56,6 +67,14 @@ import static java.util.Objects.requireNonNull;
  * torn file and no key that should not work. Reads take no lock: a key lookup reads the key file and its account
  * file, two small files whatever the size of the store; a listing of a user's keys reads its user file, which names
  * them ({@link UserFile}), and a lookup per key.
+ *
+ * <h2>Audit trail and last-used times</h2>
+ * A write's audit record is its feed entry: the {@link PendingOperation} decided in the account file carries the
+ * write's {@link Origin}, and the feed entry that finishing it appends (by its writer, or by whoever rolls it forward
+ * after a crash) carries it on, so the record exists exactly when the change does and costs no extra file. A write
+ * that fails or changes nothing decides nothing and appends nothing. Entries written before the store recorded
+ * audits have no origin: they are read as changes and never listed. Usage reports go to one file per instance
+ * under its own lock, never through the store lock, the feed or the audit trail.
  */
 public final class FileSystemIdentityStore
         implements IdentityStore
@@ -67,6 +86,8 @@ public final class FileSystemIdentityStore
     private final Path keysDirectory;
     private final StoreFiles files;
     private final FileFeed feed;
+    private final FileAuditTrail audit;
+    private final UsageFiles usage;
     private final StoreLock lock;
     private final Clock clock;
     private final int feedRetention;
@@ -80,7 +101,9 @@ public final class FileSystemIdentityStore
         this.keysDirectory = root.resolve("keys");
         files.createDirectories(accountsDirectory);
         files.createDirectories(keysDirectory);
-        this.feed = new FileFeed(root.resolve("feed"), files);
+        this.audit = new FileAuditTrail(root.resolve("audit"), files);
+        this.feed = new FileFeed(root.resolve("feed"), files, audit);
+        this.usage = new UsageFiles(root.resolve("usage"), files, options.lockTimeout());
         this.lock = new StoreLock(root.resolve("store.lock"), options.lockTimeout());
         this.clock = clock;
         this.feedRetention = options.feedRetention();
@@ -204,8 +227,9 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    public void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
         NewUser.requireFirstAdmin(account.id(), firstAdmin);
@@ -218,7 +242,7 @@ public final class FileSystemIdentityStore
             if (firstAdmin.isPresent()) {
                 requireKeyIdFree(firstAdmin.get().keyId());
             }
-            PendingOperation operation = PendingOperation.accountCreated(feed.head().value(), firstAdmin, incarnation);
+            PendingOperation operation = PendingOperation.accountCreated(origin, feed.head().value(), firstAdmin, incarnation);
             if (firstAdmin.isPresent()) {
                 stage(operation);
             }
@@ -230,8 +254,9 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public void addUser(NewUser newUser)
+    public void addUser(Origin origin, NewUser newUser)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
         lock.call(() -> {
@@ -240,7 +265,7 @@ public final class FileSystemIdentityStore
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
             requireKeyIdFree(newUser.keyId());
-            PendingOperation operation = PendingOperation.userAdded(feed.head().value(), newUser, account.incarnation());
+            PendingOperation operation = PendingOperation.userAdded(origin, feed.head().value(), newUser, account.incarnation());
             stage(operation);
             int admins = account.adminCount() + (user.role() == Role.ADMIN ? 1 : 0);
             decideAndFinish(account.withPending(account.userCount() + 1, admins, operation));
@@ -249,8 +274,10 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    public User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt,
+            Optional<Instant> previousKeyUntil)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
@@ -279,7 +306,7 @@ public final class FileSystemIdentityStore
                 }
             }
             KeyRecord newKey = new KeyRecord(newKeyId, newSecretHash, accountId, userId, before.role(), issuedAt);
-            PendingOperation operation = PendingOperation.keyReplaced(feed.head().value(), before, newKey, retiredKey, ended, account.incarnation());
+            PendingOperation operation = PendingOperation.keyReplaced(origin, feed.head().value(), before, newKey, retiredKey, ended, account.incarnation());
             if (!sameKey) {
                 stage(operation);
             }
@@ -289,8 +316,9 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public void addKey(NewKey newKey)
+    public void addKey(Origin origin, NewKey newKey)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newKey, "newKey is null");
         lock.call(() -> {
             AccountFile account = lockedAccount(newKey.accountId());
@@ -303,7 +331,7 @@ public final class FileSystemIdentityStore
             // counted under the write lock, after any unfinished write was rolled forward: concurrent adds cannot
             // both see room for one more key
             StoreErrors.requireRoomForKeys(liveCount(keys, newKey.createdAt()), 1, newKey.accountId(), newKey.userId());
-            PendingOperation operation = PendingOperation.keyAdded(feed.head().value(), user, newKey.keyRecord(user.role()), ended, account.incarnation());
+            PendingOperation operation = PendingOperation.keyAdded(origin, feed.head().value(), user, newKey.keyRecord(user.role()), ended, account.incarnation());
             stage(operation);
             decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
             return null;
@@ -311,8 +339,9 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    public KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(keyId, "keyId is null");
         requireNonNull(now, "now is null");
         return lock.call(() -> {
@@ -325,15 +354,16 @@ public final class FileSystemIdentityStore
             if (!key.attributes().isLiveAt(now)) {
                 throw StoreErrors.keyNotFound(accountId, userId);
             }
-            PendingOperation operation = PendingOperation.keyDeleted(feed.head().value(), user, keyId);
+            PendingOperation operation = PendingOperation.keyDeleted(origin, feed.head().value(), user, keyId);
             decideAndFinish(account.withPending(account.userCount(), account.adminCount(), operation));
             return key.summary();
         });
     }
 
     @Override
-    public UserChange setRole(AccountId accountId, UserId userId, Role role)
+    public UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(role, "role is null");
         if (role == Role.ROOT) {
             throw new IllegalArgumentException("an account user cannot have role ROOT");
@@ -348,7 +378,7 @@ public final class FileSystemIdentityStore
             if (current == Role.ADMIN) {
                 requireNotLastAdmin(account, userId, "demote");
             }
-            PendingOperation operation = PendingOperation.roleChanged(feed.head().value(), before, role, lockedKeys(before));
+            PendingOperation operation = PendingOperation.roleChanged(origin, feed.head().value(), before, role, lockedKeys(before));
             int admins = account.adminCount() + (role == Role.ADMIN ? 1 : -1);
             decideAndFinish(account.withPending(account.userCount(), admins, operation));
             return new UserChange(before.toUser(), before.heldKeyIds());
@@ -356,8 +386,9 @@ public final class FileSystemIdentityStore
     }
 
     @Override
-    public UserChange removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(Origin origin, AccountId accountId, UserId userId)
     {
+        requireNonNull(origin, "origin is null");
         return lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
             UserFile before = lockedUser(accountId, userId);
@@ -365,18 +396,19 @@ public final class FileSystemIdentityStore
             if (admin) {
                 requireNotLastAdmin(account, userId, "remove");
             }
-            PendingOperation operation = PendingOperation.userRemoved(feed.head().value(), before);
+            PendingOperation operation = PendingOperation.userRemoved(origin, feed.head().value(), before);
             decideAndFinish(account.withPending(account.userCount() - 1, account.adminCount() - (admin ? 1 : 0), operation));
             return new UserChange(before.toUser(), before.heldKeyIds());
         });
     }
 
     @Override
-    public void deleteAccount(AccountId accountId)
+    public void deleteAccount(Origin origin, AccountId accountId)
     {
+        requireNonNull(origin, "origin is null");
         lock.call(() -> {
             AccountFile account = lockedAccount(accountId);
-            AccountFile deleting = account.deletingWith(PendingOperation.accountDeleted(feed.head().value()));
+            AccountFile deleting = account.deletingWith(PendingOperation.accountDeleted(origin, feed.head().value()));
             files.write(accountFile(accountId), deleting);
             finishDeletion(deleting, true);
             return null;
@@ -399,9 +431,46 @@ public final class FileSystemIdentityStore
         return read(feed::head);
     }
 
+    @Override
+    public AuditPage listAudit(AuditQuery query)
+    {
+        requireNonNull(query, "query is null");
+        return read(() -> audit.list(query, feed));
+    }
+
+    @Override
+    public void purgeAudit(Instant before)
+    {
+        requireNonNull(before, "before is null");
+        lock.call(() -> {
+            audit.purge(before);
+            return null;
+        });
+    }
+
+    @Override
+    public void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed)
+    {
+        requireNonNull(instanceId, "instanceId is null");
+        requireNonNull(lastUsed, "lastUsed is null");
+        if (!Origin.isValidInstanceId(instanceId)) {
+            throw new IllegalArgumentException("an instance id is 1 to 128 letters, digits, '.', '_', ':' or '-'");
+        }
+        usage.record(instanceId, Map.copyOf(lastUsed));
+    }
+
+    @Override
+    public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
+    {
+        requireNonNull(keyIds, "keyIds is null");
+        List<KeyId> asked = List.copyOf(keyIds);
+        return read(() -> usage.lastUsed(asked));
+    }
+
     /**
      * Forgets the feed entries up to and including {@code position} now, instead of waiting for automatic
-     * compaction (which keeps the newest {@link FileSystemStoreOptions#feedRetention()} entries).
+     * compaction (which keeps the newest {@link FileSystemStoreOptions#feedRetention()} entries). Their audit
+     * records are archived first ({@link FileAuditTrail}).
      */
     public void compactThrough(FeedPosition position)
     {
@@ -625,7 +694,8 @@ public final class FileSystemIdentityStore
         if (!fresh && feed.contains(operation.operationId(), operation.feedFrom())) {
             return;
         }
-        long position = feed.append(operation.operationId(), operation.changeType(), accountId, operation.userId(), operation.changeKeyIds(), clock.instant());
+        long position = feed.append(operation.operationId(), operation.changeType(), accountId, operation.userId(), operation.changeKeyIds(), clock.instant(),
+                operation.origin());
         if (position % compactionInterval == 0 && position > feedRetention) {
             feed.compactThrough(position - feedRetention);
         }
@@ -680,7 +750,7 @@ public final class FileSystemIdentityStore
         }
     }
 
-    private static LatchkeyException unavailable(IOException e)
+    static LatchkeyException unavailable(IOException e)
     {
         return new LatchkeyException(ErrorCode.UNAVAILABLE, "filesystem store unavailable", e);
     }

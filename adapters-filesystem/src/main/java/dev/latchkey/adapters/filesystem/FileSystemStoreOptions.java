@@ -9,7 +9,8 @@ import static java.util.Objects.requireNonNull;
  *
  * @param lockTimeout how long a write waits for the store's write lock before failing with UNAVAILABLE
  * @param feedRetention how many of the newest change-feed entries are kept; older ones are compacted away (a reader
- *         that falls further behind than this drops its cache and starts over)
+ *         that falls further behind than this drops its cache and starts over), their audit records archived first
+ *         (the audit trail is kept by time, until {@link FileSystemIdentityStore#purgeAudit})
  */
 public record FileSystemStoreOptions(Duration lockTimeout, int feedRetention)
 {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.DeserializationContext;
@@ -12,9 +13,11 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
@@ -64,6 +67,7 @@ final class StoreFiles
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
+    private final ObjectWriter lineWriter = mapper.writer().without(SerializationFeature.INDENT_OUTPUT);
     private final Path temporaryDirectory;
     private final boolean posix;
     private final MutationHook beforeMutation;
@@ -112,7 +116,75 @@ final class StoreFiles
             throws IOException
     {
         beforeMutation.beforeMutation(file);
-        byte[] bytes = mapper.writeValueAsBytes(value);
+        writeBytes(file, mapper.writeValueAsBytes(value));
+    }
+
+    /**
+     * Reads a file of JSON lines, one value a line (blank lines skipped).
+     *
+     * @return empty when the file does not exist
+     */
+    <T> Optional<List<T>> readLines(Path file, Class<T> type)
+            throws IOException
+    {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        }
+        catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+        List<T> values = new ArrayList<>(lines.size());
+        for (String line : lines) {
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
+                values.add(mapper.readValue(line, type));
+            }
+            catch (JacksonException e) {
+                throw new IOException("corrupt store file " + file.getFileName(), e);
+            }
+        }
+        return Optional.of(values);
+    }
+
+    /**
+     * Writes values as JSON lines (one compact value a line), atomically as {@link #write} does.
+     */
+    void writeLines(Path file, List<?> values)
+            throws IOException
+    {
+        beforeMutation.beforeMutation(file);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (Object value : values) {
+            bytes.write(lineWriter.writeValueAsBytes(value));
+            bytes.write('\n');
+        }
+        writeBytes(file, bytes.toByteArray());
+    }
+
+    /**
+     * Creates an empty file (mode 0600) unless it exists: a lock file, which is no store data.
+     */
+    void createFileIfAbsent(Path file)
+            throws IOException
+    {
+        if (Files.exists(file)) {
+            return;
+        }
+        createDirectories(file.getParent());
+        try {
+            Files.createFile(file, fileAttributes(FILE_MODE));
+        }
+        catch (FileAlreadyExistsException e) {
+            // created concurrently
+        }
+    }
+
+    private void writeBytes(Path file, byte[] bytes)
+            throws IOException
+    {
         createDirectories(file.getParent());
         Path temporary = temporaryDirectory.resolve(UUID.randomUUID() + ".tmp");
         try (FileChannel channel = FileChannel.open(temporary, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), fileAttributes(FILE_MODE))) {

@@ -15,11 +15,15 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.testing.StoreConsistency;
 import dev.latchkey.core.testing.TestingClock;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,6 +34,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,7 +51,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Stops a writer at every single file mutation of every kind of write, as a crash would, and checks what a fresh
  * handle then sees: exactly the state before the write or exactly the state after it, never a mix, both in key
  * lookups (before any roll-forward) and in the records (after it); and once a step yields the state after, every
- * later step does too (the decision is one atomic record).
+ * later step does too (the decision is one atomic record). The audit trail follows the feed: one record of each
+ * change, and the write's own record, with its origin, exactly when the write was decided (also when a later reader
+ * finished it).
  */
 class TestFileSystemStoreCrashSteps
 {
@@ -57,6 +66,8 @@ class TestFileSystemStoreCrashSteps
     private static final UserId CAROL = UserId.of("carol");
     private static final UserId DAVE = UserId.of("dave");
     private static final UserId EVE = UserId.of("eve");
+    private static final Origin ORIGIN = new Origin(Actor.user(ACME, ALICE, Role.ADMIN, Optional.empty()), "instance-a:1", "the-write");
+    private static final AuditQuery ALL = new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
 
     private final TestingClock clock = new TestingClock();
     private final Map<String, ApiKey> keys = new LinkedHashMap<>();
@@ -131,6 +142,16 @@ class TestFileSystemStoreCrashSteps
             long writesOfThisKind = changes.stream().filter(type -> type == write.change).count();
             long expectedBefore = StoreConsistency.allChanges(store(beforeDirectory)).stream().filter(change -> change.type() == write.change).count();
             assertThat(writesOfThisKind).as("the feed lists a finished write exactly once").isEqualTo(expectedBefore + (decided ? 1 : 0));
+            List<AuditRecord> audit = fresh.listAudit(ALL).records();
+            List<Change> feed = new ArrayList<>(StoreConsistency.allChanges(fresh));
+            Collections.reverse(feed);
+            assertThat(audit).extracting(AuditRecord::change).as("one audit record of each change, step %s", stopAt).containsExactlyElementsOf(feed);
+            assertThat(audit).filteredOn(record -> record.origin().equals(ORIGIN)).as("the write's audit record, with its origin, iff it was decided")
+                    .hasSize(decided ? 1 : 0);
+            if (decided) {
+                assertThat(audit.get(0).origin()).isEqualTo(ORIGIN);
+                assertThat(audit.get(0).change().type()).isEqualTo(write.change);
+            }
         }
         assertThat(decided).as("the last step happens after the decision").isTrue();
     }
@@ -138,17 +159,17 @@ class TestFileSystemStoreCrashSteps
     private Consumer<IdentityStore> operation(Write write)
     {
         return switch (write) {
-            case CREATE_ACCOUNT -> store -> store.createAccount(new Account(BETA, clock.instant(), true), Optional.of(newUser(BETA, EVE, Role.ADMIN, "E")));
-            case ADD_USER -> store -> store.addUser(newUser(ACME, DAVE, Role.USER, "D"));
-            case REPLACE_KEY -> store -> store.replaceKey(ACME, BOB, keys.get("B2").keyId(), HASHER.hash(keys.get("B2").secret()), clock.instant());
-            case REPLACE_KEY_KEEPING_THE_OLD_ONE -> store -> store.replaceKey(ACME, BOB, keys.get("B2").keyId(), HASHER.hash(keys.get("B2").secret()), clock.instant(),
+            case CREATE_ACCOUNT -> store -> store.createAccount(ORIGIN, new Account(BETA, clock.instant(), true), Optional.of(newUser(BETA, EVE, Role.ADMIN, "E")));
+            case ADD_USER -> store -> store.addUser(ORIGIN, newUser(ACME, DAVE, Role.USER, "D"));
+            case REPLACE_KEY -> store -> store.replaceKey(ORIGIN, ACME, BOB, keys.get("B2").keyId(), HASHER.hash(keys.get("B2").secret()), clock.instant(), Optional.empty());
+            case REPLACE_KEY_KEEPING_THE_OLD_ONE -> store -> store.replaceKey(ORIGIN, ACME, BOB, keys.get("B2").keyId(), HASHER.hash(keys.get("B2").secret()), clock.instant(),
                     Optional.of(clock.instant().plus(Duration.ofHours(1))));
-            case SET_ROLE -> store -> store.setRole(ACME, CAROL, Role.USER);
-            case REMOVE_USER -> store -> store.removeUser(ACME, BOB);
-            case DELETE_ACCOUNT -> store -> store.deleteAccount(ACME);
-            case ADD_KEY -> store -> store.addKey(newKey(ACME, ALICE, "F", KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.empty())));
-            case DELETE_KEY -> store -> store.deleteKey(ACME, BOB, keys.get("BX").keyId(), clock.instant());
-            case DELETE_PRIMARY_KEY -> store -> store.deleteKey(ACME, BOB, keys.get("B").keyId(), clock.instant());
+            case SET_ROLE -> store -> store.setRole(ORIGIN, ACME, CAROL, Role.USER);
+            case REMOVE_USER -> store -> store.removeUser(ORIGIN, ACME, BOB);
+            case DELETE_ACCOUNT -> store -> store.deleteAccount(ORIGIN, ACME);
+            case ADD_KEY -> store -> store.addKey(ORIGIN, newKey(ACME, ALICE, "F", KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.empty())));
+            case DELETE_KEY -> store -> store.deleteKey(ORIGIN, ACME, BOB, keys.get("BX").keyId(), clock.instant());
+            case DELETE_PRIMARY_KEY -> store -> store.deleteKey(ORIGIN, ACME, BOB, keys.get("B").keyId(), clock.instant());
         };
     }
 

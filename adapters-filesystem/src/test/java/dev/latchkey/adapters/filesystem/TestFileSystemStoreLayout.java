@@ -21,14 +21,15 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * What an operator finds in the directory: private modes, readable JSON with hashes and never secrets, and a feed
- * that does not grow without bound.
+ * What an operator finds in the directory: private modes (audit segments and usage files too), readable JSON with
+ * hashes and never secrets, and a feed that does not grow without bound.
  */
 class TestFileSystemStoreLayout
 {
@@ -45,8 +46,17 @@ class TestFileSystemStoreLayout
             throws IOException
     {
         Path directory = temporaryDirectory.resolve("store");
-        FileSystemIdentityStore store = FileSystemIdentityStore.open(directory, clock);
-        createAccount(store, AccountId.of("Acme"), UserId.of("alice"), keys.random());
+        FileSystemIdentityStore store = FileSystemIdentityStore.open(directory, new FileSystemStoreOptions(Duration.ofSeconds(5), 1), clock);
+        ApiKey key = keys.random();
+        createAccount(store, AccountId.of("Acme"), UserId.of("alice"), key);
+        store.addUser(newUser(AccountId.of("Acme"), UserId.of("bob"), Role.USER, keys.random()));
+        store.recordUsage("instance-a", Map.of(key.keyId(), clock.instant()));
+        store.purgeAudit(clock.instant().minusSeconds(60));
+        assertThat(directory.resolve("usage/instance-a.json")).exists();
+        assertThat(directory.resolve("audit/horizon")).exists();
+        try (Stream<Path> segments = Files.list(directory.resolve("audit"))) {
+            assertThat(segments.filter(file -> file.getFileName().toString().endsWith(".jsonl")).count()).as("audit segments").isPositive();
+        }
 
         try (Stream<Path> paths = Files.walk(directory)) {
             for (Path path : paths.toList()) {

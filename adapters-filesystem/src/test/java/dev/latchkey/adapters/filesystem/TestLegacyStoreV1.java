@@ -14,9 +14,14 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.core.testing.StoreConsistency;
@@ -45,7 +50,9 @@ import static org.assertj.core.api.Assertions.tuple;
 /**
  * A store written before users held several keys keeps working: its key files (no name, primary, scopes or expiry)
  * read as primary keys, its user files (one key id, no list of keys) as users holding that one key, a write it left
- * decided but unfinished is finished, and the new writes work on its files.
+ * decided but unfinished is finished, and the new writes work on its files. It was also written before the store
+ * recorded audits: its feed entries (and the write it left decided) have no origin, read as changes and are not
+ * listed in the audit trail, which starts with the first write of the new version.
  *
  * <h2>The fixture</h2>
  * {@code src/test/resources/legacy-store-v1/} is a store directory written by the filesystem store of commit
@@ -222,6 +229,42 @@ class TestLegacyStoreV1
         }
         assertThat(directory.resolve("accounts/beta")).doesNotExist();
         StoreInvariants.check(directory, store);
+    }
+
+    @Test
+    void theOldFeedEntriesAreReadAsChangesAndNotListedAsAuditRecords()
+            throws IOException
+    {
+        AuditQuery all = new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
+        assertThat(StoreConsistency.allChanges(store)).hasSize(9);
+        assertThat(store.listAudit(all).records()).isEmpty();
+
+        // the write the old store left decided is finished without an origin: it was not made by this version
+        assertThat(store.findAccount(BETA)).isPresent();
+        assertThat(StoreConsistency.allChanges(store)).hasSize(10);
+        assertThat(store.listAudit(all).records()).isEmpty();
+
+        Origin origin = new Origin(Actor.root(), "instance-a:1", "after-the-upgrade");
+        ApiKey key = generator.random();
+        store.addUser(origin, new NewUser(new User(ACME, UserId.of("frank"), Role.USER, key.keyId(), clock.instant()), hasher.hash(key.secret())));
+        List<Change> changes = StoreConsistency.allChanges(store);
+        assertThat(changes).hasSize(11);
+        assertThat(store.listAudit(all).records()).containsExactly(new AuditRecord(changes.get(10), origin));
+        assertThat(Files.readString(directory.resolve("feed/0000000000000000011.json"), StandardCharsets.UTF_8))
+                .contains("\"actor\" : \"root\"").contains("\"request_id\" : \"after-the-upgrade\"");
+        assertThat(Files.readString(directory.resolve("feed/0000000000000000010.json"), StandardCharsets.UTF_8)).doesNotContain("origin");
+        StoreInvariants.check(directory, store);
+
+        // compaction archives the one audited entry, and none of the old ones
+        store.compactThrough(store.headPosition());
+        assertThat(store.listAudit(all).records()).containsExactly(new AuditRecord(changes.get(10), origin));
+        try (Stream<Path> segments = Files.list(directory.resolve("audit"))) {
+            List<Path> files = segments.filter(file -> file.getFileName().toString().endsWith(".jsonl")).toList();
+            assertThat(files).hasSize(1);
+            assertThat(Files.readAllLines(files.get(0), StandardCharsets.UTF_8)).hasSize(1);
+        }
+        assertThat(FileSystemIdentityStore.open(directory, clock).listAudit(all).records()).extracting(record -> record.origin().requestId())
+                .containsExactly("after-the-upgrade");
     }
 
     private static ApiKey key(AccountId account, UserId user)
