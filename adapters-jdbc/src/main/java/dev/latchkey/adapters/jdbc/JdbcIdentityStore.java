@@ -17,6 +17,9 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.ExpiredKeys;
@@ -25,6 +28,7 @@ import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
@@ -41,9 +45,14 @@ import java.sql.SQLTransientConnectionException;
 import java.sql.Types;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -90,6 +99,27 @@ import static java.util.Objects.requireNonNull;
  * newest {@code feedRetention} and raises {@code latchkey_feed_floor}; a reader behind the floor gets
  * {@link FeedBatch.Reset}.
  *
+ * <h2>The audit trail</h2>
+ * Table {@code latchkey_audit} (schema version 3): one row per committed write, keyed by its feed position, holding
+ * the change's own columns (type, account, user, key ids joined by single spaces, commit time: the same values as
+ * its feed row) and its {@link Origin}: {@code actor_kind} (root, admin, user or system), {@code actor_account_id},
+ * {@code actor_user_id}, {@code actor_key_id} (NULL when the actor has none), {@code instance_id},
+ * {@code request_id}. The statement that appends the change inserts it too (one more statement on H2), in the same
+ * transaction, so a record exists exactly when its change committed. Compaction never touches it; it is kept by
+ * time: {@link #purgeAudit} deletes the rows committed before its horizon, in chunks. A page is one statement,
+ * newest first, on the primary key or on the index ({@code account_id}, {@code feed_position}) when it filters by
+ * account. Writes of an older version (schema 2) have feed entries only, so they are not listed.
+ *
+ * <h2>Last-used times</h2>
+ * Table {@code latchkey_key_usage}: one row per key that has a recorded use ({@code key_id}, {@code last_used_at}),
+ * never part of the feed nor of the audit trail. A flush of {@link #recordUsage} is one statement whatever its size:
+ * the ids and instants go as two arrays into one upsert ({@code INSERT ... ON CONFLICT} on PostgreSQL, {@code MERGE}
+ * on H2) that keeps the later instant, for existing keys only, in key order (so concurrent flushes lock shared rows in
+ * one order). Its foreign key to {@code latchkey_key} cascades: a deleted key (its user removed, its account deleted,
+ * or replaced) takes its row along, so a key id issued again never inherits a use. Which instance reported a use is
+ * not kept, only the latest use across them all. {@link #lastUsed} is one primary-key read per
+ * {@value #LAST_USED_CHUNK} keys.
+ *
  * <h2>Connections and timeouts</h2>
  * A HikariCP pool of up to {@link JdbcStoreConfig#poolSize()} connections. A call waits at most
  * {@link JdbcStoreConfig#connectTimeout()} for a connection (validating an idle one first); each statement is
@@ -105,6 +135,10 @@ public final class JdbcIdentityStore
     /** A feed read returns at most this many changes, whatever the limit asked. */
     private static final int MAX_FEED_BATCH = 10_000;
     private static final String SCHEMA_HISTORY_TABLE = "latchkey_schema_history";
+    /** A purge of the audit trail deletes at most this many rows per statement. */
+    private static final int PURGE_CHUNK = 5_000;
+    /** A last-used read asks for at most this many keys per statement. */
+    private static final int LAST_USED_CHUNK = 1_000;
 
     private final JdbcStoreConfig config;
     private final SqlDialect dialect;
@@ -397,12 +431,13 @@ public final class JdbcIdentityStore
     // --- writes
 
     @Override
-    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    public void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
         NewUser.requireFirstAdmin(account.id(), firstAdmin);
-        write(transaction -> {
+        write(origin, transaction -> {
             Connection connection = transaction.connection();
             try (PreparedStatement insert = connection.prepareStatement(
                     "INSERT INTO latchkey_account (account_id, created_at, admin_required) VALUES (?, ?, ?)")) {
@@ -421,11 +456,12 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public void addUser(NewUser newUser)
+    public void addUser(Origin origin, NewUser newUser)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
-        write(transaction -> {
+        write(origin, transaction -> {
             Connection connection = transaction.connection();
             lockAccount(connection, user.accountId());
             if (selectUser(connection, user.accountId(), user.id()).isPresent()) {
@@ -438,15 +474,16 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    public User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
         requireNonNull(previousKeyUntil, "previousKeyUntil is null");
-        return write(transaction -> {
+        return write(origin, transaction -> {
             Connection connection = transaction.connection();
             lockAccount(connection, accountId);
             User before = lockedUser(connection, accountId, userId);
@@ -469,11 +506,18 @@ public final class JdbcIdentityStore
                     update.executeUpdate();
                 }
             }
-            else if (old.isPresent()) {
-                deleteKeyRow(connection, old.get());
+            if (sameKey) {
+                // the same key hashed again (its row was read under the account's lock): rewritten in place, it
+                // keeps its recorded use, which a deleted row would take with it (latchkey_key_usage)
+                rewriteKey(connection, newKeyId, newSecretHash, issuedAt, KeyAttributes.primaryKey());
             }
-            // a key id in use by any other key violates the primary key: ALREADY_EXISTS
-            insertKey(connection, newKeyId, newSecretHash, accountId, userId, issuedAt, KeyAttributes.primaryKey());
+            else {
+                if (old.isPresent() && !keepOld) {
+                    deleteKeyRow(connection, old.get());
+                }
+                // a key id in use by any other key violates the primary key: ALREADY_EXISTS
+                insertKey(connection, newKeyId, newSecretHash, accountId, userId, issuedAt, KeyAttributes.primaryKey());
+            }
             List<KeyId> affected = new ArrayList<>();
             old.ifPresent(affected::add);
             affected.add(newKeyId);
@@ -483,10 +527,11 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public void addKey(NewKey newKey)
+    public void addKey(Origin origin, NewKey newKey)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newKey, "newKey is null");
-        write(transaction -> {
+        write(origin, transaction -> {
             Connection connection = transaction.connection();
             lockAccount(connection, newKey.accountId());
             lockUser(connection, newKey.accountId(), newKey.userId());
@@ -500,13 +545,14 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    public KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(keyId, "keyId is null");
         requireNonNull(now, "now is null");
-        return write(transaction -> {
+        return write(origin, transaction -> {
             Connection connection = transaction.connection();
             lockAccount(connection, accountId);
             lockedUser(connection, accountId, userId);
@@ -534,15 +580,16 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public UserChange setRole(AccountId accountId, UserId userId, Role role)
+    public UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(role, "role is null");
         if (role == Role.ROOT) {
             throw new IllegalArgumentException("an account user cannot have role ROOT");
         }
-        return write(transaction -> {
+        return write(origin, transaction -> {
             Connection connection = transaction.connection();
             boolean adminRequired = lockAccount(connection, accountId);
             User before = lockedUser(connection, accountId, userId);
@@ -566,11 +613,12 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public UserChange removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(Origin origin, AccountId accountId, UserId userId)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
-        return write(transaction -> {
+        return write(origin, transaction -> {
             Connection connection = transaction.connection();
             boolean adminRequired = lockAccount(connection, accountId);
             User before = lockedUser(connection, accountId, userId);
@@ -590,10 +638,11 @@ public final class JdbcIdentityStore
     }
 
     @Override
-    public void deleteAccount(AccountId accountId)
+    public void deleteAccount(Origin origin, AccountId accountId)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
-        write(transaction -> {
+        write(origin, transaction -> {
             Connection connection = transaction.connection();
             lockAccount(connection, accountId);
             // users and keys go with the account (ON DELETE CASCADE), in this one transaction
@@ -673,6 +722,131 @@ public final class JdbcIdentityStore
                 return FeedPosition.of(row.getLong(1));
             }
         });
+    }
+
+    // --- the audit trail and last-used times
+
+    @Override
+    public AuditPage listAudit(AuditQuery query)
+    {
+        requireNonNull(query, "query is null");
+        StringBuilder sql = new StringBuilder("SELECT " + AuditRow.COLUMNS + " FROM latchkey_audit WHERE committed_at >= ?");
+        if (query.accountId().isPresent()) {
+            sql.append(" AND account_id = ?");
+        }
+        if (query.before().isPresent()) {
+            sql.append(" AND feed_position < ?");
+        }
+        sql.append(" ORDER BY feed_position DESC LIMIT ?");
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement(sql.toString())) {
+                int index = 1;
+                statement.setObject(index++, Timestamps.toDatabase(horizon(query.notBefore())));
+                if (query.accountId().isPresent()) {
+                    statement.setString(index++, query.accountId().get().value());
+                }
+                if (query.before().isPresent()) {
+                    statement.setLong(index++, query.before().get().value());
+                }
+                // one more than the page, to know whether more follow
+                statement.setInt(index, query.limit() + 1);
+                try (ResultSet row = statement.executeQuery()) {
+                    List<AuditRecord> records = new ArrayList<>();
+                    while (row.next()) {
+                        records.add(AuditRow.read(row, 1));
+                    }
+                    // AuditPage.of cuts the page at the limit and sets the cursor from the same rows
+                    return AuditPage.of(query, records);
+                }
+            }
+        });
+    }
+
+    /**
+     * Deletes in chunks of {@value #PURGE_CHUNK} rows, each its own short statement, so that a purge of a long
+     * retention never runs into the query timeout; a failure half-way leaves the rest for the next purge.
+     */
+    @Override
+    public void purgeAudit(Instant before)
+    {
+        requireNonNull(before, "before is null");
+        Instant horizon = horizon(before);
+        int deleted;
+        do {
+            deleted = autocommit(connection -> {
+                try (PreparedStatement delete = connection.prepareStatement(dialect.purgeAuditChunk())) {
+                    delete.setObject(1, Timestamps.toDatabase(horizon));
+                    delete.setInt(2, PURGE_CHUNK);
+                    return delete.executeUpdate();
+                }
+            });
+        }
+        // until a chunk finds nothing: a purge running at once on another instance may take some of a chunk's rows
+        while (deleted > 0);
+    }
+
+    /**
+     * One statement, whatever the number of keys: the batch goes as two arrays (ids and instants, in key order) into
+     * one upsert of {@code latchkey_key_usage}. Ids of keys that no longer exist are skipped. The instance id is not
+     * stored: the table keeps the latest use across all instances.
+     */
+    @Override
+    public void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed)
+    {
+        requireNonNull(instanceId, "instanceId is null");
+        requireNonNull(lastUsed, "lastUsed is null");
+        if (!Origin.isValidInstanceId(instanceId)) {
+            throw new IllegalArgumentException("an instance id is 1 to 128 letters, digits, '.', '_', ':' or '-'");
+        }
+        if (lastUsed.isEmpty()) {
+            return;
+        }
+        List<Map.Entry<KeyId, Instant>> batch = lastUsed.entrySet().stream()
+                .map(entry -> Map.entry(requireNonNull(entry.getKey(), "key id is null"), requireNonNull(entry.getValue(), "instant is null")))
+                .sorted(Map.Entry.comparingByKey(Comparator.comparing(KeyId::value)))
+                .toList();
+        List<KeyId> keyIds = batch.stream().map(Map.Entry::getKey).toList();
+        List<Instant> instants = batch.stream().map(Map.Entry::getValue).toList();
+        autocommit(connection -> {
+            dialect.mergeUsage(connection, keyIds, instants);
+            return null;
+        });
+    }
+
+    @Override
+    public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
+    {
+        requireNonNull(keyIds, "keyIds is null");
+        List<KeyId> distinct = keyIds.stream().map(keyId -> requireNonNull(keyId, "key id is null")).distinct().toList();
+        if (distinct.isEmpty()) {
+            return Map.of();
+        }
+        return read(connection -> {
+            Map<KeyId, Instant> found = new HashMap<>();
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT key_id, last_used_at FROM latchkey_key_usage WHERE key_id = ANY (?)")) {
+                for (int from = 0; from < distinct.size(); from += LAST_USED_CHUNK) {
+                    List<KeyId> chunk = distinct.subList(from, Math.min(distinct.size(), from + LAST_USED_CHUNK));
+                    statement.setArray(1, connection.createArrayOf("varchar", chunk.stream().map(KeyId::value).toArray()));
+                    try (ResultSet row = statement.executeQuery()) {
+                        while (row.next()) {
+                            found.put(KeyId.of(row.getString(1)), Timestamps.read(row, 2));
+                        }
+                    }
+                }
+            }
+            return found;
+        });
+    }
+
+    /**
+     * An instant of a query as the database compares it: truncated to the microsecond like every stored instant,
+     * rounded up when that drops a fraction, so that "before" and "not before" keep their meaning.
+     */
+    private static Instant horizon(Instant instant)
+    {
+        Instant truncated = instant.truncatedTo(ChronoUnit.MICROS);
+        return truncated.equals(instant) ? instant : truncated.plus(1, ChronoUnit.MICROS);
     }
 
     /**
@@ -906,6 +1080,35 @@ public final class JdbcIdentityStore
     }
 
     /**
+     * Rewrites a key's row in place (its id, account and user unchanged): its hash, creation time and attributes.
+     */
+    private static void rewriteKey(Connection connection, KeyId keyId, SecretHash secretHash, Instant createdAt, KeyAttributes attributes)
+            throws SQLException
+    {
+        try (PreparedStatement update = connection.prepareStatement(
+                "UPDATE latchkey_key SET secret_hash = ?, created_at = ?, name = ?, is_primary = ?, scopes = ?, expires_at = ? WHERE key_id = ?")) {
+            update.setBytes(1, secretHash.bytes());
+            update.setObject(2, Timestamps.toDatabase(createdAt));
+            if (attributes.name().isPresent()) {
+                update.setString(3, attributes.name().get().value());
+            }
+            else {
+                update.setNull(3, Types.VARCHAR);
+            }
+            update.setBoolean(4, attributes.primary());
+            update.setString(5, attributes.scopes().joined());
+            if (attributes.expiresAt().isPresent()) {
+                update.setObject(6, Timestamps.toDatabase(attributes.expiresAt().get()));
+            }
+            else {
+                update.setNull(6, Types.TIMESTAMP_WITH_TIMEZONE);
+            }
+            update.setString(7, keyId.value());
+            update.executeUpdate();
+        }
+    }
+
+    /**
      * Removes the user's keys expired at {@code at}, in the write that adds or replaces one of its keys (under the
      * account's lock), and returns their ids for the change ({@link ExpiredKeys}).
      */
@@ -1002,16 +1205,18 @@ public final class JdbcIdentityStore
     }
 
     /**
-     * A writing transaction: at most one change is appended, as its last statement.
+     * A writing transaction: at most one change is appended, as its last statement, with its audit record.
      */
     private final class Transaction
     {
         private final Connection connection;
+        private final Origin origin;
         private long appended;
 
-        Transaction(Connection connection)
+        Transaction(Connection connection, Origin origin)
         {
             this.connection = connection;
+            this.origin = origin;
         }
 
         Connection connection()
@@ -1025,7 +1230,26 @@ public final class JdbcIdentityStore
             if (appended != 0) {
                 throw new IllegalStateException("a transaction appends one change");
             }
-            appended = dialect.appendChange(connection, new FeedRow(type, accountId, userId, keyIds, clock.instant()));
+            appended = dialect.appendChange(connection, new FeedRow(type, accountId, userId, keyIds, clock.instant()), origin);
+        }
+    }
+
+    /**
+     * Runs one write of a single statement outside any transaction, again when it lost a race the database
+     * detected (a deadlock, or a concurrent insert of the same row).
+     */
+    private <T> T autocommit(Work<T> work)
+    {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection connection = dataSource.getConnection()) {
+                return work.run(connection);
+            }
+            catch (SQLException e) {
+                if (attempt < ATTEMPTS && (SqlErrors.retryable(e) || SqlErrors.lostInsertRace(e))) {
+                    continue;
+                }
+                throw SqlErrors.translate(e);
+            }
         }
     }
 
@@ -1039,11 +1263,11 @@ public final class JdbcIdentityStore
         }
     }
 
-    private <T> T write(Mutation<T> mutation)
+    private <T> T write(Origin origin, Mutation<T> mutation)
     {
         long[] appended = new long[1];
         T result = transaction(connection -> {
-            Transaction transaction = new Transaction(connection);
+            Transaction transaction = new Transaction(connection, origin);
             T value = mutation.run(transaction);
             appended[0] = transaction.appended;
             if (appended[0] != 0) {

@@ -1,21 +1,26 @@
 package dev.latchkey.adapters.jdbc;
 
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.store.Origin;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 /**
- * What differs between the databases the store runs on: where the migrations are, how a connection is set up, and
- * how a change is appended to the feed.
+ * What differs between the databases the store runs on: where the migrations are, how a connection is set up, how a
+ * change is appended to the feed (with its audit record), and how last-used times are merged in.
  */
 enum SqlDialect
 {
     /**
-     * PostgreSQL: one round trip appends a change, takes its position and queues a NOTIFY that PostgreSQL delivers at
-     * commit.
+     * PostgreSQL: one round trip appends a change, takes its position, inserts its audit record and queues a NOTIFY
+     * that PostgreSQL delivers at commit; one more merges a whole batch of last-used times, passed as two arrays.
      */
     POSTGRESQL("postgresql")
     {
@@ -25,10 +30,27 @@ enum SqlDialect
                 ), appended AS (
                     INSERT INTO latchkey_feed (feed_position, change_type, account_id, user_id, key_ids, committed_at)
                     SELECT feed_position, ?, ?, ?, ?, ? FROM head
+                    RETURNING feed_position, change_type, account_id, user_id, key_ids, committed_at
+                ), audited AS (
+                    INSERT INTO latchkey_audit (%s)
+                    SELECT feed_position, change_type, account_id, user_id, key_ids, committed_at, ?, ?, ?, ?, ?, ? FROM appended
                     RETURNING feed_position
                 )
-                SELECT feed_position, pg_notify('%s', CAST(feed_position AS TEXT)) FROM appended
-                """.formatted(NOTIFY_CHANNEL);
+                SELECT feed_position, pg_notify('%s', CAST(feed_position AS TEXT)) FROM audited
+                """.formatted(AuditRow.COLUMNS, NOTIFY_CHANNEL);
+
+        /**
+         * Only keys that exist (the row references its key); in key order, so that concurrent batches lock shared
+         * rows in one order; a stored later instant is kept.
+         */
+        private static final String MERGE_USAGE = """
+                INSERT INTO latchkey_key_usage (key_id, last_used_at)
+                SELECT u.key_id, u.last_used_at
+                FROM unnest(CAST(? AS VARCHAR[]), CAST(? AS TIMESTAMPTZ[])) AS u (key_id, last_used_at)
+                JOIN latchkey_key k ON k.key_id = u.key_id
+                ORDER BY u.key_id
+                ON CONFLICT (key_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at
+                WHERE latchkey_key_usage.last_used_at < EXCLUDED.last_used_at""";
 
         @Override
         String connectionInitSql(Duration queryTimeout)
@@ -49,11 +71,12 @@ enum SqlDialect
         }
 
         @Override
-        long appendChange(Connection connection, FeedRow row)
+        long appendChange(Connection connection, FeedRow row, Origin origin)
                 throws SQLException
         {
             try (PreparedStatement statement = connection.prepareStatement(APPEND)) {
                 row.bindAfterPosition(statement, 1);
+                AuditRow.bindOrigin(statement, 6, origin);
                 try (ResultSet result = statement.executeQuery()) {
                     if (!result.next()) {
                         throw new SQLException("the feed head row is missing", "55000");
@@ -64,6 +87,29 @@ enum SqlDialect
         }
 
         @Override
+        void mergeUsage(Connection connection, List<KeyId> keyIds, List<Instant> lastUsed)
+                throws SQLException
+        {
+            Object[] instants = lastUsed.stream().map(Timestamps::toText).toArray();
+            try (PreparedStatement statement = connection.prepareStatement(MERGE_USAGE)) {
+                statement.setArray(1, connection.createArrayOf("varchar", keyIds.stream().map(KeyId::value).toArray()));
+                statement.setArray(2, connection.createArrayOf("varchar", instants));
+                statement.executeUpdate();
+            }
+        }
+
+        @Override
+        String purgeAuditChunk()
+        {
+            // the positions as an array, so that the delete walks the primary key (an IN (subquery) would hash-join
+            // against a scan of the whole table for every chunk)
+            return """
+                    DELETE FROM latchkey_audit WHERE feed_position = ANY (ARRAY(
+                        SELECT feed_position FROM latchkey_audit WHERE committed_at < ? LIMIT ?
+                    ))""";
+        }
+
+        @Override
         boolean notifiesCommits()
         {
             return true;
@@ -71,10 +117,20 @@ enum SqlDialect
     },
 
     /**
-     * H2: the same steps in three statements (in-process, so cheap); no notifications.
+     * H2: the same steps in four statements (in-process, so cheap); one MERGE for a batch of last-used times; no
+     * notifications.
      */
     H2("h2")
     {
+        private static final String MERGE_USAGE = """
+                MERGE INTO latchkey_key_usage u USING (
+                    SELECT s.key_id, s.last_used_at
+                    FROM UNNEST(CAST(? AS VARCHAR(16) ARRAY), CAST(? AS TIMESTAMP WITH TIME ZONE ARRAY)) AS s (key_id, last_used_at)
+                    JOIN latchkey_key k ON k.key_id = s.key_id
+                ) s ON u.key_id = s.key_id
+                WHEN MATCHED AND u.last_used_at < s.last_used_at THEN UPDATE SET last_used_at = s.last_used_at
+                WHEN NOT MATCHED THEN INSERT (key_id, last_used_at) VALUES (s.key_id, s.last_used_at)""";
+
         @Override
         String connectionInitSql(Duration queryTimeout)
         {
@@ -88,7 +144,7 @@ enum SqlDialect
         }
 
         @Override
-        long appendChange(Connection connection, FeedRow row)
+        long appendChange(Connection connection, FeedRow row, Origin origin)
                 throws SQLException
         {
             try (PreparedStatement increment = connection.prepareStatement("UPDATE latchkey_feed_head SET feed_position = feed_position + 1 WHERE id = 1")) {
@@ -108,7 +164,32 @@ enum SqlDialect
                 row.bindAfterPosition(insert, 2);
                 insert.executeUpdate();
             }
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO latchkey_audit (" + AuditRow.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                insert.setLong(1, position);
+                row.bindAfterPosition(insert, 2);
+                AuditRow.bindOrigin(insert, 7, origin);
+                insert.executeUpdate();
+            }
             return position;
+        }
+
+        @Override
+        void mergeUsage(Connection connection, List<KeyId> keyIds, List<Instant> lastUsed)
+                throws SQLException
+        {
+            try (PreparedStatement statement = connection.prepareStatement(MERGE_USAGE)) {
+                statement.setArray(1, connection.createArrayOf("VARCHAR", keyIds.stream().map(KeyId::value).toArray()));
+                statement.setArray(2, connection.createArrayOf("TIMESTAMP WITH TIME ZONE", lastUsed.stream().map(Timestamps::toDatabase).toArray()));
+                statement.executeUpdate();
+            }
+        }
+
+        @Override
+        String purgeAuditChunk()
+        {
+            // H2 deletes a bounded number of rows by itself (it would run an IN (subquery) once per row)
+            return "DELETE FROM latchkey_audit WHERE committed_at < ? FETCH FIRST ? ROWS ONLY";
         }
 
         @Override
@@ -161,13 +242,30 @@ enum SqlDialect
     abstract Map<String, String> driverProperties(JdbcStoreConfig config);
 
     /**
-     * Takes the next feed position (holding the feed head's row lock until the transaction ends) and appends the
-     * change at it. Call as the last statement of a writing transaction, so the lock is held for the commit only.
+     * Takes the next feed position (holding the feed head's row lock until the transaction ends), appends the
+     * change at it and inserts its audit record (the same change, with its origin) at the same position. Call as the
+     * last statement of a writing transaction, so the lock is held for the commit only.
      *
      * @return the position
      */
-    abstract long appendChange(Connection connection, FeedRow row)
+    abstract long appendChange(Connection connection, FeedRow row, Origin origin)
             throws SQLException;
+
+    /**
+     * In one statement, for each key that exists: its stored last-used instant becomes the later of the stored one
+     * and the given one (ids of keys that do not exist are skipped).
+     *
+     * @param keyIds distinct, in key order
+     * @param lastUsed the instant of each key, in the same order
+     */
+    abstract void mergeUsage(Connection connection, List<KeyId> keyIds, List<Instant> lastUsed)
+            throws SQLException;
+
+    /**
+     * One statement that deletes at most a given number of audit records committed before an instant: parameters
+     * the instant, then the number.
+     */
+    abstract String purgeAuditChunk();
 
     /**
      * Whether commits are announced with NOTIFY.

@@ -31,6 +31,17 @@ final class SqlErrors
         return state.equals(SERIALIZATION_FAILURE) || state.equals(DEADLOCK_DETECTED) || state.equals(H2_CONCURRENT_UPDATE);
     }
 
+    /**
+     * Whether a single-statement upsert lost a race with another writer: it inserted a row a concurrent statement
+     * inserted first (a unique violation), or one that references a key deleted meanwhile (a foreign key
+     * violation). Run again, it updates the row, or skips the key.
+     */
+    static boolean lostInsertRace(SQLException e)
+    {
+        String state = Optional.ofNullable(e.getSQLState()).orElse("");
+        return state.equals(UNIQUE_VIOLATION) || state.equals(POSTGRESQL_FOREIGN_KEY_VIOLATION) || state.equals(H2_PARENT_MISSING);
+    }
+
     static LatchkeyException translate(SQLException e)
     {
         String state = Optional.ofNullable(e.getSQLState()).orElse("");

@@ -16,11 +16,16 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.core.testing.TestingClock;
@@ -33,25 +38,34 @@ import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * A store written under schema version 1 (one key per user, no key attributes) keeps working once this version opens
- * it and migrates it: every key becomes its user's primary key, with every scope and no expiry, and the feed goes on.
+ * A store written under an older schema keeps working once this version opens it and migrates it. From version 1
+ * (one key per user, no key attributes): every key becomes its user's primary key, with every scope and no expiry,
+ * and the feed goes on. From version 2 (no audit trail, no last-used times): the keys keep resolving as they were,
+ * the audit trail and the last-used times start empty (the older writes are in the feed only), and every write from
+ * then on is audited.
  */
 abstract class AbstractTestJdbcSchemaUpgrade
 {
     private static final AccountId ACME = AccountId.of("acme");
     private static final UserId ALICE = UserId.of("alice");
     private static final UserId BOB = UserId.of("bob");
+    /** The schema version this jar migrates to. */
+    private static final String CURRENT_VERSION = "3";
 
     private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
     private final SecretHasher hasher = SecretHasher.sha256();
@@ -82,7 +96,7 @@ abstract class AbstractTestJdbcSchemaUpgrade
         clock.advance(Duration.ofMinutes(1));
 
         try (JdbcIdentityStore store = JdbcIdentityStore.open(config, clock)) {
-            assertThat(schemaVersion(config)).isEqualTo("2");
+            assertThat(schemaVersion(config)).isEqualTo(CURRENT_VERSION);
             KeyRecord alicesRecord = new KeyRecord(aliceKey.keyId(), hash(aliceKey), ACME, ALICE, Role.ADMIN, created);
             KeyRecord bobsRecord = new KeyRecord(bobKey.keyId(), hash(bobKey), ACME, BOB, Role.USER, created);
             assertThat(store.findKey(aliceKey.keyId())).contains(alicesRecord);
@@ -131,9 +145,99 @@ abstract class AbstractTestJdbcSchemaUpgrade
         }
     }
 
+    @Test
+    void aStoreOfVersionTwoOpensMigratedWithItsKeysAndAnEmptyAuditTrailAndNoRecordedUse()
+            throws SQLException
+    {
+        JdbcStoreConfig config = freshDatabase();
+        flyway(config).target("2").load().migrate();
+        Instant created = clock.instant();
+        ApiKey aliceKey = keys.random();
+        ApiKey bobKey = keys.random();
+        ApiKey bobsExtra = keys.random();
+        KeyAttributes extraAttributes = KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.of(created.plus(Duration.ofDays(30))));
+        try (Connection connection = connect(config)) {
+            // as version 2 wrote them: createAccount with its first admin, addUser, then addKey, each with its change
+            insertAccount(connection, created);
+            insertUser(connection, ALICE, Role.ADMIN, created);
+            insertKeyOfVersionTwo(connection, ALICE, aliceKey.keyId(), hash(aliceKey), created, KeyAttributes.primaryKey());
+            appendChange(connection, 1, ChangeType.ACCOUNT_CREATED, Optional.of(ALICE), List.of(aliceKey.keyId()), created);
+            insertUser(connection, BOB, Role.USER, created);
+            insertKeyOfVersionTwo(connection, BOB, bobKey.keyId(), hash(bobKey), created, KeyAttributes.primaryKey());
+            appendChange(connection, 2, ChangeType.USER_ADDED, Optional.of(BOB), List.of(bobKey.keyId()), created);
+            insertKeyOfVersionTwo(connection, BOB, bobsExtra.keyId(), hash(bobsExtra), created.plusSeconds(1), extraAttributes);
+            appendChange(connection, 3, ChangeType.KEY_ADDED, Optional.of(BOB), List.of(bobsExtra.keyId()), created.plusSeconds(1));
+        }
+        clock.advance(Duration.ofMinutes(1));
+
+        try (JdbcIdentityStore store = JdbcIdentityStore.open(config, clock)) {
+            assertThat(schemaVersion(config)).isEqualTo(CURRENT_VERSION);
+            assertThat(rows(config, "latchkey_audit")).isZero();
+            assertThat(rows(config, "latchkey_key_usage")).isZero();
+
+            // the keys resolve as they did
+            KeyRecord alicesRecord = new KeyRecord(aliceKey.keyId(), hash(aliceKey), ACME, ALICE, Role.ADMIN, created);
+            KeyRecord bobsRecord = new KeyRecord(bobKey.keyId(), hash(bobKey), ACME, BOB, Role.USER, created);
+            KeyRecord bobsExtraRecord = new KeyRecord(bobsExtra.keyId(), hash(bobsExtra), ACME, BOB, Role.USER, created.plusSeconds(1), extraAttributes);
+            assertThat(store.findKey(aliceKey.keyId())).contains(alicesRecord);
+            assertThat(store.findKey(bobKey.keyId())).contains(bobsRecord);
+            assertThat(store.findKey(bobsExtra.keyId())).contains(bobsExtraRecord);
+            assertThat(store.listKeys(ACME, BOB, clock.instant())).containsExactly(bobsRecord.summary(), bobsExtraRecord.summary());
+            assertThat(store.headPosition()).isEqualTo(FeedPosition.of(3));
+            assertThat(((FeedBatch.Changes) store.changesAfter(FeedPosition.START, 10)).changes()).hasSize(3);
+
+            // the writes of version 2 are in the feed only; no key has a recorded use
+            AuditQuery everything = new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
+            assertThat(store.listAudit(everything)).isEqualTo(new AuditPage(List.of(), Optional.empty()));
+            assertThat(store.lastUsed(List.of(aliceKey.keyId(), bobKey.keyId(), bobsExtra.keyId()))).isEmpty();
+            store.purgeAudit(clock.instant());
+
+            // from now on every write is audited, at its feed position, and uses are recorded
+            Origin origin = new Origin(Actor.user(ACME, ALICE, Role.ADMIN, Optional.of(aliceKey.keyId())), "instance-a", "after-upgrade");
+            store.deleteKey(origin, ACME, BOB, bobsExtra.keyId(), clock.instant());
+            FeedBatch.Changes after = (FeedBatch.Changes) store.changesAfter(FeedPosition.of(3), 10);
+            assertThat(store.listAudit(everything).records()).containsExactly(new AuditRecord(after.changes().get(0), origin));
+            assertThat(after.changes().get(0).position()).isEqualTo(FeedPosition.of(4));
+            Instant used = clock.instant().truncatedTo(ChronoUnit.MILLIS);
+            store.recordUsage("instance-a", Map.of(aliceKey.keyId(), used, bobKey.keyId(), used));
+            assertThat(store.lastUsed(List.of(aliceKey.keyId(), bobKey.keyId(), bobsExtra.keyId())))
+                    .isEqualTo(Map.of(aliceKey.keyId(), used, bobKey.keyId(), used));
+        }
+    }
+
     private static void migrateToVersionOne(JdbcStoreConfig config)
     {
         flyway(config).target("1").load().migrate();
+    }
+
+    private static long rows(JdbcStoreConfig config, String table)
+            throws SQLException
+    {
+        try (Connection connection = connect(config);
+                PreparedStatement statement = connection.prepareStatement("SELECT COUNT(*) FROM " + table);
+                ResultSet row = statement.executeQuery()) {
+            row.next();
+            return row.getLong(1);
+        }
+    }
+
+    private static void insertKeyOfVersionTwo(Connection connection, UserId userId, KeyId keyId, SecretHash secretHash, Instant created, KeyAttributes attributes)
+            throws SQLException
+    {
+        try (PreparedStatement insert = connection.prepareStatement("""
+                INSERT INTO latchkey_key (key_id, secret_hash, account_id, user_id, created_at, name, is_primary, scopes, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
+            insert.setString(1, keyId.value());
+            insert.setBytes(2, secretHash.bytes());
+            insert.setString(3, ACME.value());
+            insert.setString(4, userId.value());
+            insert.setObject(5, Timestamps.toDatabase(created));
+            insert.setString(6, attributes.name().map(KeyName::value).orElse(null));
+            insert.setBoolean(7, attributes.primary());
+            insert.setString(8, attributes.scopes().joined());
+            insert.setObject(9, attributes.expiresAt().map(Timestamps::toDatabase).orElse(null), Types.TIMESTAMP_WITH_TIMEZONE);
+            insert.executeUpdate();
+        }
     }
 
     private static FluentConfiguration flyway(JdbcStoreConfig config)
@@ -167,7 +271,7 @@ abstract class AbstractTestJdbcSchemaUpgrade
         }
     }
 
-    private static void insertUserWithKey(Connection connection, UserId userId, Role role, KeyId keyId, SecretHash secretHash, Instant created)
+    private static void insertUser(Connection connection, UserId userId, Role role, Instant created)
             throws SQLException
     {
         try (PreparedStatement insert = connection.prepareStatement(
@@ -178,6 +282,12 @@ abstract class AbstractTestJdbcSchemaUpgrade
             insert.setObject(4, Timestamps.toDatabase(created));
             insert.executeUpdate();
         }
+    }
+
+    private static void insertUserWithKey(Connection connection, UserId userId, Role role, KeyId keyId, SecretHash secretHash, Instant created)
+            throws SQLException
+    {
+        insertUser(connection, userId, role, created);
         try (PreparedStatement insert = connection.prepareStatement(
                 "INSERT INTO latchkey_key (key_id, secret_hash, account_id, user_id, created_at) VALUES (?, ?, ?, ?, ?)")) {
             insert.setString(1, keyId.value());
