@@ -182,7 +182,8 @@ final class BatchCommit
             if (plan.entry() == null) {
                 continue;
             }
-            Entry entry = plan.entry().committed(position + entries.size() + 1, write.txn, clock.instant());
+            // the write's origin is part of its entry: its audit record commits, or not, with it
+            Entry entry = plan.entry().committed(position + entries.size() + 1, write.txn, clock.instant(), write.origin);
             if (entry.issuesKey() && issuedKeys.putIfAbsent(entry.keyId(), entry) == null) {
                 toStage.add(entry);
             }

@@ -7,6 +7,7 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.Origin;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -91,11 +92,11 @@ final class Committer
     }
 
     /**
-     * Queues a write to {@code accountId} and waits for its answer.
+     * Queues a write to {@code accountId}, from {@code origin} (committed with its entry), and waits for its answer.
      */
-    <T> T write(AccountId accountId, WritePlanner<T> planner)
+    <T> T write(Origin origin, AccountId accountId, WritePlanner<T> planner)
     {
-        QueuedWrite<T> write = new QueuedWrite<>(accountId, planner, System.nanoTime() + writeTimeout.toNanos());
+        QueuedWrite<T> write = new QueuedWrite<>(origin, accountId, planner, System.nanoTime() + writeTimeout.toNanos());
         if (closed) {
             throw closing();
         }

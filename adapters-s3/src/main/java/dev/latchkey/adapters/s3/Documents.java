@@ -21,19 +21,25 @@ import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 
 import java.io.IOException;
 import java.time.Instant;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.LongPredicate;
 
@@ -125,6 +131,8 @@ final class Documents
      *         this instant (null: it ends with the write)
      * @param endedKeyIds for an addition or a replacement: the user's expired keys that the write removes
      *         ({@link dev.latchkey.core.store.ExpiredKeys}; null: none); {@code keyId} may be one of them
+     * @param origin where the write came from, its audit record ({@link #auditRecord}); null until it is committed, and
+     *         in an entry written before writes were audited (which the audit trail then does not list)
      */
     record Entry(
             long position,
@@ -150,7 +158,8 @@ final class Documents
             List<String> scopes,
             Instant expiresAt,
             Instant previousKeyUntil,
-            List<String> endedKeyIds)
+            List<String> endedKeyIds,
+            StoredOrigin origin)
     {
         Entry
         {
@@ -166,7 +175,7 @@ final class Documents
         {
             if (firstAdmin.isEmpty()) {
                 return new Entry(0, null, ChangeType.ACCOUNT_CREATED, account.id().value(), incarnation, null, account.createdAt(), account.adminRequired(),
-                        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+                        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
             }
             dev.latchkey.core.domain.User admin = firstAdmin.get().user();
             Entry entry = ofUser(ChangeType.ACCOUNT_CREATED, incarnation, admin, null, null, firstAdmin.get().keyId(), firstAdmin.get().secretHash(), admin.createdAt(),
@@ -177,7 +186,8 @@ final class Documents
         private Entry ofAccount(dev.latchkey.core.domain.Account account)
         {
             return new Entry(position, txn, type, accountId, incarnation, committedAt, account.createdAt(), account.adminRequired(), userId, role, oldRole,
-                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil, endedKeyIds);
+                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil, endedKeyIds,
+                    origin);
         }
 
         static Entry userAdded(String incarnation, NewUser newUser)
@@ -239,7 +249,7 @@ final class Documents
         static Entry accountDeleted(AccountId accountId, String incarnation)
         {
             return new Entry(0, null, ChangeType.ACCOUNT_DELETED, accountId.value(), incarnation, null, null, null, null, null, null, null, null, null, null, null,
-                    null, null, null, null, null, null, null, null);
+                    null, null, null, null, null, null, null, null, null);
         }
 
         private static Entry ofUser(ChangeType type, String incarnation, dev.latchkey.core.domain.User user, Role oldRole, KeyId oldKeyId, KeyId keyId,
@@ -249,16 +259,26 @@ final class Documents
             return new Entry(0, null, type, user.accountId().value(), incarnation, null, null, null, user.id().value(), user.role(), oldRole, user.createdAt(),
                     oldKeyId == null ? null : oldKeyId.value(), keyId == null ? null : keyId.value(), secretHash == null ? null : secretHash.toHex(), keyCreatedAt,
                     keys.stream().map(KeyId::value).toList(), user.primaryKeyId().map(KeyId::value).orElse(null),
-                    stored.name(), stored.primary(), stored.scopes(), stored.expiresAt(), previousKeyUntil, ended.stream().map(KeyId::value).toList());
+                    stored.name(), stored.primary(), stored.scopes(), stored.expiresAt(), previousKeyUntil, ended.stream().map(KeyId::value).toList(), null);
         }
 
         /**
-         * This entry as its write commits it: at a position, with its write's id and commit time.
+         * This entry as its write commits it: at a position, with its write's id, commit time and origin (so that the
+         * audit record is part of the entry, and commits with it).
          */
-        Entry committed(long newPosition, String newTxn, Instant at)
+        Entry committed(long newPosition, String newTxn, Instant at, Origin writtenFrom)
         {
             return new Entry(newPosition, newTxn, type, accountId, incarnation, at, accountCreatedAt, adminRequired, userId, role, oldRole,
-                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil, endedKeyIds);
+                    userCreatedAt, oldKeyId, keyId, secretHash, keyCreatedAt, keyIds, primaryKeyId, keyName, keyPrimary, scopes, expiresAt, previousKeyUntil, endedKeyIds,
+                    StoredOrigin.of(writtenFrom));
+        }
+
+        /**
+         * The audit record of this committed entry: empty for an entry written before writes were audited.
+         */
+        Optional<AuditRecord> auditRecord()
+        {
+            return origin == null ? Optional.empty() : Optional.of(new AuditRecord(toChange(), origin.toOrigin()));
         }
 
         /**
@@ -355,6 +375,65 @@ final class Documents
                 case ACCOUNT_DELETED -> List.of();
             };
             return new Change(FeedPosition.of(position), type, AccountId.of(accountId), Optional.ofNullable(userId).map(UserId::of), changed, committedAt);
+        }
+    }
+
+    /**
+     * The origin of a committed write, as its feed entry stores it: the audit record of the write. Ids are stored as
+     * they are (a key id is not a secret: it names the key's object); the actor kind as its wire name.
+     *
+     * @param actor {@code root}, {@code admin}, {@code user} or {@code system}
+     * @param accountId the acting user's account (null for root and the server)
+     * @param userId the acting user (null for root and the server)
+     * @param keyId the key the acting user presented (null when none)
+     */
+    record StoredOrigin(String actor, String accountId, String userId, String keyId, String instanceId, String requestId)
+    {
+        static StoredOrigin of(Origin origin)
+        {
+            requireNonNull(origin, "origin is null");
+            Actor actor = origin.actor();
+            return new StoredOrigin(actor.kind().wireName(), actor.accountId().map(AccountId::value).orElse(null), actor.userId().map(UserId::value).orElse(null),
+                    actor.keyId().map(KeyId::value).orElse(null), origin.instanceId(), origin.requestId());
+        }
+
+        Origin toOrigin()
+        {
+            try {
+                Actor who = new Actor(Actor.Kind.fromWireName(String.valueOf(actor)), Optional.ofNullable(accountId).map(AccountId::of),
+                        Optional.ofNullable(userId).map(UserId::of), Optional.ofNullable(keyId).map(KeyId::of));
+                return new Origin(who, String.valueOf(instanceId), String.valueOf(requestId));
+            }
+            catch (IllegalArgumentException e) {
+                throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store holds an unreadable origin in a feed entry", e);
+            }
+        }
+    }
+
+    /**
+     * {@code audit-horizon.json}: the audit trail lists no record committed before {@code before}, whatever a query
+     * asks (the retention of the latest {@code purgeAudit}; it only moves forward).
+     */
+    record AuditHorizon(Instant before)
+    {
+        AuditHorizon
+        {
+            requireNonNull(before, "before is null");
+        }
+    }
+
+    /**
+     * {@code usage/<instanceId>.json}: when the keys one instance served were last used, as it flushed them (each
+     * value only moves forward). Not part of the feed: it changes no lookup.
+     *
+     * @param lastUsed by key id
+     */
+    record Usage(String instanceId, Map<String, Instant> lastUsed)
+    {
+        Usage
+        {
+            requireNonNull(instanceId, "instanceId is null");
+            lastUsed = Collections.unmodifiableSortedMap(lastUsed == null ? new TreeMap<>() : new TreeMap<>(lastUsed));
         }
     }
 

@@ -31,6 +31,10 @@ import static java.util.Objects.requireNonNull;
  * to it is the commit of every write: the head replaced conditionally on the version read, so that positions are
  * consecutive and one writer wins each. Nothing read is trusted without asking S3: the entity tag of the newest head
  * read is only sent back, so that an unchanged head costs a 304.
+ * <p>
+ * Compaction only raises the head's {@code compactedThrough} (a reader behind it is reset): the pages stay, as the
+ * archive of the audit trail, which each entry's origin makes of the feed ({@link AuditTrail}), until the audit's
+ * retention deletes them.
  */
 final class Feed
 {
@@ -169,8 +173,9 @@ final class Feed
     }
 
     /**
-     * Forgets the oldest page once {@code retention} newer entries exist, after finishing any write of it still
-     * pending on its account (through {@code finishAccount}), before its entries are forgotten.
+     * Forgets the oldest page's entries, for readers of the feed, once {@code retention} newer entries exist, after
+     * finishing any write of it still pending on its account (through {@code finishAccount}). The page object stays,
+     * for the audit trail.
      */
     void compactIfDue(HeadRead read, Consumer<AccountId> finishAccount)
     {
@@ -184,14 +189,12 @@ final class Feed
         readPage(pageStart, objects).forEach(entry -> accounts.add(entry.accountId()));
         accounts.forEach(account -> finishAccount.accept(AccountId.of(account)));
         Head compacted = new Head(head.position(), pageEnd, head.spilledThrough(), head.entries());
-        if (objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag()).isPresent()) {
-            objects.delete(page(pageStart));
-        }
+        objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag());
     }
 
     /**
-     * Forgets the entries up to and including {@code through}: what compaction does to the oldest pages, for tests of
-     * readers that fall behind.
+     * Forgets the entries up to and including {@code through}, for readers of the feed: what compaction does to the
+     * oldest pages (which stay, for the audit trail), for tests of readers that fall behind.
      */
     void compactThrough(FeedPosition through)
     {
@@ -204,12 +207,18 @@ final class Feed
             }
             Head compacted = new Head(head.position(), floor, head.spilledThrough(), head.entries());
             if (objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag()).isPresent()) {
-                for (long start = pageStart(head.compactedThrough() + 1); start + PAGE_SIZE - 1 <= Math.min(floor, head.spilledThrough()); start += PAGE_SIZE) {
-                    objects.delete(page(start));
-                }
                 return;
             }
         }
+    }
+
+    /**
+     * The entries of the page starting at {@code start}; empty when the page object is absent (never written, or
+     * deleted by the audit's retention or by an older version's compaction).
+     */
+    Optional<List<Entry>> pageIfPresent(long start)
+    {
+        return objects.get(page(start)).map(found -> Documents.read(found.bytes(), Page.class).entries());
     }
 
     private static List<Entry> readPage(long start, Reads reads)

@@ -1,12 +1,16 @@
 package dev.latchkey.adapters.s3;
 
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * Where each object of the store lives, relative to the configured prefix:
  * <pre>
  * head.json                                        the commit point: newest position, newest feed entries
- * feed/&lt;first position&gt;.json                        older feed entries, {@value #PAGE_SIZE} per page
+ * feed/&lt;first position&gt;.json                        older feed entries, {@value #PAGE_SIZE} per page; kept past the
+ *                                                  feed's compaction as the audit archive, until purgeAudit
+ * audit-horizon.json                               the audit trail's retention: no record older is listed
+ * usage/&lt;instanceId&gt;.json                         when the keys an instance served were last used
  * accounts/&lt;account&gt;/account.json                  the account, its counts, the feed entries changing it
  * accounts/&lt;account&gt;/&lt;incarnation&gt;/users/&lt;user&gt;.json  a user: role, primary key id, every key id
  * keys/&lt;keyId&gt;.json                                a key: hash of its secret, account, user, role, attributes
@@ -18,11 +22,15 @@ final class ObjectLayout
     static final int PAGE_SIZE = 32;
     static final String HEAD = "head.json";
     static final String ACCOUNTS = "accounts/";
+    static final String FEED = "feed/";
+    static final String AUDIT_HORIZON = "audit-horizon.json";
+    static final String USAGE = "usage/";
 
     private static final String KEYS = "keys/";
-    private static final String FEED = "feed/";
     private static final String PROBES = "probes/";
     private static final String JSON = ".json";
+    private static final int PAGE_DIGITS = 20;
+    private static final Pattern PAGE_NAME = Pattern.compile("[0-9]{" + PAGE_DIGITS + "}\\.json");
 
     private ObjectLayout() {}
 
@@ -49,6 +57,11 @@ final class ObjectLayout
         return KEYS + keyId + JSON;
     }
 
+    static String usage(String instanceId)
+    {
+        return USAGE + instanceId + JSON;
+    }
+
     static String probe(String nonce)
     {
         return PROBES + nonce + JSON;
@@ -64,7 +77,24 @@ final class ObjectLayout
 
     static String page(long start)
     {
-        return FEED + String.format("%020d", start) + JSON;
+        return FEED + String.format("%0" + PAGE_DIGITS + "d", start) + JSON;
+    }
+
+    /**
+     * The first position of the feed page a name listed under {@link #FEED} stands for, if it is a page.
+     */
+    static Optional<Long> pageOfListedName(String name)
+    {
+        if (!PAGE_NAME.matcher(name).matches()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Long.parseLong(name.substring(0, PAGE_DIGITS)));
+        }
+        catch (NumberFormatException e) {
+            // twenty digits past the largest position: not a page of this store
+            return Optional.empty();
+        }
     }
 
     /**

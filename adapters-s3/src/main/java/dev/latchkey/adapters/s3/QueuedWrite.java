@@ -2,6 +2,7 @@ package dev.latchkey.adapters.s3;
 
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.store.Origin;
 
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -14,6 +15,8 @@ import static java.util.Objects.requireNonNull;
  */
 final class QueuedWrite<T>
 {
+    /** Where the write came from: committed in its entry, as its audit record. */
+    final Origin origin;
     final AccountId accountId;
     final WritePlanner<T> planner;
     /** {@link System#nanoTime()} past which it is given up, unless its commit has gone out. */
@@ -26,8 +29,9 @@ final class QueuedWrite<T>
     Object result;
     RuntimeException failure;
 
-    QueuedWrite(AccountId accountId, WritePlanner<T> planner, long deadline)
+    QueuedWrite(Origin origin, AccountId accountId, WritePlanner<T> planner, long deadline)
     {
+        this.origin = requireNonNull(origin, "origin is null");
         this.accountId = requireNonNull(accountId, "accountId is null");
         this.planner = requireNonNull(planner, "planner is null");
         this.deadline = deadline;

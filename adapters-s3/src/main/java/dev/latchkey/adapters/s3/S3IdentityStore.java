@@ -15,11 +15,14 @@ import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.StoreErrors;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
@@ -32,8 +35,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -80,6 +85,21 @@ import static java.util.Objects.requireNonNull;
  * condition makes the check atomic with the commit, across handles and processes. A user's list keeps its expired
  * keys (they may still be found, and are listed by no {@link #listKeys}) until they are deleted.
  *
+ * <h2>Audit trail</h2>
+ * The feed is the audit trail ({@link AuditTrail}): each entry carries the {@link Origin} of its write (actor kind,
+ * the actor's account, user and key ids, instance id, request id, in a field {@code origin} of the entry), so the
+ * audit record is committed by the very conditional PUT of {@code head.json} that commits the write, in a batch too
+ * (each write of it with its own origin), and costs no request of its own. Compaction only raises the head's
+ * {@code compactedThrough}: the pages {@code feed/<first position>.json} stay as the audit archive until
+ * {@link #purgeAudit} deletes those wholly older than its retention, which it first records in
+ * {@code audit-horizon.json} ({@code {"before": instant}}): no handle lists anything older. Entries written before
+ * writes were audited have no {@code origin} and are not listed.
+ *
+ * <h2>Last-used times</h2>
+ * {@code usage/<instanceId>.json} ({@code {"instanceId": ..., "lastUsed": {keyId: instant}}}) per instance,
+ * written only by that instance ({@link UsageRecords}): a flush is one conditional PUT (a GET before it on a handle's
+ * first flush), never through the feed; a read of last-used times is a LIST of {@code usage/} and a GET per instance.
+ *
  * <h2>Endpoints</h2>
  * The endpoint must honour {@code If-None-Match: *} and {@code If-Match} on PUT, atomically, as AWS S3 does; each
  * handle checks both before its first write and refuses to write where they are ignored
@@ -105,6 +125,8 @@ public final class S3IdentityStore
     /** The keys of one user, read side by side (by listKeys and by the checks of writes, on any thread but its own). */
     private final ParallelReads keyReads;
     private final Committer committer;
+    private final AuditTrail audit;
+    private final UsageRecords usage;
 
     /**
      * Where tests stop a write as if its process were killed there.
@@ -138,8 +160,10 @@ public final class S3IdentityStore
         this.keyReads = new ParallelReads(PARALLEL_READS, "latchkey-s3-key-read");
         this.views = new LiveViews(objects, feed, keyReads);
         Applier applier = new Applier(objects, feed, views, parallel, crashPoints);
-        this.committer = new Committer(objects, feed, views, applier, new ConditionalWriteProbe(objects), clock, config.writeTimeout(),
-                config.callTimeout(), crashPoints);
+        ConditionalWriteProbe probe = new ConditionalWriteProbe(objects);
+        this.committer = new Committer(objects, feed, views, applier, probe, clock, config.writeTimeout(), config.callTimeout(), crashPoints);
+        this.audit = new AuditTrail(objects, feed, parallel, probe, AuditTrail.MAX_PAGES_PER_LISTING);
+        this.usage = new UsageRecords(objects, parallel);
     }
 
     /**
@@ -264,13 +288,14 @@ public final class S3IdentityStore
     // writes
 
     @Override
-    public void createAccount(Account account, Optional<NewUser> firstAdmin)
+    public void createAccount(Origin origin, Account account, Optional<NewUser> firstAdmin)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(account, "account is null");
         requireNonNull(firstAdmin, "firstAdmin is null");
         NewUser.requireFirstAdmin(account.id(), firstAdmin);
         String incarnation = UUID.randomUUID().toString();
-        committer.write(account.id(), (current, context) -> {
+        committer.write(origin, account.id(), (current, context) -> {
             if (current.exists()) {
                 throw StoreErrors.accountExists(account.id());
             }
@@ -280,11 +305,12 @@ public final class S3IdentityStore
     }
 
     @Override
-    public void addUser(NewUser newUser)
+    public void addUser(Origin origin, NewUser newUser)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newUser, "newUser is null");
         User user = newUser.user();
-        committer.write(user.accountId(), (current, context) -> {
+        committer.write(origin, user.accountId(), (current, context) -> {
             AccountView view = requireAccount(current, user.accountId());
             if (context.user(view, user.id()).isPresent()) {
                 throw StoreErrors.userExists(user.accountId(), user.id());
@@ -295,11 +321,12 @@ public final class S3IdentityStore
     }
 
     @Override
-    public void addKey(NewKey newKey)
+    public void addKey(Origin origin, NewKey newKey)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(newKey, "newKey is null");
         AccountId accountId = newKey.accountId();
-        committer.write(accountId, (current, context) -> {
+        committer.write(origin, accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             UserState user = requireUserState(context, view, newKey.userId());
             List<KeyId> ended = context.endedKeys(view, user, newKey.createdAt());
@@ -322,13 +349,14 @@ public final class S3IdentityStore
     }
 
     @Override
-    public KeySummary deleteKey(AccountId accountId, UserId userId, KeyId keyId, Instant now)
+    public KeySummary deleteKey(Origin origin, AccountId accountId, UserId userId, KeyId keyId, Instant now)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(keyId, "keyId is null");
         requireNonNull(now, "now is null");
-        return committer.write(accountId, (current, context) -> {
+        return committer.write(origin, accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             UserState user = requireUserState(context, view, userId);
             KeyRecord key = (user.keyIds().contains(keyId) ? context.key(view, userId, keyId) : Optional.<KeyRecord>empty())
@@ -342,15 +370,17 @@ public final class S3IdentityStore
     }
 
     @Override
-    public User replaceKey(AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt, Optional<Instant> previousKeyUntil)
+    public User replaceKey(Origin origin, AccountId accountId, UserId userId, KeyId newKeyId, SecretHash newSecretHash, Instant issuedAt,
+            Optional<Instant> previousKeyUntil)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(newKeyId, "newKeyId is null");
         requireNonNull(newSecretHash, "newSecretHash is null");
         requireNonNull(issuedAt, "issuedAt is null");
         requireNonNull(previousKeyUntil, "previousKeyUntil is null");
-        return committer.write(accountId, (current, context) -> {
+        return committer.write(origin, accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             UserState user = requireUserState(context, view, userId);
             User before = user.user();
@@ -386,15 +416,16 @@ public final class S3IdentityStore
     }
 
     @Override
-    public UserChange setRole(AccountId accountId, UserId userId, Role role)
+    public UserChange setRole(Origin origin, AccountId accountId, UserId userId, Role role)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
         requireNonNull(role, "role is null");
         if (role == Role.ROOT) {
             throw new IllegalArgumentException("an account user cannot have role ROOT");
         }
-        return committer.write(accountId, (current, context) -> {
+        return committer.write(origin, accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             UserState user = requireUserState(context, view, userId);
             User before = user.user();
@@ -409,11 +440,12 @@ public final class S3IdentityStore
     }
 
     @Override
-    public UserChange removeUser(AccountId accountId, UserId userId)
+    public UserChange removeUser(Origin origin, AccountId accountId, UserId userId)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
         requireNonNull(userId, "userId is null");
-        return committer.write(accountId, (current, context) -> {
+        return committer.write(origin, accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             UserState user = requireUserState(context, view, userId);
             User before = user.user();
@@ -425,13 +457,48 @@ public final class S3IdentityStore
     }
 
     @Override
-    public void deleteAccount(AccountId accountId)
+    public void deleteAccount(Origin origin, AccountId accountId)
     {
+        requireNonNull(origin, "origin is null");
         requireNonNull(accountId, "accountId is null");
-        committer.write(accountId, (current, context) -> {
+        committer.write(origin, accountId, (current, context) -> {
             AccountView view = requireAccount(current, accountId);
             return Plan.of(Entry.accountDeleted(accountId, view.incarnation()), null);
         });
+    }
+
+    // audit trail and usage
+
+    @Override
+    public AuditPage listAudit(AuditQuery query)
+    {
+        requireNonNull(query, "query is null");
+        return audit.list(query);
+    }
+
+    @Override
+    public void purgeAudit(Instant before)
+    {
+        requireNonNull(before, "before is null");
+        audit.purge(before);
+    }
+
+    @Override
+    public void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed)
+    {
+        requireNonNull(instanceId, "instanceId is null");
+        requireNonNull(lastUsed, "lastUsed is null");
+        if (!Origin.isValidInstanceId(instanceId)) {
+            throw new IllegalArgumentException("an instance id is 1 to 128 letters, digits, '.', '_', ':' or '-'");
+        }
+        usage.record(instanceId, Map.copyOf(lastUsed));
+    }
+
+    @Override
+    public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
+    {
+        requireNonNull(keyIds, "keyIds is null");
+        return usage.lastUsed(List.copyOf(keyIds));
     }
 
     // feed

@@ -189,6 +189,26 @@ final class S3Objects
         return names;
     }
 
+    /**
+     * The names (relative to {@code directory}) of at most the first {@code maxKeys} objects directly in a
+     * "directory", in S3's (binary) order: one LIST request.
+     */
+    List<String> listFirst(String directory, int maxKeys)
+    {
+        String fullPrefix = prefix + directory;
+        try {
+            ListObjectsV2Response response = client.listObjectsV2(ListObjectsV2Request.builder().bucket(bucket).prefix(fullPrefix).delimiter("/").maxKeys(maxKeys).build());
+            List<String> names = new ArrayList<>();
+            for (S3Object object : response.contents()) {
+                names.add(object.key().substring(fullPrefix.length()));
+            }
+            return names;
+        }
+        catch (SdkException e) {
+            throw unavailable("list", e);
+        }
+    }
+
     private Optional<String> conditionalPut(PutObjectRequest request, byte[] bytes)
     {
         try {

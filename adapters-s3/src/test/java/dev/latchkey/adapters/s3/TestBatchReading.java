@@ -13,6 +13,7 @@ import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -36,6 +37,7 @@ class TestBatchReading
     private static final AccountId OTHER = AccountId.of("other");
     private static final Instant NOW = Instant.parse("2026-12-02T10:00:00Z");
     private static final SecretHash HASH = SecretHash.ofHex("ab".repeat(SecretHash.LENGTH));
+    private static final Origin ORIGIN = Origin.system("instance-a");
 
     private final Reads.Remembering reads = Reads.remembering(new CountingReads());
 
@@ -122,13 +124,13 @@ class TestBatchReading
     private static Entry created(long position, AccountId account)
     {
         User admin = new User(account, UserId.of("admin"), Role.ADMIN, KeyId.of(String.format("admin%011d", position)), NOW);
-        return Entry.accountCreated(new Account(account, NOW, true), "inc-" + account.value(), Optional.of(new NewUser(admin, HASH))).committed(position, "t" + position, NOW);
+        return Entry.accountCreated(new Account(account, NOW, true), "inc-" + account.value(), Optional.of(new NewUser(admin, HASH))).committed(position, "t" + position, NOW, ORIGIN);
     }
 
     private static Entry added(long position, AccountId account, String user, String keyId)
     {
         return Entry.userAdded("inc-" + account.value(), new NewUser(new User(account, UserId.of(user), Role.USER, KeyId.of(keyId), NOW), HASH))
-                .committed(position, "t" + position, NOW);
+                .committed(position, "t" + position, NOW, ORIGIN);
     }
 
     /**

@@ -11,12 +11,17 @@ import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -25,6 +30,7 @@ import java.util.List;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The store's documents: the entry each change type makes, how an account folds entries in, and the JSON they are
@@ -36,6 +42,7 @@ class TestDocuments
     private static final Instant CREATED = Instant.parse("2026-11-30T10:15:30.123Z");
     private static final Instant LATER = Instant.parse("2026-12-01T08:00:00Z");
     private static final SecretHash HASH = SecretHash.ofHex("ab".repeat(SecretHash.LENGTH));
+    private static final Origin ORIGIN = Origin.system("instance-a");
     private static final SecretHash OTHER_HASH = SecretHash.ofHex("cd".repeat(SecretHash.LENGTH));
     private static final KeyId KEY = KeyId.of("0123456789abcdefghijklmn".substring(0, KeyId.LENGTH));
     private static final KeyId NEW_KEY = KeyId.of("nmlkjihgfedcba9876543210".substring(0, KeyId.LENGTH));
@@ -51,7 +58,7 @@ class TestDocuments
                 Entry.roleChanged("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), Role.USER, List.of(NEW_KEY)),
                 Entry.userRemoved("inc-1", bob.withKey(NEW_KEY).withRole(Role.ADMIN), List.of(NEW_KEY)),
                 Entry.accountDeleted(ACME, "inc-1"));
-        List<Change> changes = entries.stream().map(entry -> entry.committed(7, "txn", LATER).toChange()).toList();
+        List<Change> changes = entries.stream().map(entry -> entry.committed(7, "txn", LATER, ORIGIN).toChange()).toList();
 
         assertThat(changes).extracting(Change::type).containsExactly(ChangeType.ACCOUNT_CREATED, ChangeType.USER_ADDED, ChangeType.KEY_REPLACED,
                 ChangeType.ROLE_CHANGED, ChangeType.USER_REMOVED, ChangeType.ACCOUNT_DELETED);
@@ -75,7 +82,7 @@ class TestDocuments
         Documents.Account marked = Documents.Account.absent(ACME).marking(List.of(1L, 2L, 5L));
         assertThat(marked.hasPending()).isTrue();
 
-        Documents.Account created = marked.after(Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(admin, HASH))).committed(1, "t1", LATER));
+        Documents.Account created = marked.after(Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(admin, HASH))).committed(1, "t1", LATER, ORIGIN));
         assertThat(created.exists()).isTrue();
         assertThat(created.incarnation()).isEqualTo("inc-1");
         assertThat(created.createdAt()).isEqualTo(CREATED);
@@ -84,14 +91,14 @@ class TestDocuments
         assertThat(created.applied()).isEqualTo(1);
         assertThat(created.pending()).containsExactly(2L, 5L);
 
-        Documents.Account added = created.after(Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(2, "t2", LATER));
-        Documents.Account promoted = added.after(Entry.roleChanged("inc-1", bob.withRole(Role.ADMIN), Role.USER, List.of(NEW_KEY)).committed(5, "t5", LATER));
+        Documents.Account added = created.after(Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(2, "t2", LATER, ORIGIN));
+        Documents.Account promoted = added.after(Entry.roleChanged("inc-1", bob.withRole(Role.ADMIN), Role.USER, List.of(NEW_KEY)).committed(5, "t5", LATER, ORIGIN));
         assertThat(List.of(added.userCount(), added.adminCount())).containsExactly(2, 1);
         assertThat(List.of(promoted.userCount(), promoted.adminCount())).containsExactly(2, 2);
         assertThat(promoted.pending()).isEmpty();
         assertThat(promoted.hasPending()).isFalse();
 
-        Documents.Account deleted = promoted.marking(List.of(9L)).after(Entry.accountDeleted(ACME, "inc-1").committed(9, "t9", LATER));
+        Documents.Account deleted = promoted.marking(List.of(9L)).after(Entry.accountDeleted(ACME, "inc-1").committed(9, "t9", LATER, ORIGIN));
         assertThat(deleted.exists()).isFalse();
         assertThat(List.of(deleted.userCount(), deleted.adminCount())).containsExactly(0, 0);
         assertThat(deleted.incarnation()).as("the deleted incarnation, whose users the cleanup removes").isEqualTo("inc-1");
@@ -109,13 +116,71 @@ class TestDocuments
     void documentsAreStoredWithTypedFieldsAsTextAndReadBack()
     {
         User bob = new User(ACME, UserId.of("bob"), Role.ADMIN, KEY, CREATED);
-        Entry entry = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "txn-3", LATER);
+        Entry entry = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "txn-3", LATER, ORIGIN);
         String json = new String(Documents.write(entry), StandardCharsets.UTF_8);
 
         assertThat(json).contains("\"type\":\"USER_ADDED\"", "\"role\":\"admin\"", "\"committedAt\":\"2026-12-01T08:00:00Z\"",
                 "\"userCreatedAt\":\"2026-11-30T10:15:30.123Z\"", "\"secretHash\":\"" + HASH.toHex() + "\"");
         assertThat(json).as("fields that do not apply are left out").doesNotContain("oldRole", "oldKeyId", "accountCreatedAt", "null");
         assertThat(Documents.read(Documents.write(entry), Entry.class)).isEqualTo(entry);
+    }
+
+    @Test
+    void aCommittedEntryCarriesItsOriginAsItsAuditRecord()
+    {
+        User bob = new User(ACME, UserId.of("bob"), Role.USER, KEY, CREATED);
+        Origin origin = new Origin(Actor.user(ACME, UserId.of("alice"), Role.ADMIN, Optional.of(NEW_KEY)), "host-1:8080", "req-42");
+        Entry entry = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "txn-3", LATER, origin);
+        String json = new String(Documents.write(entry), StandardCharsets.UTF_8);
+
+        assertThat(json).contains("\"origin\":{\"actor\":\"admin\",\"accountId\":\"acme\",\"userId\":\"alice\",\"keyId\":\"" + NEW_KEY.value()
+                + "\",\"instanceId\":\"host-1:8080\",\"requestId\":\"req-42\"}");
+        Entry read = Documents.read(Documents.write(entry), Entry.class);
+        assertThat(read).isEqualTo(entry);
+        assertThat(read.auditRecord()).contains(new AuditRecord(entry.toChange(), origin));
+
+        Entry byRoot = Entry.accountDeleted(ACME, "inc-1").committed(4, "txn-4", LATER, new Origin(Actor.root(), "host-1:8080", "req-43"));
+        assertThat(new String(Documents.write(byRoot), StandardCharsets.UTF_8)).contains("\"origin\":{\"actor\":\"root\",\"instanceId\"");
+        assertThat(Documents.read(Documents.write(byRoot), Entry.class).auditRecord().orElseThrow().origin().actor()).isEqualTo(Actor.root());
+    }
+
+    @Test
+    void anEntryWrittenBeforeWritesWereAuditedReadsWithoutAnAuditRecord()
+    {
+        String before = """
+                {"position":2,"txn":"t2","type":"USER_ADDED","accountId":"acme","incarnation":"inc-1","committedAt":"2026-12-01T08:00:00Z",
+                 "userId":"bob","role":"user","userCreatedAt":"2026-11-30T10:15:30.123Z","keyId":"%s","secretHash":"%s",
+                 "keyCreatedAt":"2026-11-30T10:15:30.123Z","keyIds":["%s"],"primaryKeyId":"%s"}""".formatted(KEY.value(), HASH.toHex(), KEY.value(), KEY.value());
+        Entry entry = Documents.read(before.getBytes(StandardCharsets.UTF_8), Entry.class);
+
+        assertThat(entry.origin()).isNull();
+        assertThat(entry.auditRecord()).isEmpty();
+        assertThat(entry.toChange().keyIds()).containsExactly(KEY);
+        assertThat(entry.issuedKey()).isEqualTo(new KeyRecord(KEY, HASH, ACME, UserId.of("bob"), Role.USER, CREATED));
+        assertThat(new String(Documents.write(entry), StandardCharsets.UTF_8)).as("written back as it was").doesNotContain("origin");
+    }
+
+    @Test
+    void anUnreadableOriginIsAnOutageNotAnotherActor()
+    {
+        String future = """
+                {"position":2,"txn":"t2","type":"ACCOUNT_DELETED","accountId":"acme","incarnation":"inc-1","committedAt":"2026-12-01T08:00:00Z",
+                 "origin":{"actor":"robot","instanceId":"host-1","requestId":"r1"}}""";
+        Entry entry = Documents.read(future.getBytes(StandardCharsets.UTF_8), Entry.class);
+        assertThatThrownBy(entry::auditRecord).isInstanceOfSatisfying(LatchkeyException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+    }
+
+    @Test
+    void theHorizonAndTheUsageOfAnInstanceAreStoredAsText()
+    {
+        Documents.AuditHorizon horizon = new Documents.AuditHorizon(LATER);
+        assertThat(new String(Documents.write(horizon), StandardCharsets.UTF_8)).isEqualTo("{\"before\":\"2026-12-01T08:00:00Z\"}");
+        assertThat(Documents.read(Documents.write(horizon), Documents.AuditHorizon.class)).isEqualTo(horizon);
+
+        Documents.Usage usage = new Documents.Usage("host-1:8080", java.util.Map.of(NEW_KEY.value(), LATER, KEY.value(), CREATED));
+        assertThat(new String(Documents.write(usage), StandardCharsets.UTF_8)).isEqualTo("{\"instanceId\":\"host-1:8080\",\"lastUsed\":{\""
+                + KEY.value() + "\":\"2026-11-30T10:15:30.123Z\",\"" + NEW_KEY.value() + "\":\"2026-12-01T08:00:00Z\"}}");
+        assertThat(Documents.read(Documents.write(usage), Documents.Usage.class)).isEqualTo(usage);
     }
 
     @Test
@@ -177,7 +242,7 @@ class TestDocuments
         User bob = new User(ACME, UserId.of("bob"), Role.USER, KEY, CREATED);
         KeyAttributes attributes = KeyAttributes.extra(Optional.of(KeyName.of("ci")), Scopes.of("docs:read"), Optional.of(LATER));
         NewKey ci = new NewKey(ACME, bob.id(), NEW_KEY, OTHER_HASH, CREATED, attributes);
-        Entry added = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci, List.of()).committed(4, "t4", LATER);
+        Entry added = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci, List.of()).committed(4, "t4", LATER, ORIGIN);
         Entry read = Documents.read(Documents.write(added), Entry.class);
 
         assertThat(read).isEqualTo(added);
@@ -188,19 +253,19 @@ class TestDocuments
         assertThat(Documents.Key.writtenBy(read).toRecord()).isEqualTo(ci.keyRecord(Role.USER));
         assertThat(Documents.User.writtenBy(read).heldKeyIds()).containsExactly(KEY.value(), NEW_KEY.value());
 
-        Entry userAdded = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "t3", LATER);
+        Entry userAdded = Entry.userAdded("inc-1", new NewUser(bob, HASH)).committed(3, "t3", LATER, ORIGIN);
         String key = new String(Documents.write(Documents.Key.writtenBy(userAdded)), StandardCharsets.UTF_8);
         assertThat(key).as("a primary key has no attribute fields").doesNotContain("name", "primary", "scopes", "expiresAt");
         assertThat(new String(Documents.write(added), StandardCharsets.UTF_8)).as("an entry that removes no expired key").doesNotContain("ended");
 
         // a write that removes expired keys names them after its own, and the new key may take the id of one
         KeyId expired = KeyId.of("zyxwvutsrqponmlkjihgfedc".substring(0, KeyId.LENGTH));
-        Entry purging = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci, List.of(expired, NEW_KEY)).committed(6, "t6", LATER);
+        Entry purging = Entry.keyAdded("inc-1", bob, List.of(KEY, NEW_KEY), ci, List.of(expired, NEW_KEY)).committed(6, "t6", LATER, ORIGIN);
         assertThat(Documents.read(Documents.write(purging), Entry.class)).isEqualTo(purging);
         assertThat(purging.endedKeys()).containsExactly(expired.value(), NEW_KEY.value());
         assertThat(purging.toChange().keyIds()).containsExactly(NEW_KEY, expired);
 
-        Entry deleted = Entry.keyDeleted("inc-1", bob.withoutPrimaryKey(), List.of(NEW_KEY), KEY).committed(5, "t5", LATER);
+        Entry deleted = Entry.keyDeleted("inc-1", bob.withoutPrimaryKey(), List.of(NEW_KEY), KEY).committed(5, "t5", LATER, ORIGIN);
         assertThat(deleted.toChange().keyIds()).containsExactly(KEY);
         assertThat(deleted.userAfter()).contains(bob.withoutPrimaryKey());
         assertThat(Documents.read(Documents.write(Documents.User.writtenBy(deleted)), Documents.User.class).toUser(ACME)).isEqualTo(bob.withoutPrimaryKey());

@@ -14,6 +14,16 @@ class TestObjectLayout
         assertThat(ObjectLayout.pageStart(33)).isEqualTo(33);
         assertThat(ObjectLayout.pageStart(65)).isEqualTo(65);
         assertThat(ObjectLayout.page(33)).isEqualTo("feed/00000000000000000033.json");
+        assertThat(ObjectLayout.pageOfListedName("00000000000000000033.json")).contains(33L);
+        assertThat(ObjectLayout.pageOfListedName("33.json")).isEmpty();
+        assertThat(ObjectLayout.pageOfListedName("99999999999999999999.json")).as("past the largest position").isEmpty();
+    }
+
+    @Test
+    void theAuditHorizonAndTheUsageOfEachInstanceLiveBesideTheFeed()
+    {
+        assertThat(ObjectLayout.AUDIT_HORIZON).isEqualTo("audit-horizon.json");
+        assertThat(ObjectLayout.usage("host-1:8080")).isEqualTo("usage/host-1:8080.json").startsWith(ObjectLayout.USAGE);
     }
 
     @Test

@@ -13,11 +13,15 @@ import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.core.testing.TestingClock;
 import org.junit.jupiter.api.AfterEach;
@@ -120,6 +124,25 @@ class TestS3LegacyLayout
             assertThat(changes.changes()).extracting(Change::keyIds).containsExactly(List.of(key('A')), List.of(key('B')), List.of(key('B'), key('C')),
                     List.of(key('D')), List.of(key('D')), List.of(key('E')), List.of(key('E')), List.of(key('F')), List.of());
         });
+    }
+
+    @Test
+    void entriesWrittenBeforeWritesWereAuditedAreNotListedAndTheNextWriteIs()
+    {
+        AuditQuery all = new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
+        assertThat(store.listAudit(all).records()).as("nine entries without an origin").isEmpty();
+        assertThat(store.listAudit(all).next()).isEmpty();
+
+        Origin origin = new Origin(Actor.user(ACME, ALICE, Role.ADMIN, Optional.of(key('A'))), "instance-a", "request-1");
+        store.setRole(origin, ACME, BOB, Role.ADMIN);
+        FeedBatch.Changes changes = (FeedBatch.Changes) store.changesAfter(FeedPosition.of(9), 100);
+        for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
+            assertThat(handle.listAudit(all).records()).containsExactly(new AuditRecord(changes.changes().get(0), origin));
+        }
+        // the old entries still read as they were, for the feed and for the lookups
+        assertThat(store.changesAfter(FeedPosition.START, 100)).isInstanceOfSatisfying(FeedBatch.Changes.class,
+                batch -> assertThat(batch.changes()).hasSize(10));
+        assertThat(store.findKey(key('C'))).hasValueSatisfying(record -> assertThat(record.role()).isEqualTo(Role.ADMIN));
     }
 
     @Test

@@ -17,11 +17,14 @@ import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.Actor;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserQuery;
 import dev.latchkey.core.testing.Waiting;
 import org.junit.jupiter.api.AfterEach;
@@ -32,6 +35,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -126,19 +130,19 @@ class TestS3StoreFaults
 
         Map<String, Callable<Object>> queued = new LinkedHashMap<>();
         queued.put("add bob", () -> {
-            store.addUser(newUser(acme, "bob", Role.USER, bobKey));
+            store.addUser(origin("add-bob"), newUser(acme, "bob", Role.USER, bobKey));
             return "added";
         });
         queued.put("add bob again", () -> {
-            store.addUser(newUser(acme, "bob", Role.USER, otherBobKey));
+            store.addUser(origin("add-bob-again"), newUser(acme, "bob", Role.USER, otherBobKey));
             return "added";
         });
-        queued.put("promote bob", () -> store.setRole(acme, bob, Role.ADMIN).before().role());
-        queued.put("remove bob", () -> store.removeUser(acme, bob).before().role());
-        queued.put("demote bob", () -> store.setRole(acme, bob, Role.USER).before().role());
+        queued.put("promote bob", () -> store.setRole(origin("promote-bob"), acme, bob, Role.ADMIN).before().role());
+        queued.put("remove bob", () -> store.removeUser(origin("remove-bob"), acme, bob).before().role());
+        queued.put("demote bob", () -> store.setRole(origin("demote-bob"), acme, bob, Role.USER).before().role());
         Map<String, Object> outcomes;
         try (RequestCounter commits = proxy.countRequests(request -> request.isPutOf(prefix + HEAD))) {
-            outcomes = whileTheNextCommitIsHeld(store, prefix, () -> store.addUser(newUser(acme, "carol", Role.USER, carolKey)), queued);
+            outcomes = whileTheNextCommitIsHeld(store, prefix, () -> store.addUser(origin("add-carol"), newUser(acme, "carol", Role.USER, carolKey)), queued);
             assertThat(commits.total()).as("one commit for carol's write, one for the five queued behind it").isEqualTo(2);
         }
 
@@ -153,6 +157,10 @@ class TestS3StoreFaults
         for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
             assertThat(readFeed(handle)).extracting(TestS3StoreFaults::describe).containsExactly(
                     "1 ACCOUNT_CREATED acme admin", "2 USER_ADDED acme carol", "3 USER_ADDED acme bob", "4 ROLE_CHANGED acme bob", "5 USER_REMOVED acme bob");
+            // each write of the batch committed with its own origin; the ones refused left no record
+            assertThat(handle.listAudit(new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, 100)).records())
+                    .extracting(record -> record.change().position().value() + " " + record.origin().requestId())
+                    .containsExactly("5 remove-bob", "4 promote-bob", "3 add-bob", "2 add-carol", "1 create-acme");
             assertThat(handle.findUser(acme, bob)).isEmpty();
             assertThat(handle.findKey(bobKey.keyId())).isEmpty();
             assertThat(handle.findKey(otherBobKey.keyId())).isEmpty();
@@ -635,8 +643,13 @@ class TestS3StoreFaults
     private ApiKey createAccount(S3IdentityStore store, AccountId account)
     {
         ApiKey key = keys.random();
-        store.createAccount(new Account(account, clock.instant(), true), Optional.of(newUser(account, "admin", Role.ADMIN, key)));
+        store.createAccount(origin("create-" + account.value()), new Account(account, clock.instant(), true), Optional.of(newUser(account, "admin", Role.ADMIN, key)));
         return key;
+    }
+
+    private static Origin origin(String requestId)
+    {
+        return new Origin(Actor.root(), "instance-a", requestId);
     }
 
     private NewUser newUser(AccountId account, String user, Role role, ApiKey key)
