@@ -429,7 +429,7 @@ public class TestHttpApi
         assertThat(users.isArray()).isTrue();
         List<String> ids = new ArrayList<>();
         for (JsonNode user : users) {
-            assertThat(fieldNames(user)).containsExactly("user_id", "role", "key_prefix", "created_at");
+            assertThat(fieldNames(user)).containsExactly("user_id", "role", "key_prefix", "created_at", "last_used_at");
             String id = user.get("user_id").textValue();
             ids.add(id);
             String key = keys.get(id);

@@ -12,23 +12,23 @@ import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.key.SecretHash;
+import dev.latchkey.core.store.AuditPage;
+import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
-import dev.latchkey.core.store.AuditPage;
-import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.NewKey;
-import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserPage;
 import dev.latchkey.core.store.UserQuery;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.Collection;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;

@@ -8,7 +8,10 @@ import static java.util.Objects.requireNonNull;
 /**
  * One page of the audit trail, newest first.
  *
- * @param next the cursor for the next page (the position of this page's last record) when more records may follow
+ * @param records at most the query's limit; possibly fewer, even none, while more follow: a store may stop a listing
+ *         early to bound its reads (a rarely matching account filter over a long trail), and then says where it stopped
+ * @param next the cursor for the next page when more records may follow: the position of this page's last record, or
+ *         the position below which the store has not looked yet; empty when the listing is complete
  */
 public record AuditPage(List<AuditRecord> records, Optional<FeedPosition> next)
 {

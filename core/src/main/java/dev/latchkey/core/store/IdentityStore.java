@@ -257,7 +257,8 @@ public interface IdentityStore
 
     /**
      * A page of the audit trail, newest first: the records the query matches, at most its limit, and a cursor when
-     * more may follow. Records of writes committed before this store recorded audits (an older version) are not
+     * more may follow (a page may hold fewer records than the limit, even none, and still have a cursor: see
+     * {@link AuditPage}); a reader goes on until the cursor is empty. Records of writes committed before this store recorded audits (an older version) are not
      * listed.
      */
     AuditPage listAudit(AuditQuery query);
@@ -270,7 +271,8 @@ public interface IdentityStore
 
     /**
      * Records when keys were last used, as one instance saw them: for each key, the stored instant becomes the later
-     * of the stored one and the given one. One batched write of a constant number of requests, never through the
+     * of the stored one and the given one. One batched write of a constant number of requests (when no other handle
+     * reports under the same instance id at the same moment; a lost condition costs a retry), never through the
      * change feed (it is not an admin change and caches ignore it). Ids of keys that no longer exist may be stored
      * but are never reported for another key.
      *

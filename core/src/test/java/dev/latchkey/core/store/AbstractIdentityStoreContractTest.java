@@ -2134,7 +2134,7 @@ public abstract class AbstractIdentityStoreContractTest
     }
 
     @Test
-    public void lastUsedOfAKeyIdIssuedAgainIsNotInheritedFromAnotherUsersKey()
+    public void lastUsedNamesOnlyTheKeysReportedUsed()
     {
         createAccountWithAdmin(ACME, ALICE);
         NewUser bob = addUser(ACME, BOB, Role.USER);
@@ -2259,7 +2259,6 @@ public abstract class AbstractIdentityStoreContractTest
         Collections.reverse(copy);
         return copy;
     }
-
 
     private IdentityStore anotherHandle()
     {
