@@ -1,8 +1,8 @@
 package dev.latchkey.core.testing;
 
-import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,17 +32,22 @@ public final class TestingProcess
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Thread reader;
 
-    private TestingProcess(Process process, Path logFile)
+    private final Path outputFile;
+
+    private TestingProcess(Process process, Path logFile, Path outputFile)
     {
         this.process = process;
         this.logFile = logFile;
+        this.outputFile = outputFile;
         this.reader = new Thread(this::readLines, "workload-output-" + process.pid());
         reader.setDaemon(true);
         reader.start();
     }
 
     /**
-     * @param logFile where the program's standard error goes
+     * @param logFile where the program's standard error goes; its standard output goes to the same name with
+     *         {@code .out} appended, and is read from there: a pipe's last lines can be lost when the process is
+     *         killed while they are read, a file keeps everything the process wrote
      */
     public static TestingProcess start(Class<?> main, Path logFile, String... arguments)
     {
@@ -54,23 +59,46 @@ public final class TestingProcess
         command.add(main.getName());
         command.addAll(List.of(arguments));
         try {
-            return new TestingProcess(new ProcessBuilder(command).redirectError(logFile.toFile()).start(), logFile);
+            Path outputFile = logFile.resolveSibling(logFile.getFileName() + ".out");
+            Process process = new ProcessBuilder(command).redirectError(logFile.toFile()).redirectOutput(outputFile.toFile()).start();
+            return new TestingProcess(process, logFile, outputFile);
         }
         catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
+    /**
+     * Follows the output file until the process has exited and everything it wrote has been read.
+     */
     private void readLines()
     {
-        try (BufferedReader output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = output.readLine()) != null) {
-                lines.add(line);
+        ByteArrayOutputStream partial = new ByteArrayOutputStream();
+        byte[] buffer = new byte[8192];
+        try (InputStream output = Files.newInputStream(outputFile)) {
+            while (true) {
+                boolean exited = !process.isAlive();
+                int read = output.read(buffer);
+                if (read > 0) {
+                    for (int i = 0; i < read; i++) {
+                        if (buffer[i] == '\n') {
+                            lines.add(partial.toString(StandardCharsets.UTF_8));
+                            partial.reset();
+                        }
+                        else {
+                            partial.write(buffer[i]);
+                        }
+                    }
+                    continue;
+                }
+                if (exited) {
+                    return;
+                }
+                LockSupport.parkNanos(POLL.toNanos());
             }
         }
         catch (IOException e) {
-            // the process was killed
+            throw new UncheckedIOException(e);
         }
     }
 
