@@ -1,14 +1,14 @@
 package dev.latchkey.server.http;
 
 import dev.latchkey.core.store.Origin;
-import org.eclipse.jetty.server.Request;
 import org.jspecify.annotations.Nullable;
 
-import java.util.concurrent.ThreadLocalRandom;
+import java.security.SecureRandom;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The id of each request: the client's {@code X-Request-Id} when it is a valid one (1 to 128 letters, digits,
- * {@code . _ : -}; what nginx's {@code $request_id} and most tracing systems send), else a new random one (32 hex
+ * {@code . _ : -}; what nginx's {@code $request_id} and most tracing systems send), else a new one (32 hex
  * digits). Every response echoes it; the audit trail records it with the write the request made; the access log
  * names it.
  */
@@ -18,19 +18,18 @@ final class RequestIds
     /** The request attribute that holds the id for the rest of the request's handling. */
     static final String ATTRIBUTE = "latchkey.requestId";
     private static final char[] HEX = "0123456789abcdef".toCharArray();
+    private static final char[] PREFIX = prefix();
+    private static final AtomicLong COUNTER = new AtomicLong();
 
     private RequestIds() {}
 
-    /**
-     * The request's id, taken or made once per request and kept as its attribute.
-     */
-    static String of(Request request)
+    private static char[] prefix()
     {
-        if (request.getAttribute(ATTRIBUTE) instanceof String id) {
-            return id;
+        long random = new SecureRandom().nextLong();
+        char[] id = new char[32];
+        for (int i = 0; i < 16; i++) {
+            id[i] = HEX[(int) (random >>> (60 - 4 * i)) & 0xF];
         }
-        String id = from(request.getHeaders().get(HEADER));
-        request.setAttribute(ATTRIBUTE, id);
         return id;
     }
 
@@ -40,17 +39,16 @@ final class RequestIds
     }
 
     /**
-     * A new random id: cheap enough for the verify path (no secure random: an id names a request, it guards nothing).
+     * A new id, cheap enough for the verify path: this process's random prefix (16 hex digits, drawn at start) and a
+     * counter (16 hex digits). Unique across instances and restarts but for a one in 2^64 chance; not a secret (an id
+     * names a request, it guards nothing).
      */
     static String generate()
     {
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        char[] id = new char[32];
-        long high = random.nextLong();
-        long low = random.nextLong();
+        long count = COUNTER.incrementAndGet();
+        char[] id = PREFIX.clone();
         for (int i = 0; i < 16; i++) {
-            id[i] = HEX[(int) (high >>> (60 - 4 * i)) & 0xF];
-            id[16 + i] = HEX[(int) (low >>> (60 - 4 * i)) & 0xF];
+            id[16 + i] = HEX[(int) (count >>> (60 - 4 * i)) & 0xF];
         }
         return new String(id);
     }

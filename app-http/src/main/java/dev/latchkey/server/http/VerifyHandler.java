@@ -85,10 +85,13 @@ final class VerifyHandler
     @Override
     public boolean handle(Request request, Response response, Callback callback)
     {
-        response.getHeaders().put(RequestIds.HEADER, RequestIds.of(request));
+        String requestId = RequestIds.from(request.getHeaders().get(RequestIds.HEADER));
+        response.getHeaders().put(RequestIds.HEADER, requestId);
         String method = request.getMethod();
         boolean head = HttpMethod.HEAD.is(method);
         if (!(head || HttpMethod.GET.is(method)) || !PATH.equals(Request.getPathInContext(request))) {
+            // only what Javalin serves needs the id later (the audit trail, the access log)
+            request.setAttribute(RequestIds.ATTRIBUTE, requestId);
             try {
                 getServer().getThreadPool().execute(() -> handleBlocking(request, response, callback));
             }
@@ -180,7 +183,7 @@ final class VerifyHandler
         long nanos = System.nanoTime() - start;
         requestMetrics.record(head ? "HEAD" : "GET", PATH, status, nanos);
         if (accessLog.isDebugEnabled()) {
-            accessLog.debug("{} {} {} {}ms", head ? "HEAD" : "GET", PATH, status, Math.round(nanos / 1e6));
+            accessLog.debug("{} {} {} {}ms request_id={}", head ? "HEAD" : "GET", PATH, status, Math.round(nanos / 1e6), response.getHeaders().get(RequestIds.HEADER));
         }
     }
 

@@ -45,7 +45,8 @@ import static java.util.Objects.requireNonNull;
 final class ExportFormat
 {
     static final String FORMAT = "latchkey-store-export";
-    static final int VERSION = 1;
+    /** 2 added the audit records; a version 1 file (none) reads as before. */
+    static final int VERSION = 2;
 
     static final ObjectMapper MAPPER = JsonMapper.builder()
             .addModule(new JavaTimeModule())

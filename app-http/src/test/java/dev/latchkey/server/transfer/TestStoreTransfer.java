@@ -236,7 +236,7 @@ public class TestStoreTransfer
         bad.put("cut short", lines.subList(0, lines.size() - 1));
         bad.put("cut in a line", append(lines.subList(0, lines.size() - 1), lines.get(lines.size() - 1).substring(0, 10)));
         bad.put("no header", lines.subList(1, lines.size()));
-        bad.put("a later version", replaceFirst(lines, "\"version\":1", "\"version\":2"));
+        bad.put("a later version", replaceFirst(lines, "\"version\":2", "\"version\":3"));
         bad.put("counts that differ", replaceLast(lines, "\"keys\":8", "\"keys\":9"));
         bad.put("a key before its user", swap(lines, 2, 3));
         bad.put("not JSON", append(lines.subList(0, 1), "hello"));

@@ -323,7 +323,7 @@ public final class AdminService
 
     /**
      * A page of the audit trail, newest first: root sees every account (or the one it filters on), an admin only its
-     * own account, whatever it asks.
+     * own account, and only since that account was created (not the history of an earlier account of the same id).
      *
      * @param retention records older than this are not listed
      */
@@ -333,19 +333,20 @@ public final class AdminService
         if (limit < 1 || limit > AuditQuery.MAX_LIMIT) {
             throw LatchkeyException.invalidField("limit", "limit must be an integer from 1 to " + AuditQuery.MAX_LIMIT);
         }
-        Optional<AccountId> scope;
+        Instant horizon = clock.instant().minus(retention);
         if (caller.isRoot()) {
-            scope = accountId;
+            return store.listAudit(new AuditQuery(accountId, before, horizon, limit));
         }
-        else {
-            AccountId own = caller.accountId().orElseThrow();
-            if (accountId.isPresent() && !accountId.get().equals(own)) {
-                requireAdministers(caller, accountId.get());
-            }
-            requireAdministers(caller, own);
-            scope = Optional.of(own);
+        AccountId own = caller.accountId().orElseThrow();
+        if (accountId.isPresent() && !accountId.get().equals(own)) {
+            requireAdministers(caller, accountId.get());
         }
-        return store.listAudit(new AuditQuery(scope, before, clock.instant().minus(retention), limit));
+        requireAdministers(caller, own);
+        // an account id may have been used before, by an account since deleted: its history is not this admin's
+        Instant created = store.findAccount(own)
+                .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "account " + own + " not found"))
+                .createdAt();
+        return store.listAudit(new AuditQuery(Optional.of(own), before, created.isAfter(horizon) ? created : horizon, limit));
     }
 
     private Origin origin(Identity caller)

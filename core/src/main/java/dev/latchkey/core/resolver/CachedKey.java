@@ -76,8 +76,9 @@ final class CachedKey
     private volatile long confirmedAt;
     /**
      * 1 when a request was served from this entry since usage was last taken ({@link #takeUsed}). Opaque access: a
-     * hit costs one plain read (and a write only on the first use of an interval); a mark that races with the flush
-     * is at worst counted one flush late, and the flush records its own time, never earlier than the use.
+     * hit costs one plain read (and a write only on the first use of an interval). The flush clears a mark
+     * atomically and stamps what it took with a time read after taking it, so a use is recorded at that time or
+     * at the next flush, never earlier than it happened.
      */
     @SuppressWarnings("unused") // through USED
     private int used;
@@ -132,11 +133,7 @@ final class CachedKey
      */
     boolean takeUsed()
     {
-        if ((int) USED.getOpaque(this) == 0) {
-            return false;
-        }
-        USED.setOpaque(this, 0);
-        return true;
+        return (int) USED.getOpaque(this) != 0 && (int) USED.getAndSet(this, 0) != 0;
     }
 
     /**

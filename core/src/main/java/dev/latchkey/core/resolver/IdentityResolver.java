@@ -23,6 +23,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -265,8 +266,10 @@ public final class IdentityResolver
     public synchronized int flushUsage(String instanceId)
     {
         requireNonNull(instanceId, "instanceId is null");
+        Set<KeyId> used = cache.takeUsed();
+        // read after the marks were taken: every use taken happened before it
         Instant now = clock.instant();
-        for (KeyId keyId : cache.takeUsed()) {
+        for (KeyId keyId : used) {
             unflushedUsage.put(keyId, now);
         }
         if (unflushedUsage.isEmpty()) {

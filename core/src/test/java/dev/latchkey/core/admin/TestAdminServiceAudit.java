@@ -91,6 +91,22 @@ class TestAdminServiceAudit
     }
 
     @Test
+    void anAdminOfARecreatedAccountDoesNotSeeTheHistoryOfTheEarlierOne()
+    {
+        admin.createAccount(Identity.root(), ACME, ALICE, Optional.empty());
+        admin.registerUser(Identity.root(), ACME, BOB, Role.USER, Optional.empty());
+        admin.deleteAccount(Identity.root(), ACME);
+        clock.advance(Duration.ofMinutes(1));
+        admin.createAccount(Identity.root(), ACME, UserId.of("dora"), Optional.empty());
+        Identity dora = Identity.accountUser(ACME, UserId.of("dora"), Role.ADMIN);
+
+        assertThat(admin.listAudit(dora, Optional.empty(), Optional.empty(), 100, RETENTION).records())
+                .extracting(record -> record.change().type())
+                .containsExactly(ChangeType.ACCOUNT_CREATED);
+        assertThat(admin.listAudit(Identity.root(), Optional.of(ACME), Optional.empty(), 100, RETENTION).records()).hasSize(4);
+    }
+
+    @Test
     void recordsOlderThanTheRetentionAreNotListed()
     {
         admin.createAccount(Identity.root(), ACME, ALICE, Optional.empty());
