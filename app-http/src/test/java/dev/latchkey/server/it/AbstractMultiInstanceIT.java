@@ -774,10 +774,10 @@ abstract class AbstractMultiInstanceIT
         assertThat(seenByB).isEqualTo(seenByA);
         assertThat(seenByA).extracting(record -> record.path("type").asText()).containsExactly("key_added", "user_added", "account_created");
         JsonNode added = seenByA.get(1);
-        assertThat(added.path("instance_id").asText()).isEqualTo("it-b");
+        assertThat(added.path("instance_id").asText()).isEqualTo("it-" + b.name().toLowerCase(Locale.ROOT));
         assertThat(added.path("actor").path("role").asText()).isEqualTo(ADMIN);
         assertThat(added.path("actor").path("key_id").asText()).isEqualTo(alice.substring(3, 19));
-        assertThat(seenByA.get(2).path("instance_id").asText()).isEqualTo("it-a");
+        assertThat(seenByA.get(2).path("instance_id").asText()).isEqualTo("it-" + a.name().toLowerCase(Locale.ROOT));
         assertThat(seenByA.get(2).path("actor").path("role").asText()).isEqualTo("root");
 
         assertThat(client.verify(a, alice).status()).isEqualTo(200);
