@@ -205,7 +205,11 @@ public final class IdentityResolver
     private Resolution verified(ApiKey key, KeyLookup lookup)
     {
         if (lookup instanceof KeyLookup.Found found && found.key().matches(hasher.hash(key)) && !found.key().isExpiredAt(clock)) {
-            cache.used(key.keyId());
+            // the lookup cached the entry (unless a change since said not to): the mark lives there, costing nothing more
+            found.key().markUsed();
+            if (!cache.serves(found.key())) {
+                cache.used(key.keyId());
+            }
             return Resolution.authenticated(found.key().identity(key.keyId()));
         }
         return INVALID.resolution();

@@ -313,7 +313,7 @@ final class KeyCache
     }
 
     /**
-     * Whether a hit can read this very entry (for tests of the two maps' rule).
+     * Whether a hit can read this very entry (the resolver asks after a lookup; tests of the two maps' rule).
      */
     @SuppressWarnings("ReferenceEquality") // this very entry: an equal one (same key id) may be newer
     boolean serves(CachedKey cached)
