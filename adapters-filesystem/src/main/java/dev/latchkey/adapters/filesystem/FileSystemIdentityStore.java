@@ -451,11 +451,8 @@ public final class FileSystemIdentityStore
     @Override
     public void recordUsage(String instanceId, Map<KeyId, Instant> lastUsed)
     {
-        requireNonNull(instanceId, "instanceId is null");
+        Origin.requireValidInstanceId(requireNonNull(instanceId, "instanceId is null"));
         requireNonNull(lastUsed, "lastUsed is null");
-        if (!Origin.isValidInstanceId(instanceId)) {
-            throw new IllegalArgumentException("an instance id is 1 to 128 letters, digits, '.', '_', ':' or '-'");
-        }
         usage.record(instanceId, Map.copyOf(lastUsed));
     }
 

@@ -18,6 +18,8 @@ public record Origin(Actor actor, String instanceId, String requestId)
     /** What an instance id and a request id may hold: 1 to 128 letters, digits, and {@code . _ : -}. */
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
+    private static final String INVALID_ID = "an instance id is 1 to 128 letters, digits, '.', '_', ':' or '-'";
+
     /** The instance id of writes made through the overloads that take no origin. */
     public static final String UNKNOWN_INSTANCE = "unknown";
 
@@ -27,7 +29,7 @@ public record Origin(Actor actor, String instanceId, String requestId)
         requireNonNull(instanceId, "instanceId is null");
         requireNonNull(requestId, "requestId is null");
         if (!isValidInstanceId(instanceId)) {
-            throw new IllegalArgumentException("an instance id is 1 to 128 letters, digits, '.', '_', ':' or '-'");
+            throw new IllegalArgumentException(INVALID_ID);
         }
         if (!isValidRequestId(requestId)) {
             throw new IllegalArgumentException("a request id is 1 to 128 letters, digits, '.', '_', ':' or '-'");
@@ -48,6 +50,20 @@ public record Origin(Actor actor, String instanceId, String requestId)
     public static Origin unattributed()
     {
         return system(UNKNOWN_INSTANCE);
+    }
+
+    /**
+     * Checks an instance id, as stores that name a record after it do.
+     *
+     * @return the instance id
+     * @throws IllegalArgumentException when it is not {@linkplain #isValidInstanceId valid}
+     */
+    public static String requireValidInstanceId(String instanceId)
+    {
+        if (!isValidInstanceId(instanceId)) {
+            throw new IllegalArgumentException(INVALID_ID);
+        }
+        return instanceId;
     }
 
     public static boolean isValidInstanceId(String instanceId)
