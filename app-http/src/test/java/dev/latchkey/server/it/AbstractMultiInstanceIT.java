@@ -781,11 +781,17 @@ abstract class AbstractMultiInstanceIT
         assertThat(seenByA.get(2).path("actor").path("role").asText()).isEqualTo("root");
 
         assertThat(client.verify(a, alice).status()).isEqualTo(200);
-        Thread.sleep(2 * USAGE_FLUSH.toMillis() + 200);
+        String aliceKeyId = alice.substring(3, 19);
+        // wait (with a deadline) until A's flush has recorded the use, so that B's use is strictly the later one
+        long flushedByA = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (lastUsedAt(a, account, "alice", aliceKeyId).isNull()) {
+            assertThat(System.nanoTime()).as("A's usage flush within 30 s").isLessThan(flushedByA);
+            Thread.sleep(50);
+        }
+        Thread.sleep(10);
         Instant beforeUseOnB = Instant.now();
         assertThat(client.verify(b, alice).status()).isEqualTo(200);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        String aliceKeyId = alice.substring(3, 19);
         String spareKeyId = spare.result().path("key_id").asText();
         for (ServerProcess server : List.of(a, b)) {
             Map<String, JsonNode> lastUsed;
@@ -808,7 +814,17 @@ abstract class AbstractMultiInstanceIT
         figures.print("audit", "records", seenByA.size(), "last_used_after_use_on_b", true);
     }
 
-    private static List<JsonNode> records(Response page)
+    private JsonNode lastUsedAt(ServerProcess server, String account, String user, String keyId)
+    {
+        for (JsonNode key : client.listKeys(server, account, user).result()) {
+            if (key.path("key_id").asText().equals(keyId)) {
+                return key.path("last_used_at");
+            }
+        }
+        throw new AssertionError("no key " + keyId + " listed for " + user);
+    }
+
+        private static List<JsonNode> records(Response page)
     {
         assertThat(page.status()).as("audit page: %s", page).isEqualTo(200);
         List<JsonNode> records = new ArrayList<>();
