@@ -17,6 +17,7 @@ import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
@@ -173,6 +174,24 @@ final class CopyingStore
     public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
     {
         return delegate.lastUsed(keyIds);
+    }
+
+    @Override
+    public void publishInstance(InstanceRecord record)
+    {
+        delegate.publishInstance(record);
+    }
+
+    @Override
+    public void removeInstance(String instanceId)
+    {
+        delegate.removeInstance(instanceId);
+    }
+
+    @Override
+    public List<InstanceRecord> listInstances()
+    {
+        return delegate.listInstances();
     }
 
     @Override

@@ -287,6 +287,22 @@ public interface IdentityStore
     Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds);
 
     /**
+     * Creates or replaces the record of {@link InstanceRecord#instanceId()} in the instance registry: one write of a
+     * constant number of requests, never through the change feed. Only the instance itself writes its record.
+     */
+    void publishInstance(InstanceRecord record);
+
+    /**
+     * Removes an instance's record from the registry (at its clean stop); does nothing when it has none.
+     */
+    void removeInstance(String instanceId);
+
+    /**
+     * Every record of the instance registry, live or not ({@link InstanceRecord#isLiveAt}), in instance id order.
+     */
+    List<InstanceRecord> listInstances();
+
+    /**
      * The changes committed after {@code position}, oldest first, at most {@code limit} of them. Never skips a
      * committed change: a change that commits after this call returned gets a position greater than
      * {@link FeedBatch.Changes#next()}, even when writers commit out of order. When nothing changed this costs the

@@ -2144,6 +2144,72 @@ public abstract class AbstractIdentityStoreContractTest
         assertThat(store.lastUsed(List.of(randomKey().keyId()))).isEmpty();
     }
 
+    // instance registry
+
+    @Test
+    public void publishedInstancesAreListedThroughEveryHandle()
+    {
+        IdentityStore other = anotherHandle();
+        InstanceRecord a = instance("instance-a", 3);
+        InstanceRecord b = instance("instance-b", 4);
+        other.publishInstance(b);
+        store.publishInstance(a);
+
+        assertThat(store.listInstances()).containsExactly(a, b);
+        assertThat(other.listInstances()).containsExactly(a, b);
+    }
+
+    @Test
+    public void publishingAgainReplacesTheInstanceRecord()
+    {
+        IdentityStore other = anotherHandle();
+        InstanceRecord first = instance("instance-a", 3);
+        store.publishInstance(first);
+        InstanceRecord later = first.publishedAgain(FeedPosition.of(9), first.feedReadAt().plusSeconds(5), first.publishedAt().plusSeconds(10));
+        store.publishInstance(later);
+
+        assertThat(store.listInstances()).containsExactly(later);
+        assertThat(other.listInstances()).containsExactly(later);
+    }
+
+    @Test
+    public void removeInstanceRemovesOnlyItsRecord()
+    {
+        IdentityStore other = anotherHandle();
+        InstanceRecord a = instance("instance-a", 3);
+        InstanceRecord b = instance("instance-b", 4);
+        store.publishInstance(a);
+        store.publishInstance(b);
+
+        other.removeInstance("instance-a");
+        store.removeInstance("instance-never-published");
+
+        assertThat(store.listInstances()).containsExactly(b);
+        assertThat(other.listInstances()).containsExactly(b);
+        assertThatThrownBy(() -> store.removeInstance("not an id/")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    public void theRegistryIsNotAnAdminChange()
+    {
+        createAccountWithAdmin(ACME, ALICE);
+        FeedPosition head = store.headPosition();
+        store.publishInstance(instance("instance-a", 1));
+        store.removeInstance("instance-a");
+        store.publishInstance(instance("instance-b", 1));
+
+        assertThat(store.headPosition()).isEqualTo(head);
+        assertThat(store.listAudit(allAudit()).records()).hasSize(1);
+        assertThat(store.listInstances()).extracting(InstanceRecord::instanceId).containsExactly("instance-b");
+    }
+
+    private InstanceRecord instance(String instanceId, long applied)
+    {
+        Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        return new InstanceRecord(instanceId, "http://" + instanceId + ":8080", "1.2.3", now.minusSeconds(60), FeedPosition.of(applied), now.minusSeconds(1), now,
+                Duration.ofSeconds(10));
+    }
+
     // helpers: test data
 
     private ApiKey randomKey()

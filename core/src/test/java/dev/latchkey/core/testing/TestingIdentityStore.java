@@ -17,6 +17,7 @@ import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
@@ -259,6 +260,30 @@ public final class TestingIdentityStore
     public Map<KeyId, Instant> lastUsed(Collection<KeyId> keyIds)
     {
         return call(() -> delegate.lastUsed(keyIds));
+    }
+
+    @Override
+    public void publishInstance(InstanceRecord record)
+    {
+        call(() -> {
+            delegate.publishInstance(record);
+            return null;
+        });
+    }
+
+    @Override
+    public void removeInstance(String instanceId)
+    {
+        call(() -> {
+            delegate.removeInstance(instanceId);
+            return null;
+        });
+    }
+
+    @Override
+    public List<InstanceRecord> listInstances()
+    {
+        return call(delegate::listInstances);
     }
 
     @Override

@@ -21,6 +21,7 @@ import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
@@ -56,6 +57,7 @@ public final class InMemoryIdentityStore
     /** Oldest first, like the feed, but purged by time only. */
     private final List<AuditRecord> audit = new ArrayList<>();
     private final Map<KeyId, Instant> lastUsed = new HashMap<>();
+    private final Map<String, InstanceRecord> instances = new TreeMap<>();
     private long head;
     private long compactedThrough;
 
@@ -349,6 +351,24 @@ public final class InMemoryIdentityStore
             }
         }
         return found;
+    }
+
+    @Override
+    public synchronized void publishInstance(InstanceRecord record)
+    {
+        instances.put(requireNonNull(record, "record is null").instanceId(), record);
+    }
+
+    @Override
+    public synchronized void removeInstance(String instanceId)
+    {
+        instances.remove(Origin.requireValidInstanceId(requireNonNull(instanceId, "instanceId is null")));
+    }
+
+    @Override
+    public synchronized List<InstanceRecord> listInstances()
+    {
+        return List.copyOf(instances.values());
     }
 
     /**
