@@ -20,7 +20,9 @@ import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.Actor;
 import dev.latchkey.core.store.AuditPage;
 import dev.latchkey.core.store.AuditQuery;
+import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.core.store.NewKey;
@@ -347,6 +349,51 @@ public final class AdminService
                 .orElseThrow(() -> new LatchkeyException(ErrorCode.NOT_FOUND, "account " + own + " not found"))
                 .createdAt();
         return store.listAudit(new AuditQuery(Optional.of(own), before, created.isAfter(horizon) ? created : horizon, limit));
+    }
+
+    /**
+     * The change at a feed position, for a caller asking which instances have applied it: root may ask of any
+     * change; an admin only of a change to its own account, since that account was created (any other position is
+     * not found to it, so that it learns nothing of other accounts); a user may not ask.
+     *
+     * @return empty for root when the position is committed but its change is no longer in the feed (compacted)
+     * @throws LatchkeyException NOT_FOUND when no change has been committed at the position (or, for an admin, the
+     *         change is not its account's); PERMISSION_DENIED for a user
+     */
+    public Optional<Change> findChange(Identity caller, FeedPosition position)
+    {
+        requireNonNull(position, "position is null");
+        if (!caller.isRoot()) {
+            AccountId own = caller.accountId().orElseThrow();
+            requireAdministers(caller, own);
+        }
+        LatchkeyException notFound = new LatchkeyException(ErrorCode.NOT_FOUND, "no change at position " + position.value() + " that this key may see");
+        if (position.value() < 1 || position.value() > store.headPosition().value()) {
+            throw notFound;
+        }
+        FeedBatch batch = store.changesAfter(FeedPosition.of(position.value() - 1), 1);
+        Optional<Change> change = batch instanceof FeedBatch.Changes changes
+                ? changes.changes().stream().filter(found -> found.position().equals(position)).findFirst()
+                : Optional.empty();
+        if (caller.isRoot()) {
+            return change;
+        }
+        AccountId own = caller.accountId().orElseThrow();
+        Instant created = store.findAccount(own).map(Account::createdAt).orElse(Instant.MAX);
+        if (change.isEmpty() || !change.get().accountId().equals(own) || change.get().committedAt().isBefore(created)) {
+            throw notFound;
+        }
+        return change;
+    }
+
+    /**
+     * Refuses anyone but root: for the views of every instance and every account (the instance registry).
+     */
+    public static void requireRootCaller(Identity caller)
+    {
+        if (!caller.isRoot()) {
+            throw new LatchkeyException(ErrorCode.PERMISSION_DENIED, "only the root key may see the instances");
+        }
     }
 
     private Origin origin(Identity caller)

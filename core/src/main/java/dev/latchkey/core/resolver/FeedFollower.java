@@ -11,6 +11,9 @@ import org.jspecify.annotations.Nullable;
 import java.lang.System.Logger.Level;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -61,6 +64,8 @@ final class FeedFollower
     private volatile boolean failing;
     /** Whether a failed read was logged that no successful read has followed yet (guarded by readLock). */
     private boolean failureLogged;
+    /** Callers waiting for a position to be applied ({@link #whenApplied}), released after each successful read. */
+    private final ConcurrentLinkedQueue<Waiter> waiters = new ConcurrentLinkedQueue<>();
     private volatile @Nullable ScheduledExecutorService scheduler;
     private @Nullable ScheduledFuture<?> polling;
 
@@ -107,6 +112,7 @@ final class FeedFollower
                 lastReadNanos = ticker.read();
                 failing = false;
                 stats.feedPolled();
+                releaseWaiters();
                 if (failureLogged) {
                     failureLogged = false;
                     LOG.log(Level.INFO, "the change feed is read again");
@@ -138,6 +144,53 @@ final class FeedFollower
             stats.changeApplied(Duration.between(change.committedAt(), clock.instant()));
         }
         return changes.next();
+    }
+
+    private record Waiter(long position, CompletableFuture<FeedPosition> applied) {}
+
+    /**
+     * The position this follower has applied the feed through; empty before its first read.
+     */
+    Optional<FeedPosition> appliedPosition()
+    {
+        return Optional.ofNullable(position);
+    }
+
+    /**
+     * Completes with the applied position once it is {@code target} or later: at once when it is, else after a read
+     * asked for now ({@link #wakeUp}, coalesced with every other wake-up) or a later one. Never completes on its own
+     * otherwise: the caller bounds the wait (and a caller that gives up, completing or cancelling the future, is
+     * forgotten).
+     */
+    @SuppressWarnings("FutureReturnValueIgnored") // the cleanup's own future: nothing can fail in it
+    CompletableFuture<FeedPosition> whenApplied(FeedPosition target)
+    {
+        FeedPosition current = position;
+        if (current != null && current.value() >= target.value()) {
+            return CompletableFuture.completedFuture(current);
+        }
+        Waiter waiter = new Waiter(target.value(), new CompletableFuture<>());
+        waiters.add(waiter);
+        waiter.applied().whenComplete((applied, failure) -> waiters.remove(waiter));
+        // a read that finished while the waiter was being added released nobody: look again
+        releaseWaiters();
+        if (!waiter.applied().isDone()) {
+            wakeUp();
+        }
+        return waiter.applied();
+    }
+
+    private void releaseWaiters()
+    {
+        FeedPosition current = position;
+        if (current == null) {
+            return;
+        }
+        for (Waiter waiter : waiters) {
+            if (waiter.position() <= current.value()) {
+                waiter.applied().complete(current);
+            }
+        }
     }
 
     /**
@@ -199,6 +252,14 @@ final class FeedFollower
      */
     boolean isStale()
     {
-        return failing && lag().compareTo(maxStale) >= 0;
+        return isStale(maxStale);
+    }
+
+    /**
+     * Whether the last read failed and the last success is {@code bound} ago or more.
+     */
+    boolean isStale(Duration bound)
+    {
+        return failing && lag().compareTo(bound) >= 0;
     }
 }

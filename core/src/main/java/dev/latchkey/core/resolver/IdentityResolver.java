@@ -7,12 +7,14 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyRecord;
+import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
 import org.jspecify.annotations.Nullable;
 
@@ -90,6 +92,7 @@ public final class IdentityResolver
     private final Ticker ticker;
     private final Clock clock;
     private final long lookupTimeoutNanos;
+    private final Duration maxStaleAdmin;
     private final KeyCache cache;
     private final FeedFollower feed;
     /** Point lookups in flight, one per key id (single flight); removed when done or when a change names the key. */
@@ -122,6 +125,7 @@ public final class IdentityResolver
         this.ticker = requireNonNull(ticker, "ticker is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.lookupTimeoutNanos = config.lookupTimeout().toNanos();
+        this.maxStaleAdmin = config.maxStaleAdmin();
         this.cache = new KeyCache(config, ticker, new Refresher(), lookupExecutor);
         this.feed = new FeedFollower(store, config, stats, ticker, clock, new FeedListener());
         feed.poll();
@@ -193,8 +197,13 @@ public final class IdentityResolver
         if (cached != null) {
             stats.cacheHit();
             if (cached.matches(hasher.hash(key)) && !cached.isExpiredAt(clock)) {
+                Identity identity = cached.identity(keyId);
+                if (identity.role() == Role.ADMIN && feed.isStale(maxStaleAdmin)) {
+                    // an outage longer than ADMIN keys may be trusted for: USER keys keep working until max-stale
+                    return UNAVAILABLE;
+                }
                 cached.markUsed();
-                return new Decided(Resolution.authenticated(cached.identity(keyId)));
+                return new Decided(Resolution.authenticated(identity));
             }
             return INVALID;
         }
@@ -297,6 +306,25 @@ public final class IdentityResolver
     public Duration feedLag()
     {
         return feed.lag();
+    }
+
+    /**
+     * The feed position this instance has applied through: every change at or before it is reflected in what it
+     * answers. Empty until the feed's head has been read once.
+     */
+    public Optional<FeedPosition> appliedPosition()
+    {
+        return feed.appliedPosition();
+    }
+
+    /**
+     * Completes with the applied position once this instance has applied {@code position} (at once if it has),
+     * reading the feed now instead of at the next poll: many callers waiting at once share one read. The caller bounds
+     * the wait ({@link CompletableFuture#orTimeout}); a future it completes or cancels is forgotten.
+     */
+    public CompletableFuture<FeedPosition> whenApplied(FeedPosition position)
+    {
+        return feed.whenApplied(requireNonNull(position, "position is null"));
     }
 
     /**

@@ -15,6 +15,7 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.ChangeType;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.memory.InMemoryIdentityStore;
 import dev.latchkey.core.testing.RecordingStats;
 import dev.latchkey.core.testing.TestingClock;
@@ -531,6 +532,85 @@ class TestIdentityResolver
         assertThat(resolver.resolve(alice.value()).outcome()).isEqualTo(Outcome.OK);
         assertThat(resolver.resolve(bob.value()).outcome()).isEqualTo(Outcome.INVALID);
         assertThat(resolver.resolve(carol.value()).outcome()).isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void duringAnOutageAdminKeysStopAtTheirOwnBoundAndUserKeysAtMaxStale()
+    {
+        resolver(ResolverConfig.defaults().withMaxStale(Duration.ofSeconds(60)).withMaxStaleAdmin(Duration.ofSeconds(10)));
+        ApiKey admin = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        ApiKey user = otherInstance.registerUser(ROOT, ACME, UserId.of("bob"), Role.USER, Optional.empty()).userKey();
+        assertThat(resolver.resolve(admin.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(user.value()).outcome()).isEqualTo(Outcome.OK);
+
+        store.setUnavailable(true);
+        clock.advance(Duration.ofSeconds(9));
+        resolver.pollFeed();
+        assertThat(resolver.resolve(admin.value()).outcome()).isEqualTo(Outcome.OK);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(resolver.resolve(admin.value()).outcome()).as("the admin bound passed").isEqualTo(Outcome.UNAVAILABLE);
+        assertThat(resolver.resolve(user.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(ROOT_KEY).outcome()).as("the root key needs no store").isEqualTo(Outcome.OK);
+        clock.advance(Duration.ofSeconds(50));
+        resolver.pollFeed();
+        assertThat(resolver.resolve(user.value()).outcome()).as("max stale passed").isEqualTo(Outcome.UNAVAILABLE);
+
+        store.setUnavailable(false);
+        resolver.pollFeed();
+        assertThat(resolver.resolve(admin.value()).outcome()).isEqualTo(Outcome.OK);
+        assertThat(resolver.resolve(user.value()).outcome()).isEqualTo(Outcome.OK);
+    }
+
+    @Test
+    void theAdminBoundHoldsOnlyWhileTheFeedCannotBeRead()
+    {
+        resolver(ResolverConfig.defaults().withMaxStale(Duration.ofSeconds(60)).withMaxStaleAdmin(Duration.ZERO));
+        ApiKey admin = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey();
+        clock.advance(Duration.ofMinutes(5));
+        assertThat(resolver.resolve(admin.value()).outcome()).as("no outage: not polled, but not failing").isEqualTo(Outcome.OK);
+        store.setUnavailable(true);
+        resolver.pollFeed();
+        assertThat(resolver.resolve(admin.value()).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+    }
+
+    @Test
+    void whenAppliedCompletesOnceTheFeedIsReadThroughThePosition()
+    {
+        resolver();
+        FeedPosition before = resolver.appliedPosition().orElseThrow();
+        assertThat(resolver.whenApplied(before)).isCompletedWithValue(before);
+
+        otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+        FeedPosition written = memory.headPosition();
+        assertThat(written.value()).isGreaterThan(before.value());
+        CompletableFuture<FeedPosition> waiting = resolver.whenApplied(written);
+        CompletableFuture<FeedPosition> beyond = resolver.whenApplied(FeedPosition.of(written.value() + 1));
+        assertThat(waiting).isNotDone();
+
+        resolver.pollFeed();
+        assertThat(waiting).isCompletedWithValue(written);
+        assertThat(resolver.appliedPosition()).contains(written);
+        assertThat(beyond).as("a position the feed has not reached").isNotDone();
+        beyond.cancel(false);
+    }
+
+    @Test
+    void whenAppliedAsksForARead()
+            throws Exception
+    {
+        resolver(ResolverConfig.defaults().withPollInterval(Duration.ofHours(1)));
+        ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+        try {
+            resolver.start(scheduler);
+            otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty());
+            FeedPosition written = memory.headPosition();
+            // the poll interval is an hour: only the read the wait asks for can apply the write
+            assertThat(resolver.whenApplied(written).get(10, TimeUnit.SECONDS)).isEqualTo(written);
+        }
+        finally {
+            resolver.close();
+            scheduler.shutdownNow();
+        }
     }
 
     @Test
