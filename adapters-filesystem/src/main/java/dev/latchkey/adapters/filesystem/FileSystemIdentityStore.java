@@ -17,6 +17,7 @@ import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
@@ -56,6 +57,8 @@ import static java.util.Objects.requireNonNull;
  *                                         horizon (see {@link FileAuditTrail})
  * usage/&lt;instance&gt;.json, usage/&lt;instance&gt;.lock   when each key was last used, one file per instance
  *                                         (see {@link UsageFiles})
+ * instances/&lt;instance&gt;.json                the instance registry, one record per instance
+ *                                         (see {@link InstanceFiles})
  * tmp/                                    temporary files of atomic writes
  * </pre>
  * Names encode case-sensitive ids so that they stay distinct on case-folding filesystems ({@link FileNames}).
@@ -74,7 +77,8 @@ import static java.util.Objects.requireNonNull;
  * after a crash) carries it on, so the record exists exactly when the change does and costs no extra file. A write
  * that fails or changes nothing decides nothing and appends nothing. Entries written before the store recorded
  * audits have no origin: they are read as changes and never listed. Usage reports go to one file per instance
- * under its own lock, never through the store lock, the feed or the audit trail.
+ * under its own lock, never through the store lock, the feed or the audit trail; so do instance records, one file
+ * per instance with no lock at all, as only the instance writes its own.
  */
 public final class FileSystemIdentityStore
         implements IdentityStore
@@ -88,6 +92,7 @@ public final class FileSystemIdentityStore
     private final FileFeed feed;
     private final FileAuditTrail audit;
     private final UsageFiles usage;
+    private final InstanceFiles instances;
     private final StoreLock lock;
     private final Clock clock;
     private final int feedRetention;
@@ -104,6 +109,7 @@ public final class FileSystemIdentityStore
         this.audit = new FileAuditTrail(root.resolve("audit"), files);
         this.feed = new FileFeed(root.resolve("feed"), files, audit);
         this.usage = new UsageFiles(root.resolve("usage"), files, options.lockTimeout());
+        this.instances = new InstanceFiles(root.resolve("instances"), files);
         this.lock = new StoreLock(root.resolve("store.lock"), options.lockTimeout());
         this.clock = clock;
         this.feedRetention = options.feedRetention();
@@ -462,6 +468,47 @@ public final class FileSystemIdentityStore
         requireNonNull(keyIds, "keyIds is null");
         List<KeyId> asked = List.copyOf(keyIds);
         return read(() -> usage.lastUsed(asked));
+    }
+
+    /**
+     * Writes {@code instances/<instance>.json} atomically, taking no lock: only the instance itself writes it.
+     *
+     * @throws LatchkeyException UNAVAILABLE when the file cannot be written
+     */
+    @Override
+    public void publishInstance(InstanceRecord record)
+    {
+        requireNonNull(record, "record is null");
+        read(() -> {
+            instances.publish(record);
+            return null;
+        });
+    }
+
+    /**
+     * Deletes {@code instances/<instance>.json}, if any.
+     *
+     * @throws LatchkeyException UNAVAILABLE when the file cannot be deleted
+     */
+    @Override
+    public void removeInstance(String instanceId)
+    {
+        Origin.requireValidInstanceId(requireNonNull(instanceId, "instanceId is null"));
+        read(() -> {
+            instances.remove(instanceId);
+            return null;
+        });
+    }
+
+    /**
+     * Reads every file in {@code instances/}, skipping one that vanished meanwhile or holds no valid record.
+     *
+     * @throws LatchkeyException UNAVAILABLE when the directory or a file cannot be read
+     */
+    @Override
+    public List<InstanceRecord> listInstances()
+    {
+        return read(instances::list);
     }
 
     /**

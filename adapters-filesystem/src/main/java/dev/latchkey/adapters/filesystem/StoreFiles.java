@@ -84,6 +84,18 @@ final class StoreFiles
                 throws IOException;
     }
 
+    /**
+     * A store file that exists but holds no valid value of its type: a failure of its content, not of the I/O.
+     */
+    static final class CorruptFileException
+            extends IOException
+    {
+        CorruptFileException(Path file, Throwable cause)
+        {
+            super("corrupt store file " + file.getFileName(), cause);
+        }
+    }
+
     StoreFiles(Path root, MutationHook beforeMutation)
             throws IOException
     {
@@ -108,7 +120,7 @@ final class StoreFiles
             return Optional.of(mapper.readValue(bytes, type));
         }
         catch (JacksonException e) {
-            throw new IOException("corrupt store file " + file.getFileName(), e);
+            throw new CorruptFileException(file, e);
         }
     }
 
@@ -143,7 +155,7 @@ final class StoreFiles
                 values.add(mapper.readValue(line, type));
             }
             catch (JacksonException e) {
-                throw new IOException("corrupt store file " + file.getFileName(), e);
+                throw new CorruptFileException(file, e);
             }
         }
         return Optional.of(values);
