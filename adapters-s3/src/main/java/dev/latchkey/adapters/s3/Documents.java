@@ -27,11 +27,13 @@ import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.Collections;
@@ -47,7 +49,7 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * The JSON objects of the store (see {@link ObjectLayout} for where each lives), and their codec. Times are
- * ISO-8601 instants, roles lower-case names, secret hashes hex; fields that do not apply are left out.
+ * ISO-8601 instants and durations, roles lower-case names, secret hashes hex; fields that do not apply are left out.
  */
 final class Documents
 {
@@ -55,6 +57,8 @@ final class Documents
             .addModule(new SimpleModule("latchkey-s3")
                     .addSerializer(Instant.class, ToStringSerializer.instance)
                     .addDeserializer(Instant.class, new InstantDeserializer())
+                    .addSerializer(Duration.class, ToStringSerializer.instance)
+                    .addDeserializer(Duration.class, new DurationDeserializer())
                     .addSerializer(Role.class, new RoleSerializer())
                     .addDeserializer(Role.class, new RoleDeserializer()))
             .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
@@ -438,6 +442,46 @@ final class Documents
     }
 
     /**
+     * {@code instances/<instanceId>.json}: one instance's record in the instance registry, which only that instance
+     * writes (every heartbeat) and removes (at a clean stop). Not part of the feed: it changes no lookup. The
+     * heartbeat is an ISO-8601 duration ({@code PT10S}), the applied position a number.
+     */
+    record Instance(String instanceId, String url, String version, Instant startedAt, long appliedPosition, Instant feedReadAt, Instant publishedAt,
+                    Duration heartbeat)
+    {
+        Instance
+        {
+            requireNonNull(instanceId, "instanceId is null");
+            requireNonNull(url, "url is null");
+            requireNonNull(version, "version is null");
+            requireNonNull(startedAt, "startedAt is null");
+            requireNonNull(feedReadAt, "feedReadAt is null");
+            requireNonNull(publishedAt, "publishedAt is null");
+            requireNonNull(heartbeat, "heartbeat is null");
+        }
+
+        static Instance of(InstanceRecord record)
+        {
+            return new Instance(record.instanceId(), record.url(), record.version(), record.startedAt(), record.appliedPosition().value(), record.feedReadAt(),
+                    record.publishedAt(), record.heartbeat());
+        }
+
+        /**
+         * @throws LatchkeyException UNAVAILABLE when the fields make no record (an invalid instance id, a negative
+         *         position, a heartbeat that is not positive)
+         */
+        InstanceRecord toRecord()
+        {
+            try {
+                return new InstanceRecord(instanceId, url, version, startedAt, FeedPosition.of(appliedPosition), feedReadAt, publishedAt, heartbeat);
+            }
+            catch (IllegalArgumentException e) {
+                throw new LatchkeyException(ErrorCode.UNAVAILABLE, "the S3 store holds an unreadable instance object", e);
+            }
+        }
+    }
+
+    /**
      * Key attributes as the documents store them: each field null when it has the value of a primary key (no name,
      * primary, scopes {@code ["*"]}, no expiry), so that a primary key is stored as it was before keys had attributes.
      */
@@ -737,6 +781,17 @@ final class Documents
                 throws IOException
         {
             return Instant.parse(parser.getValueAsString());
+        }
+    }
+
+    private static final class DurationDeserializer
+            extends JsonDeserializer<Duration>
+    {
+        @Override
+        public Duration deserialize(JsonParser parser, DeserializationContext context)
+                throws IOException
+        {
+            return Duration.parse(parser.getValueAsString());
         }
     }
 

@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
  *                                                  feed's compaction as the audit archive, until purgeAudit
  * audit-horizon.json                               the audit trail's retention: no record older is listed
  * usage/&lt;instanceId&gt;.json                         when the keys an instance served were last used
+ * instances/&lt;instanceId&gt;.json                      an instance's registry record: url, version, applied position
  * accounts/&lt;account&gt;/account.json                  the account, its counts, the feed entries changing it
  * accounts/&lt;account&gt;/&lt;incarnation&gt;/users/&lt;user&gt;.json  a user: role, primary key id, every key id
  * keys/&lt;keyId&gt;.json                                a key: hash of its secret, account, user, role, attributes
@@ -25,6 +26,7 @@ final class ObjectLayout
     static final String FEED = "feed/";
     static final String AUDIT_HORIZON = "audit-horizon.json";
     static final String USAGE = "usage/";
+    static final String INSTANCES = "instances/";
 
     private static final String KEYS = "keys/";
     private static final String PROBES = "probes/";
@@ -60,6 +62,19 @@ final class ObjectLayout
     static String usage(String instanceId)
     {
         return USAGE + instanceId + JSON;
+    }
+
+    static String instance(String instanceId)
+    {
+        return INSTANCES + instanceId + JSON;
+    }
+
+    /**
+     * The instance a name listed under {@link #INSTANCES} stands for, if it is an instance's record.
+     */
+    static Optional<String> instanceOfListedName(String name)
+    {
+        return name.endsWith(JSON) && name.length() > JSON.length() ? Optional.of(name.substring(0, name.length() - JSON.length())) : Optional.empty();
     }
 
     static String probe(String nonce)

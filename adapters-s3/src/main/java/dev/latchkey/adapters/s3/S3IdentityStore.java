@@ -20,6 +20,7 @@ import dev.latchkey.core.store.AuditQuery;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
@@ -100,6 +101,14 @@ import static java.util.Objects.requireNonNull;
  * written only by that instance ({@link UsageRecords}): a flush is one conditional PUT (a GET before it on a handle's
  * first flush), never through the feed; a read of last-used times is a LIST of {@code usage/} and a GET per instance.
  *
+ * <h2>Instance registry</h2>
+ * {@code instances/<instanceId>.json} per instance ({@code {"instanceId", "url", "version", "startedAt",
+ * "appliedPosition", "feedReadAt", "publishedAt", "heartbeat"}}), written only by that instance, every heartbeat
+ * ({@link InstanceRegistry}): publishing is one unconditional PUT (no one else writes the object), a clean stop one
+ * DELETE, never through the feed and never audited; a listing is a LIST of {@code instances/} and a GET per
+ * instance, side by side, leaving out objects deleted meanwhile and objects that hold no readable record. A record
+ * that is no longer rewritten ages out ({@link InstanceRecord#isLiveAt}) but stays listed until it is deleted.
+ *
  * <h2>Endpoints</h2>
  * The endpoint must honour {@code If-None-Match: *} and {@code If-Match} on PUT, atomically, as AWS S3 does; each
  * handle checks both before its first write and refuses to write where they are ignored
@@ -127,6 +136,7 @@ public final class S3IdentityStore
     private final Committer committer;
     private final AuditTrail audit;
     private final UsageRecords usage;
+    private final InstanceRegistry instances;
 
     /**
      * Where tests stop a write as if its process were killed there.
@@ -164,6 +174,7 @@ public final class S3IdentityStore
         this.committer = new Committer(objects, feed, views, applier, probe, clock, config.writeTimeout(), config.callTimeout(), crashPoints);
         this.audit = new AuditTrail(objects, feed, parallel, probe, AuditTrail.MAX_PAGES_PER_LISTING);
         this.usage = new UsageRecords(objects, parallel);
+        this.instances = new InstanceRegistry(objects, parallel);
     }
 
     /**
@@ -467,7 +478,7 @@ public final class S3IdentityStore
         });
     }
 
-    // audit trail and usage
+    // audit trail, usage and the instance registry
 
     @Override
     public AuditPage listAudit(AuditQuery query)
@@ -496,6 +507,26 @@ public final class S3IdentityStore
     {
         requireNonNull(keyIds, "keyIds is null");
         return usage.lastUsed(List.copyOf(keyIds));
+    }
+
+    @Override
+    public void publishInstance(InstanceRecord record)
+    {
+        requireNonNull(record, "record is null");
+        instances.publish(record);
+    }
+
+    @Override
+    public void removeInstance(String instanceId)
+    {
+        Origin.requireValidInstanceId(requireNonNull(instanceId, "instanceId is null"));
+        instances.remove(instanceId);
+    }
+
+    @Override
+    public List<InstanceRecord> listInstances()
+    {
+        return instances.list();
     }
 
     // feed

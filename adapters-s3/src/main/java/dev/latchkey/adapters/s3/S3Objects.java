@@ -129,7 +129,8 @@ final class S3Objects
     }
 
     /**
-     * Writes an object whatever it holds: only for objects whose every writer writes the same bytes.
+     * Writes an object whatever it holds: only for objects that need no condition, because every writer writes the
+     * same bytes, or because one writer alone writes them (an instance's registry record).
      */
     void put(String key, byte[] bytes)
     {

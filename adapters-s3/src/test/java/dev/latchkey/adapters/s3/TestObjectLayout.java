@@ -27,6 +27,16 @@ class TestObjectLayout
     }
 
     @Test
+    void eachInstanceHasItsRecordInTheRegistry()
+    {
+        assertThat(ObjectLayout.instance("host-1:8080")).isEqualTo("instances/host-1:8080.json").startsWith(ObjectLayout.INSTANCES);
+        assertThat(ObjectLayout.instanceOfListedName("host-1:8080.json")).contains("host-1:8080");
+        assertThat(ObjectLayout.instanceOfListedName(".json")).isEmpty();
+        assertThat(ObjectLayout.instanceOfListedName("notes.txt")).isEmpty();
+        assertThat(ObjectLayout.instanceOfListedName("nested/")).isEmpty();
+    }
+
+    @Test
     void objectsOfAnAccountIncarnationLiveUnderIt()
     {
         assertThat(ObjectLayout.account("acme")).isEqualTo("accounts/acme/account.json");
