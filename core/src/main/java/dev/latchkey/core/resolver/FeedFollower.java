@@ -112,7 +112,6 @@ final class FeedFollower
                 lastReadNanos = ticker.read();
                 failing = false;
                 stats.feedPolled();
-                releaseWaiters();
                 if (failureLogged) {
                     failureLogged = false;
                     LOG.log(Level.INFO, "the change feed is read again");
@@ -129,6 +128,8 @@ final class FeedFollower
                 }
             }
         }
+        // outside the lock: what a waiter does next (judge a key, answer a request) must not hold up the next read
+        releaseWaiters();
     }
 
     private FeedPosition apply(FeedBatch batch)
