@@ -26,6 +26,7 @@ import dev.latchkey.core.store.ExpiredKeys;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
@@ -44,6 +45,7 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.sql.Types;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -119,6 +121,16 @@ import static java.util.Objects.requireNonNull;
  * or replaced) takes its row along, so a key id issued again never inherits a use. Which instance reported a use is
  * not kept, only the latest use across them all. {@link #lastUsed} is one primary-key read per
  * {@value #LAST_USED_CHUNK} keys.
+ *
+ * <h2>The instance registry</h2>
+ * Table {@code latchkey_instances} (schema version 4): one row per instance, keyed by its instance id, holding its
+ * {@link InstanceRecord} ({@code url}, {@code version}, {@code started_at}, {@code applied_position},
+ * {@code feed_read_at}, {@code published_at}, and the heartbeat as {@code heartbeat_millis}). Each instance writes
+ * only its own row: {@link #publishInstance} is one upsert ({@code INSERT ... ON CONFLICT} on PostgreSQL,
+ * {@code MERGE ... KEY} on H2), {@link #removeInstance} one DELETE, {@link #listInstances} one SELECT in instance id
+ * order. None of them touches the feed head or the audit trail, so they neither wait for admin writes nor hold them
+ * up. Instants are kept to the microsecond like every other, the heartbeat to the millisecond (a finer one rounded
+ * up, so that a live instance never counts as gone early).
  *
  * <h2>Connections and timeouts</h2>
  * A HikariCP pool of up to {@link JdbcStoreConfig#poolSize()} connections. A call waits at most
@@ -900,6 +912,69 @@ public final class JdbcIdentityStore
     {
         listeners.forEach(CommitListener::close);
         dataSource.close();
+    }
+
+    // --- the instance registry
+
+    /**
+     * One upsert of the instance's row, outside any transaction: the heartbeat is stored in whole milliseconds,
+     * rounded up.
+     */
+    @Override
+    public void publishInstance(InstanceRecord record)
+    {
+        requireNonNull(record, "record is null");
+        autocommit(connection -> {
+            try (PreparedStatement upsert = connection.prepareStatement(dialect.publishInstance())) {
+                upsert.setString(1, record.instanceId());
+                upsert.setString(2, record.url());
+                upsert.setString(3, record.version());
+                upsert.setObject(4, Timestamps.toDatabase(record.startedAt()));
+                upsert.setLong(5, record.appliedPosition().value());
+                upsert.setObject(6, Timestamps.toDatabase(record.feedReadAt()));
+                upsert.setObject(7, Timestamps.toDatabase(record.publishedAt()));
+                upsert.setLong(8, heartbeatMillis(record.heartbeat()));
+                return upsert.executeUpdate();
+            }
+        });
+    }
+
+    @Override
+    public void removeInstance(String instanceId)
+    {
+        Origin.requireValidInstanceId(requireNonNull(instanceId, "instanceId is null"));
+        autocommit(connection -> {
+            try (PreparedStatement delete = connection.prepareStatement("DELETE FROM latchkey_instances WHERE instance_id = ?")) {
+                delete.setString(1, instanceId);
+                return delete.executeUpdate();
+            }
+        });
+    }
+
+    @Override
+    public List<InstanceRecord> listInstances()
+    {
+        return read(connection -> {
+            try (PreparedStatement statement = connection.prepareStatement(
+                    "SELECT " + SqlDialect.INSTANCE_COLUMNS + " FROM latchkey_instances ORDER BY instance_id");
+                    ResultSet row = statement.executeQuery()) {
+                List<InstanceRecord> instances = new ArrayList<>();
+                while (row.next()) {
+                    instances.add(new InstanceRecord(row.getString(1), row.getString(2), row.getString(3), Timestamps.read(row, 4),
+                            FeedPosition.of(row.getLong(5)), Timestamps.read(row, 6), Timestamps.read(row, 7), Duration.ofMillis(row.getLong(8))));
+                }
+                return instances;
+            }
+        });
+    }
+
+    /**
+     * A heartbeat as {@code latchkey_instances} keeps it: whole milliseconds, a fraction rounded up (so at least one).
+     */
+    static long heartbeatMillis(Duration heartbeat)
+    {
+        long millis = heartbeat.toMillis();
+        return Duration.ofMillis(millis).equals(heartbeat) ? millis : millis + 1;
     }
 
     // --- helpers

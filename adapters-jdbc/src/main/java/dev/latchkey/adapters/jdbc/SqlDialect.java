@@ -14,13 +14,15 @@ import java.util.Map;
 
 /**
  * What differs between the databases the store runs on: where the migrations are, how a connection is set up, how a
- * change is appended to the feed (with its audit record), and how last-used times are merged in.
+ * change is appended to the feed (with its audit record), how last-used times are merged in, and how an instance's
+ * record is created or replaced.
  */
 enum SqlDialect
 {
     /**
      * PostgreSQL: one round trip appends a change, takes its position, inserts its audit record and queues a NOTIFY
-     * that PostgreSQL delivers at commit; one more merges a whole batch of last-used times, passed as two arrays.
+     * that PostgreSQL delivers at commit; one more merges a whole batch of last-used times, passed as two arrays; an
+     * instance's record is one {@code INSERT ... ON CONFLICT}.
      */
     POSTGRESQL("postgresql")
     {
@@ -51,6 +53,14 @@ enum SqlDialect
                 ORDER BY u.key_id
                 ON CONFLICT (key_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at
                 WHERE latchkey_key_usage.last_used_at < EXCLUDED.last_used_at""";
+
+        private static final String PUBLISH_INSTANCE = """
+                INSERT INTO latchkey_instances (%s)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (instance_id) DO UPDATE SET
+                    url = EXCLUDED.url, version = EXCLUDED.version, started_at = EXCLUDED.started_at,
+                    applied_position = EXCLUDED.applied_position, feed_read_at = EXCLUDED.feed_read_at,
+                    published_at = EXCLUDED.published_at, heartbeat_millis = EXCLUDED.heartbeat_millis""".formatted(INSTANCE_COLUMNS);
 
         @Override
         String connectionInitSql(Duration queryTimeout)
@@ -110,6 +120,12 @@ enum SqlDialect
         }
 
         @Override
+        String publishInstance()
+        {
+            return PUBLISH_INSTANCE;
+        }
+
+        @Override
         boolean notifiesCommits()
         {
             return true;
@@ -117,8 +133,8 @@ enum SqlDialect
     },
 
     /**
-     * H2: the same steps in four statements (in-process, so cheap); one MERGE for a batch of last-used times; no
-     * notifications.
+     * H2: the same steps in four statements (in-process, so cheap); one MERGE for a batch of last-used times, and one
+     * {@code MERGE ... KEY} for an instance's record; no notifications.
      */
     H2("h2")
     {
@@ -130,6 +146,9 @@ enum SqlDialect
                 ) s ON u.key_id = s.key_id
                 WHEN MATCHED AND u.last_used_at < s.last_used_at THEN UPDATE SET last_used_at = s.last_used_at
                 WHEN NOT MATCHED THEN INSERT (key_id, last_used_at) VALUES (s.key_id, s.last_used_at)""";
+
+        private static final String PUBLISH_INSTANCE =
+                "MERGE INTO latchkey_instances (" + INSTANCE_COLUMNS + ") KEY (instance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
         @Override
         String connectionInitSql(Duration queryTimeout)
@@ -193,6 +212,12 @@ enum SqlDialect
         }
 
         @Override
+        String publishInstance()
+        {
+            return PUBLISH_INSTANCE;
+        }
+
+        @Override
         boolean notifiesCommits()
         {
             return false;
@@ -201,6 +226,9 @@ enum SqlDialect
 
     /** The PostgreSQL NOTIFY channel on which every commit that appends a change is announced. */
     static final String NOTIFY_CHANNEL = "latchkey_feed";
+
+    /** The columns of {@code latchkey_instances}, in the order {@link #publishInstance} binds and a listing reads them. */
+    static final String INSTANCE_COLUMNS = "instance_id, url, version, started_at, applied_position, feed_read_at, published_at, heartbeat_millis";
 
     private final String migrationFolder;
 
@@ -266,6 +294,12 @@ enum SqlDialect
      * the instant, then the number.
      */
     abstract String purgeAuditChunk();
+
+    /**
+     * One statement that creates or replaces an instance's row of {@code latchkey_instances}: parameters the
+     * {@link #INSTANCE_COLUMNS}, in order.
+     */
+    abstract String publishInstance();
 
     /**
      * Whether commits are announced with NOTIFY.

@@ -1,5 +1,6 @@
 package dev.latchkey.adapters.jdbc;
 
+import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
@@ -24,7 +25,9 @@ import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewKey;
+import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserChange;
 import dev.latchkey.core.store.UserQuery;
@@ -57,7 +60,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * (one key per user, no key attributes): every key becomes its user's primary key, with every scope and no expiry,
  * and the feed goes on. From version 2 (no audit trail, no last-used times): the keys keep resolving as they were,
  * the audit trail and the last-used times start empty (the older writes are in the feed only), and every write from
- * then on is audited.
+ * then on is audited. From version 3 (no instance registry): the keys, the feed, the audit trail and the last-used
+ * times are kept as they were, and the registry starts empty.
  */
 abstract class AbstractTestJdbcSchemaUpgrade
 {
@@ -65,7 +69,7 @@ abstract class AbstractTestJdbcSchemaUpgrade
     private static final UserId ALICE = UserId.of("alice");
     private static final UserId BOB = UserId.of("bob");
     /** The schema version this jar migrates to. */
-    private static final String CURRENT_VERSION = "3";
+    private static final String CURRENT_VERSION = "4";
 
     private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
     private final SecretHasher hasher = SecretHasher.sha256();
@@ -202,6 +206,56 @@ abstract class AbstractTestJdbcSchemaUpgrade
             store.recordUsage("instance-a", Map.of(aliceKey.keyId(), used, bobKey.keyId(), used));
             assertThat(store.lastUsed(List.of(aliceKey.keyId(), bobKey.keyId(), bobsExtra.keyId())))
                     .isEqualTo(Map.of(aliceKey.keyId(), used, bobKey.keyId(), used));
+        }
+    }
+
+    @Test
+    void aStoreOfVersionThreeOpensMigratedWithItsDataAndAnEmptyInstanceRegistry()
+            throws SQLException
+    {
+        JdbcStoreConfig config = freshDatabase();
+        flyway(config).target("3").load().migrate();
+        Instant created = clock.instant();
+        ApiKey aliceKey = keys.random();
+        NewUser alice = new NewUser(new User(ACME, ALICE, Role.ADMIN, aliceKey.keyId(), created), hash(aliceKey));
+        Origin origin = new Origin(Actor.root(), "instance-a", "before-upgrade");
+        Instant used = created.truncatedTo(ChronoUnit.MILLIS);
+        // as version 3 writes them (with migrations off, this version's writes of those tables are version 3's): an
+        // audited account with its first admin, and a recorded use
+        try (JdbcIdentityStore versionThree = JdbcIdentityStore.open(config.withMigrate(false), clock)) {
+            versionThree.createAccount(origin, new Account(ACME, created, true), Optional.of(alice));
+            versionThree.recordUsage("instance-a", Map.of(aliceKey.keyId(), used));
+        }
+        assertThat(schemaVersion(config)).isEqualTo("3");
+        clock.advance(Duration.ofMinutes(1));
+
+        try (JdbcIdentityStore store = JdbcIdentityStore.open(config, clock)) {
+            assertThat(schemaVersion(config)).isEqualTo(CURRENT_VERSION);
+            assertThat(rows(config, "latchkey_instances")).isZero();
+            assertThat(store.listInstances()).isEmpty();
+
+            // the keys, the feed, the audit trail and the last-used times as they were
+            assertThat(store.findKey(aliceKey.keyId())).contains(alice.keyRecord());
+            assertThat(store.headPosition()).isEqualTo(FeedPosition.of(1));
+            FeedBatch.Changes changes = (FeedBatch.Changes) store.changesAfter(FeedPosition.START, 10);
+            AuditQuery everything = new AuditQuery(Optional.empty(), Optional.empty(), Instant.EPOCH, AuditQuery.MAX_LIMIT);
+            assertThat(store.listAudit(everything).records()).containsExactly(new AuditRecord(changes.changes().get(0), origin));
+            assertThat(store.lastUsed(List.of(aliceKey.keyId()))).isEqualTo(Map.of(aliceKey.keyId(), used));
+
+            // the registry: written, replaced and removed, outside the feed and the audit trail
+            Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
+            InstanceRecord record = new InstanceRecord("instance-a", "http://instance-a:8080", "1.2.3", now.minusSeconds(30), FeedPosition.of(1),
+                    now.minusSeconds(1), now, Duration.ofSeconds(10));
+            store.publishInstance(record);
+            assertThat(store.listInstances()).containsExactly(record);
+            InstanceRecord again = record.publishedAgain(FeedPosition.of(1), now.plusSeconds(9), now.plusSeconds(10));
+            store.publishInstance(again);
+            assertThat(store.listInstances()).containsExactly(again);
+            assertThat(rows(config, "latchkey_instances")).isEqualTo(1);
+            store.removeInstance("instance-a");
+            assertThat(store.listInstances()).isEmpty();
+            assertThat(store.headPosition()).isEqualTo(FeedPosition.of(1));
+            assertThat(rows(config, "latchkey_audit")).isEqualTo(1);
         }
     }
 

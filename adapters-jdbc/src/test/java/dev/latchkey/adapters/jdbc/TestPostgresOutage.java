@@ -12,6 +12,7 @@ import dev.latchkey.core.key.ApiKey;
 import dev.latchkey.core.key.ApiKeyGenerator;
 import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.InstanceRecord;
 import dev.latchkey.core.store.NewUser;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -23,6 +24,7 @@ import java.net.ServerSocket;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -103,6 +105,16 @@ class TestPostgresOutage
 
         assertUnavailableWithin(FAIL_FAST, store::headPosition);
         assertUnavailableWithin(FAIL_FAST, store::listAccounts);
+        assertUnavailableWithin(FAIL_FAST, store::listInstances);
+        assertUnavailableWithin(FAIL_FAST, () -> {
+            Instant now = clock.instant();
+            store.publishInstance(new InstanceRecord("instance-a", "http://instance-a:8080", "1.2.3", now, FeedPosition.START, now, now, Duration.ofSeconds(10)));
+            return null;
+        });
+        assertUnavailableWithin(FAIL_FAST, () -> {
+            store.removeInstance("instance-a");
+            return null;
+        });
     }
 
     @Test
