@@ -147,6 +147,9 @@ enum SqlDialect
                 WHEN MATCHED AND u.last_used_at < s.last_used_at THEN UPDATE SET last_used_at = s.last_used_at
                 WHEN NOT MATCHED THEN INSERT (key_id, last_used_at) VALUES (s.key_id, s.last_used_at)""";
 
+        private static final String LOCK_KEYS =
+                "SELECT key_id FROM latchkey_key WHERE key_id IN (SELECT * FROM UNNEST(CAST(? AS VARCHAR(16) ARRAY))) ORDER BY key_id FOR UPDATE";
+
         private static final String PUBLISH_INSTANCE =
                 "MERGE INTO latchkey_instances (" + INSTANCE_COLUMNS + ") KEY (instance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -193,14 +196,41 @@ enum SqlDialect
             return position;
         }
 
+        /**
+         * H2 checks the foreign key of an inserted usage row without waiting for a concurrent, uncommitted deletion
+         * of its key (PostgreSQL's check waits for it): a row inserted then would outlive its key. So the keys are
+         * locked first ({@code FOR UPDATE}, in key order, which waits for such a deletion and then skips the key),
+         * and the MERGE runs in the same transaction.
+         */
         @Override
         void mergeUsage(Connection connection, List<KeyId> keyIds, List<Instant> lastUsed)
                 throws SQLException
         {
-            try (PreparedStatement statement = connection.prepareStatement(MERGE_USAGE)) {
-                statement.setArray(1, connection.createArrayOf("VARCHAR", keyIds.stream().map(KeyId::value).toArray()));
-                statement.setArray(2, connection.createArrayOf("TIMESTAMP WITH TIME ZONE", lastUsed.stream().map(Timestamps::toDatabase).toArray()));
-                statement.executeUpdate();
+            boolean autoCommit = connection.getAutoCommit();
+            connection.setAutoCommit(false);
+            try {
+                Object[] ids = keyIds.stream().map(KeyId::value).toArray();
+                try (PreparedStatement lock = connection.prepareStatement(LOCK_KEYS)) {
+                    lock.setArray(1, connection.createArrayOf("VARCHAR", ids));
+                    try (ResultSet locked = lock.executeQuery()) {
+                        while (locked.next()) {
+                            // locking is the point
+                        }
+                    }
+                }
+                try (PreparedStatement statement = connection.prepareStatement(MERGE_USAGE)) {
+                    statement.setArray(1, connection.createArrayOf("VARCHAR", ids));
+                    statement.setArray(2, connection.createArrayOf("TIMESTAMP WITH TIME ZONE", lastUsed.stream().map(Timestamps::toDatabase).toArray()));
+                    statement.executeUpdate();
+                }
+                connection.commit();
+            }
+            catch (SQLException | RuntimeException e) {
+                connection.rollback();
+                throw e;
+            }
+            finally {
+                connection.setAutoCommit(autoCommit);
             }
         }
 
