@@ -9,6 +9,8 @@ import dev.latchkey.core.admin.AdminService;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.RootKey;
+import dev.latchkey.server.cluster.InstancePresence;
+import dev.latchkey.server.cluster.PeerToken;
 import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
@@ -20,6 +22,8 @@ import io.javalin.util.JavalinBindException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.List;
@@ -77,7 +81,7 @@ public final class LatchkeyServer
                 .orElseThrow(() -> new ConfigException(ServerConfig.ROOT_KEY + " is required with the " + store.kind() + " store"));
         Closer closer = new Closer();
         try {
-            Injector injector = createInjector(new ServerModule(config, new RootKey(rootKey), store, closer));
+            Injector injector = createInjector(new ServerModule(config, new RootKey(rootKey), PeerToken.derive(rootKey), store, closer));
             LOG.info("store: {} at {}", store.kind(), store.location());
             config.defaultAccount().ifPresent(account -> createDefaultAccount(injector.getInstance(AdminService.class), account));
 
@@ -92,6 +96,9 @@ public final class LatchkeyServer
                         + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
             }
             LOG.info("listening on {}:{}", config.host(), http.port());
+            String advertised = config.advertisedUrl().orElseGet(() -> defaultAdvertisedUrl(config.host(), http.port()));
+            injector.getInstance(InstancePresence.class).start(advertised);
+            LOG.info("instance {}, reached by the other instances at {}", config.instanceId(), advertised);
             return new LatchkeyServer(http, api, closer, config.shutdownDrain());
         }
         catch (RuntimeException e) {
@@ -136,6 +143,27 @@ public final class LatchkeyServer
             }
         }
         return reason;
+    }
+
+    /**
+     * Where the other instances reach this one when {@code LATCHKEY_ADVERTISED_URL} does not say: the listening
+     * address, or this machine's host name when it listens on every address.
+     */
+    static String defaultAdvertisedUrl(String host, int port)
+    {
+        String name = host;
+        if (host.isEmpty() || "0.0.0.0".equals(host) || "::".equals(host) || "[::]".equals(host)) {
+            try {
+                name = InetAddress.getLocalHost().getHostName();
+            }
+            catch (UnknownHostException e) {
+                name = "localhost";
+            }
+        }
+        if (name.contains(":") && !name.startsWith("[")) {
+            name = "[" + name + "]";
+        }
+        return "http://" + name + ":" + port;
     }
 
     private static void createDefaultAccount(AdminService admin, AccountId account)

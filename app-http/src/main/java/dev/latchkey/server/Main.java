@@ -108,6 +108,23 @@ public final class Main
     }
 
     /**
+     * The version of the build ({@code version.properties}), or {@code unknown} when the jar has none.
+     */
+    static String buildVersion()
+    {
+        Properties properties = new Properties();
+        try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+            if (in != null) {
+                properties.load(in);
+            }
+        }
+        catch (IOException e) {
+            // unknown below
+        }
+        return properties.getProperty("version", "unknown");
+    }
+
+    /**
      * The version of the build, which the build writes into {@code version.properties}.
      */
     static final class Version

@@ -14,6 +14,10 @@ import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.resolver.IdentityResolver;
 import dev.latchkey.core.resolver.RootKey;
 import dev.latchkey.core.store.IdentityStore;
+import dev.latchkey.server.cluster.Confirmations;
+import dev.latchkey.server.cluster.InstancePresence;
+import dev.latchkey.server.cluster.PeerPositions;
+import dev.latchkey.server.cluster.PeerToken;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.http.HttpApi;
 import dev.latchkey.server.metrics.HttpRequestMetrics;
@@ -53,6 +57,7 @@ final class ServerModule
 
     private final ServerConfig config;
     private final RootKey rootKey;
+    private final PeerToken peerToken;
     private final StoreModule store;
     private final Closer closer;
 
@@ -60,10 +65,11 @@ final class ServerModule
      * @param closer where each resource made here is registered, to be closed with the server (made outside the
      *         injector, so that what a failed start made is closed too)
      */
-    ServerModule(ServerConfig config, RootKey rootKey, StoreModule store, Closer closer)
+    ServerModule(ServerConfig config, RootKey rootKey, PeerToken peerToken, StoreModule store, Closer closer)
     {
         this.config = requireNonNull(config, "config is null");
         this.rootKey = requireNonNull(rootKey, "rootKey is null");
+        this.peerToken = requireNonNull(peerToken, "peerToken is null");
         this.store = requireNonNull(store, "store is null");
         this.closer = requireNonNull(closer, "closer is null");
     }
@@ -165,13 +171,33 @@ final class ServerModule
         return new AdminService(identityStore, new ApiKeyGenerator(new SecureRandom()), hasher, clock, resolver).onInstance(config.instanceId());
     }
 
+    /**
+     * This instance's record in the instance registry, written from {@link LatchkeyServer#start} on (once the port is
+     * known) and removed at a clean stop, before the store closes.
+     */
     @Provides
     @Singleton
-    HttpApi api(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry)
+    InstancePresence presence(IdentityStore identityStore, IdentityResolver resolver, Clock clock, Closer closer)
+    {
+        return closer.register("instance registry", new InstancePresence(identityStore, resolver, clock, config.instanceId(), Main.buildVersion(), config.heartbeat(),
+                config.resolver().pollInterval()));
+    }
+
+    @Provides
+    @Singleton
+    Confirmations confirmations(IdentityStore identityStore, IdentityResolver resolver, InstancePresence presence, Clock clock, Closer closer)
+    {
+        return closer.register("confirmations", new Confirmations(identityStore, resolver, presence, new PeerPositions(peerToken, new ObjectMapper()), clock));
+    }
+
+    @Provides
+    @Singleton
+    HttpApi api(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry, Confirmations confirmations, InstancePresence presence)
     {
         // a body is one JSON value: anything after it makes the request malformed, not ignored
         ObjectMapper mapper = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
-        return new HttpApi(admin, resolver, registry, new HttpRequestMetrics(registry), mapper, store.kind(), config.readyMaxLag(), config.auditRetention());
+        return new HttpApi(admin, resolver, registry, new HttpRequestMetrics(registry), mapper, store.kind(), config.readyMaxLag(), config.auditRetention(),
+                confirmations, presence, peerToken, config.waitTimeout());
     }
 
     /**

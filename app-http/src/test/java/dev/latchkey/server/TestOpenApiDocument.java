@@ -59,7 +59,7 @@ public class TestOpenApiDocument
         SwaggerParseResult result = new OpenAPIV3Parser().readContents(Files.readString(TestingOpenApi.DOCUMENT, StandardCharsets.UTF_8), null, options);
         assertThat(result.getMessages()).as("swagger-parser's messages on %s", TestingOpenApi.DOCUMENT).isEmpty();
         assertThat(result.getOpenAPI().getOpenapi()).isEqualTo("3.1.0");
-        assertThat(result.getOpenAPI().getPaths()).hasSize(13);
+        assertThat(result.getOpenAPI().getPaths()).hasSize(16);
         assertThat(result.getOpenAPI().getComponents().getSecuritySchemes()).containsOnlyKeys("apiKey", "bearer");
     }
 
@@ -106,7 +106,7 @@ public class TestOpenApiDocument
                 assertThat(item.has("head")).as("HEAD %s without GET", path).isFalse();
             }
         }
-        assertThat(gets).isEqualTo(8);
+        assertThat(gets).isEqualTo(11);
     }
 
     /**

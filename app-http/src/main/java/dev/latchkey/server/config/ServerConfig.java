@@ -7,6 +7,8 @@ import dev.latchkey.core.resolver.RootKey;
 import dev.latchkey.core.store.Origin;
 
 import java.net.InetAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
@@ -31,7 +33,10 @@ public record ServerConfig(
         LogFormat logFormat,
         String instanceId,
         Duration auditRetention,
-        Duration usageFlush)
+        Duration usageFlush,
+        Duration heartbeat,
+        Duration waitTimeout,
+        Optional<String> advertisedUrl)
 {
     public static final String HTTP_HOST = "LATCHKEY_HTTP_HOST";
     public static final String HTTP_PORT = "LATCHKEY_HTTP_PORT";
@@ -49,13 +54,17 @@ public record ServerConfig(
     public static final String INSTANCE_ID = "LATCHKEY_INSTANCE_ID";
     public static final String AUDIT_RETENTION = "LATCHKEY_AUDIT_RETENTION";
     public static final String USAGE_FLUSH = "LATCHKEY_USAGE_FLUSH";
+    public static final String HEARTBEAT = "LATCHKEY_HEARTBEAT";
+    public static final String WAIT_TIMEOUT = "LATCHKEY_WAIT_TIMEOUT";
+    public static final String MAX_STALE_ADMIN = "LATCHKEY_MAX_STALE_ADMIN";
+    public static final String ADVERTISED_URL = "LATCHKEY_ADVERTISED_URL";
 
     /**
      * Every setting of the server itself; the stores' are listed by {@link dev.latchkey.server.store.StoreModules}.
      */
     public static final List<String> SETTINGS = List.of(HTTP_HOST, HTTP_PORT, ROOT_KEY, STORE, POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL,
             MAX_STALE, CACHE_MAX_KEYS, READY_MAX_LAG, KEY_PEPPER, DEFAULT_ACCOUNT, SHUTDOWN_DRAIN, LogFormat.SETTING, INSTANCE_ID, AUDIT_RETENTION,
-            USAGE_FLUSH);
+            USAGE_FLUSH, HEARTBEAT, WAIT_TIMEOUT, MAX_STALE_ADMIN, ADVERTISED_URL);
 
     public ServerConfig
     {
@@ -71,6 +80,9 @@ public record ServerConfig(
         requireNonNull(instanceId, "instanceId is null");
         requireNonNull(auditRetention, "auditRetention is null");
         requireNonNull(usageFlush, "usageFlush is null");
+        requireNonNull(heartbeat, "heartbeat is null");
+        requireNonNull(waitTimeout, "waitTimeout is null");
+        requireNonNull(advertisedUrl, "advertisedUrl is null");
     }
 
     public static ServerConfig from(Settings settings)
@@ -88,6 +100,11 @@ public record ServerConfig(
         catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
+        Duration maxStaleAdmin = settings.duration(MAX_STALE_ADMIN, resolver.maxStale());
+        if (maxStaleAdmin.compareTo(resolver.maxStale()) > 0) {
+            throw new ConfigException(MAX_STALE_ADMIN + " must not be longer than " + MAX_STALE + " (" + resolver.maxStale().toSeconds() + " s)");
+        }
+        resolver = resolver.withMaxStaleAdmin(maxStaleAdmin);
         Optional<String> rootKey = settings.optional(ROOT_KEY);
         rootKey.ifPresent(key -> {
             if (key.length() < RootKey.MIN_LENGTH) {
@@ -119,7 +136,31 @@ public record ServerConfig(
                 LogFormat.from(settings),
                 instanceId,
                 positive(settings, AUDIT_RETENTION, Duration.ofDays(90)),
-                positive(settings, USAGE_FLUSH, Duration.ofSeconds(60)));
+                positive(settings, USAGE_FLUSH, Duration.ofSeconds(60)),
+                positive(settings, HEARTBEAT, Duration.ofSeconds(10)),
+                positive(settings, WAIT_TIMEOUT, Duration.ofSeconds(5)),
+                settings.optional(ADVERTISED_URL).map(ServerConfig::advertisedUrl));
+    }
+
+    /**
+     * An advertised URL: {@code http://} or {@code https://}, a host, a port if not the scheme's, and no path,
+     * query or user name (a trailing slash is dropped).
+     */
+    private static String advertisedUrl(String value)
+    {
+        String url = value.endsWith("/") ? value.substring(0, value.length() - 1) : value;
+        URI uri;
+        try {
+            uri = new URI(url);
+        }
+        catch (URISyntaxException e) {
+            throw new ConfigException(ADVERTISED_URL + " is not a URL: " + e.getReason());
+        }
+        boolean web = "http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme());
+        if (!web || uri.getHost() == null || uri.getUserInfo() != null || !uri.getRawPath().isEmpty() || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            throw new ConfigException(ADVERTISED_URL + " must be http://host:port or https://host:port, with no path (how the other instances reach this one)");
+        }
+        return url;
     }
 
     /**

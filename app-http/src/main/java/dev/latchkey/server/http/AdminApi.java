@@ -26,6 +26,8 @@ import dev.latchkey.core.store.AuditRecord;
 import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.core.store.UserQuery;
+import dev.latchkey.server.cluster.Confirmation;
+import dev.latchkey.server.cluster.Confirmations;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
@@ -64,6 +66,10 @@ final class AdminApi
     private static final String LAST_USED_AT = "last_used_at";
     private static final String CURSOR = "cursor";
     private static final String AUDIT = "/api/v1/admin/audit";
+    static final String POSITION_HEADER = "X-Latchkey-Position";
+    static final String APPLIED_HEADER = "X-Latchkey-Applied";
+    static final String LAGGING_HEADER = "X-Latchkey-Lagging";
+    private static final String WAIT = "wait";
     private static final Pattern BAD_ESCAPE = Pattern.compile("%(?![0-9A-Fa-f]{2})");
 
     private final AdminService admin;
@@ -72,9 +78,18 @@ final class AdminApi
     private final Envelope envelope;
 
     private final Duration auditRetention;
+    private final Confirmations confirmations;
+    private final Duration waitTimeout;
 
-    AdminApi(AdminService admin, Authenticator authenticator, RequestBodies bodies, Envelope envelope, Duration auditRetention)
+    /**
+     * @param confirmations where a write learns its feed position and, with {@code wait=all}, waits for every
+     *         instance to apply it (for at most {@code waitTimeout})
+     */
+    AdminApi(AdminService admin, Authenticator authenticator, RequestBodies bodies, Envelope envelope, Duration auditRetention, Confirmations confirmations,
+            Duration waitTimeout)
     {
+        this.confirmations = requireNonNull(confirmations, "confirmations is null");
+        this.waitTimeout = requireNonNull(waitTimeout, "waitTimeout is null");
         this.auditRetention = requireNonNull(auditRetention, "auditRetention is null");
         this.admin = requireNonNull(admin, "admin is null");
         this.authenticator = requireNonNull(authenticator, "authenticator is null");
@@ -170,11 +185,13 @@ final class AdminApi
     private void createAccount(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         JsonNode body = bodies.object(ctx, true).orElseThrow();
         AccountId accountId = required(body, AccountId.FIELD, AccountId::of);
         UserId adminUserId = required(body, "admin_user_id", value -> userId("admin_user_id", value));
         Optional<String> seed = optional(body, "seed", value -> value);
         CreatedAccount created = admin(ctx).createAccount(caller, accountId, adminUserId, seed);
+        written(ctx, waitAll);
         envelope.ok(ctx, map(
                 "account_id", created.accountId().value(),
                 "admin_user_id", created.adminUserId().value(),
@@ -193,19 +210,23 @@ final class AdminApi
     private void deleteAccount(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         admin(ctx).deleteAccount(caller, accountId(ctx));
+        written(ctx, waitAll);
         envelope.ok(ctx, map("deleted", true));
     }
 
     private void registerUser(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         AccountId accountId = accountId(ctx);
         JsonNode body = bodies.object(ctx, true).orElseThrow();
         UserId userId = required(body, UserId.FIELD, UserId::of);
         Role role = optional(body, ROLE_FIELD, value -> Role.fromWireName(value, ROLE_FIELD)).orElse(Role.USER);
         Optional<String> seed = optional(body, "seed", value -> value);
         CreatedUser created = admin(ctx).registerUser(caller, accountId, userId, role, seed);
+        written(ctx, waitAll);
         envelope.ok(ctx, map(
                 "account_id", created.accountId().value(),
                 "user_id", created.userId().value(),
@@ -229,18 +250,22 @@ final class AdminApi
     private void removeUser(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         admin(ctx).removeUser(caller, accountId(ctx), userId(ctx));
+        written(ctx, waitAll);
         envelope.ok(ctx, map("deleted", true));
     }
 
     private void setRole(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         AccountId accountId = accountId(ctx);
         UserId userId = userId(ctx);
         JsonNode body = bodies.object(ctx, true).orElseThrow();
         Role role = required(body, ROLE_FIELD, value -> Role.fromWireName(value, ROLE_FIELD));
         User user = admin(ctx).setRole(caller, accountId, userId, role);
+        written(ctx, waitAll);
         envelope.ok(ctx, map(
                 "account_id", user.accountId().value(),
                 "user_id", user.id().value(),
@@ -250,6 +275,7 @@ final class AdminApi
     private void regenerateKey(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         AccountId accountId = accountId(ctx);
         UserId userId = userId(ctx);
         Optional<JsonNode> body = bodies.object(ctx, false);
@@ -258,12 +284,14 @@ final class AdminApi
         RegeneratedKey regenerated = admin(ctx).regenerateKey(caller, accountId, userId, seed, gracePeriod);
         Map<String, Object> result = map("user_key", regenerated.userKey().value());
         regenerated.previousKeyExpiresAt().ifPresent(until -> result.put("previous_key_expires_at", until.toString()));
+        written(ctx, waitAll);
         envelope.ok(ctx, result);
     }
 
     private void createKey(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         AccountId accountId = accountId(ctx);
         UserId userId = userId(ctx);
         Optional<JsonNode> body = bodies.object(ctx, false);
@@ -273,6 +301,7 @@ final class AdminApi
         result.put("user_key", created.userKey().value());
         result.put("account_id", created.accountId().value());
         result.put("user_id", created.userId().value());
+        written(ctx, waitAll);
         envelope.ok(ctx, result);
     }
 
@@ -288,6 +317,7 @@ final class AdminApi
     private void deleteKey(Context ctx)
     {
         Identity caller = authenticator.authenticate(ctx);
+        boolean waitAll = waitAll(ctx);
         AccountId accountId = accountId(ctx);
         UserId userId = userId(ctx);
         KeyId keyId;
@@ -298,7 +328,48 @@ final class AdminApi
             throw LatchkeyException.invalidField(KEY_ID_FIELD, "key_id must be 16 letters and digits");
         }
         admin(ctx).deleteKey(caller, accountId, userId, keyId);
+        written(ctx, waitAll);
         envelope.ok(ctx, map("deleted", true));
+    }
+
+    /**
+     * Whether the write asks to answer only once every live instance has applied it ({@code ?wait=all}).
+     */
+    private static boolean waitAll(Context ctx)
+    {
+        String wait = ctx.queryParam(WAIT);
+        if (wait == null || wait.isEmpty()) {
+            return false;
+        }
+        if ("all".equals(wait)) {
+            return true;
+        }
+        throw LatchkeyException.invalidField(WAIT, "wait must be all (answer once every live instance has applied the write)");
+    }
+
+    /**
+     * After a write: its feed position ({@code X-Latchkey-Position}, the head right after it, so its own position or
+     * a later one) and, when asked, which instances have applied it ({@code X-Latchkey-Applied: n/live}, and
+     * {@code X-Latchkey-Lagging} naming those that did not confirm in time). The write stands either way: a store
+     * that cannot be read now only leaves the headers out.
+     */
+    private void written(Context ctx, boolean waitAll)
+    {
+        FeedPosition position;
+        try {
+            position = confirmations.head();
+        }
+        catch (LatchkeyException e) {
+            return;
+        }
+        ctx.header(POSITION_HEADER, Long.toString(position.value()));
+        if (waitAll) {
+            Confirmation confirmation = confirmations.confirm(position, waitTimeout);
+            ctx.header(APPLIED_HEADER, confirmation.fraction());
+            if (!confirmation.lagging().isEmpty()) {
+                ctx.header(LAGGING_HEADER, String.join(",", confirmation.lagging()));
+            }
+        }
     }
 
     private static KeyRequest keyRequest(JsonNode body)

@@ -24,20 +24,32 @@ final class Authenticator
     private static final String BEARER = "bearer ";
 
     private final IdentityResolver resolver;
+    private final ReadYourWrites readYourWrites;
 
     Authenticator(IdentityResolver resolver)
     {
         this.resolver = requireNonNull(resolver, "resolver is null");
+        this.readYourWrites = new ReadYourWrites(resolver);
+    }
+
+    ReadYourWrites readYourWrites()
+    {
+        return readYourWrites;
     }
 
     /**
+     * Authenticates the caller, then, when it asks for a position ({@code X-Latchkey-Min-Position}), waits until this
+     * instance has applied it (only an authenticated caller may make a request wait).
+     *
      * @throws LatchkeyException UNAUTHENTICATED for a missing, malformed, unknown or revoked key; UNAVAILABLE when
-     *         the store is needed and unreachable; INVALID_ARGUMENT when both headers carry different keys
+     *         the store is needed and unreachable, or the position was not applied in time; INVALID_ARGUMENT when
+     *         both headers carry different keys, or the position is malformed
      */
     Identity authenticate(Context ctx)
     {
         Identity identity = authenticate(ctx.header("X-API-Key"), ctx.header("Authorization"));
         ctx.attribute(ACTOR, actor(identity));
+        readYourWrites.awaitBlocking(ctx.header(ReadYourWrites.HEADER));
         return identity;
     }
 

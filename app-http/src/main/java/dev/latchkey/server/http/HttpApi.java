@@ -6,6 +6,9 @@ import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.IdentityResolver;
+import dev.latchkey.server.cluster.Confirmations;
+import dev.latchkey.server.cluster.InstancePresence;
+import dev.latchkey.server.cluster.PeerToken;
 import dev.latchkey.server.metrics.HttpRequestMetrics;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
@@ -45,6 +48,7 @@ public final class HttpApi
     private static final Pattern KEY_IN_PATH = Pattern.compile("(lk_[0-9A-Za-z]{16}_)[0-9A-Za-z]+");
 
     private final AdminApi adminApi;
+    private final ClusterApi clusterApi;
     private final Authenticator authenticator;
     private final IdentityResolver resolver;
     private final PrometheusMeterRegistry registry;
@@ -57,9 +61,11 @@ public final class HttpApi
 
     /**
      * @param auditRetention how far back the audit trail is listed
+     * @param waitTimeout how long a write with {@code wait=all} waits for every instance
      */
     public HttpApi(AdminService admin, IdentityResolver resolver, PrometheusMeterRegistry registry, HttpRequestMetrics requestMetrics, ObjectMapper mapper,
-            String storeKind, Duration readyMaxLag, Duration auditRetention)
+            String storeKind, Duration readyMaxLag, Duration auditRetention, Confirmations confirmations, InstancePresence presence, PeerToken peerToken,
+            Duration waitTimeout)
     {
         this.resolver = requireNonNull(resolver, "resolver is null");
         this.registry = requireNonNull(registry, "registry is null");
@@ -67,7 +73,8 @@ public final class HttpApi
         this.mapper = requireNonNull(mapper, "mapper is null");
         this.envelope = new Envelope(mapper);
         this.authenticator = new Authenticator(resolver);
-        this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope, auditRetention);
+        this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope, auditRetention, confirmations, waitTimeout);
+        this.clusterApi = new ClusterApi(admin, authenticator, envelope, confirmations, presence, peerToken);
         this.storeKind = requireNonNull(storeKind, "storeKind is null");
         this.readyMaxLag = requireNonNull(readyMaxLag, "readyMaxLag is null");
     }
@@ -121,6 +128,7 @@ public final class HttpApi
 
         config.routes.before(ctx -> ctx.attribute(Envelope.START_NANOS, System.nanoTime()));
         adminApi.register(config.routes);
+        clusterApi.register(config.routes);
         // every GET route has its HEAD twin running the same handler (Jetty drops the body): without one, Javalin
         // answers HEAD with 200 and never runs the handler, so a proxy that forwards HEAD would let every key through
         // verify, and a load balancer checking /ready with HEAD would see a not-ready instance as ready
@@ -152,6 +160,9 @@ public final class HttpApi
 
     private void verify(Context ctx)
     {
+        ctx.header(VerifyHandler.AGE_HEADER, authenticator.readYourWrites().age());
+        // the position first: the key is judged as of it
+        authenticator.readYourWrites().awaitBlocking(ctx.header(ReadYourWrites.HEADER));
         Identity identity = authenticator.authenticate(ctx);
         VerifyHandler.requireScopes(identity, VerifyHandler.RequestedScopes.of(ctx.queryParams(VerifyHandler.SCOPE_PARAMETER)));
         VerifyHandler.identityHeaders(identity).forEach(ctx::header);

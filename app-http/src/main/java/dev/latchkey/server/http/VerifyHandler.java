@@ -12,6 +12,7 @@ import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.resolver.Outcome;
 import dev.latchkey.core.resolver.Resolution;
+import dev.latchkey.core.store.FeedPosition;
 import dev.latchkey.server.metrics.HttpRequestMetrics;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -56,6 +57,8 @@ final class VerifyHandler
     static final String KEY_ID_HEADER = "X-Latchkey-Key-Id";
     static final String SCOPES_HEADER = "X-Latchkey-Scopes";
     static final String SCOPE_PARAMETER = "scope";
+    /** Whole seconds since the change feed was last read: how old the answer may be. */
+    static final String AGE_HEADER = "X-Latchkey-Age";
 
     private final Authenticator authenticator;
     private final ObjectMapper mapper;
@@ -106,7 +109,12 @@ final class VerifyHandler
         HttpFields headers = request.getHeaders();
         CompletableFuture<Resolution> resolution;
         try {
-            resolution = authenticator.resolveAsync(headers.get("X-API-Key"), headers.get("Authorization"));
+            String apiKey = headers.get("X-API-Key");
+            String authorization = headers.get("Authorization");
+            Optional<FeedPosition> minPosition = ReadYourWrites.requested(headers.get(ReadYourWrites.HEADER));
+            resolution = minPosition.isEmpty()
+                    ? authenticator.resolveAsync(apiKey, authorization)
+                    : withMinPosition(minPosition, apiKey, authorization);
         }
         catch (LatchkeyException e) {
             answer(response, callback, head, start, e);
@@ -119,6 +127,11 @@ final class VerifyHandler
         }
         resolution.whenComplete((later, failure) -> {
             try {
+                if (failure != null && unwrap(failure) instanceof LatchkeyException refused) {
+                    // the position asked for was not applied in time
+                    answer(response, callback, head, start, refused);
+                    return;
+                }
                 answer(response, callback, head, start, later != null ? later : Resolution.rejected(Outcome.UNAVAILABLE), requested);
             }
             catch (RuntimeException e) {
@@ -126,6 +139,22 @@ final class VerifyHandler
             }
         });
         return true;
+    }
+
+    private static Throwable unwrap(Throwable failure)
+    {
+        return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    }
+
+    /**
+     * Resolves once this instance has applied the position the request asks for: the key is judged as of the write
+     * that gave the position (a revoked key refused, a new key accepted even if its id was remembered as unknown).
+     */
+    private CompletableFuture<Resolution> withMinPosition(Optional<FeedPosition> position, String apiKey, String authorization)
+    {
+        // a missing key or conflicting headers answer at once, without waiting
+        Authenticator.presentedKey(apiKey, authorization);
+        return authenticator.readYourWrites().await(position).thenCompose(applied -> authenticator.resolveAsync(apiKey, authorization));
     }
 
     /**
@@ -177,6 +206,7 @@ final class VerifyHandler
     private void write(Response response, Callback callback, boolean head, long start, int status, byte[] body)
     {
         response.setStatus(status);
+        response.getHeaders().put(AGE_HEADER, authenticator.readYourWrites().age());
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, head ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(body), callback);

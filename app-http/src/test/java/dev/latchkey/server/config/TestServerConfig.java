@@ -58,7 +58,7 @@ public class TestServerConfig
 {
     private static final String A_ROOT_KEY = "configured-root-key-" + "K".repeat(20);
     private static final List<String> DURATIONS = List.of(POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL, MAX_STALE, READY_MAX_LAG, SHUTDOWN_DRAIN,
-            ServerConfig.AUDIT_RETENTION, ServerConfig.USAGE_FLUSH);
+            ServerConfig.AUDIT_RETENTION, ServerConfig.USAGE_FLUSH, ServerConfig.HEARTBEAT, ServerConfig.WAIT_TIMEOUT);
     private static final Set<String> ZERO_ALLOWED = Set.of(MAX_STALE, SHUTDOWN_DRAIN);
 
     @Test
@@ -83,6 +83,10 @@ public class TestServerConfig
         assertThat(config.instanceId()).endsWith(":1933").matches("[A-Za-z0-9._-]+:1933");
         assertThat(config.auditRetention()).isEqualTo(Duration.ofDays(90));
         assertThat(config.usageFlush()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(config.heartbeat()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(config.waitTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(config.resolver().maxStaleAdmin()).isEqualTo(config.resolver().maxStale());
+        assertThat(config.advertisedUrl()).isEmpty();
         StoreModule store = StoreModules.select(config.storeKind(), Settings.of(Map.of()));
         assertThat(store.kind()).isEqualTo("filesystem");
         assertThat(Path.of(store.location())).isEqualTo(Path.of("data").toAbsolutePath());
@@ -110,6 +114,10 @@ public class TestServerConfig
         values.put(ServerConfig.INSTANCE_ID, "web-3.example:8080");
         values.put(ServerConfig.AUDIT_RETENTION, "30d");
         values.put(ServerConfig.USAGE_FLUSH, "15s");
+        values.put(ServerConfig.HEARTBEAT, "30s");
+        values.put(ServerConfig.WAIT_TIMEOUT, "2s");
+        values.put(ServerConfig.MAX_STALE_ADMIN, "0");
+        values.put(ServerConfig.ADVERTISED_URL, "https://web-3.example:8443/");
         Settings settings = Settings.of(values);
 
         ServerConfig config = ServerConfig.from(settings);
@@ -123,7 +131,8 @@ public class TestServerConfig
                 .withNegativeTtl(Duration.ofSeconds(5))
                 .withCacheTtl(Duration.ofHours(1))
                 .withMaxStale(Duration.ZERO)
-                .withMaxKeys(5000));
+                .withMaxKeys(5000)
+                .withMaxStaleAdmin(Duration.ZERO));
         assertThat(config.readyMaxLag()).isEqualTo(Duration.ofSeconds(10));
         assertThat(config.pepper()).contains("a-pepper");
         assertThat(config.defaultAccount()).contains(AccountId.of("tenants"));
@@ -132,7 +141,24 @@ public class TestServerConfig
         assertThat(config.instanceId()).isEqualTo("web-3.example:8080");
         assertThat(config.auditRetention()).isEqualTo(Duration.ofDays(30));
         assertThat(config.usageFlush()).isEqualTo(Duration.ofSeconds(15));
+        assertThat(config.heartbeat()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(config.waitTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(config.advertisedUrl()).contains("https://web-3.example:8443");
         assertThat(StoreModules.select(config.storeKind(), settings).location()).isEqualTo(directory.resolve("store").toString());
+    }
+
+    @Test
+    public void testTheAdminStalenessBoundFollowsMaxStaleUnlessSetAndNeverExceedsIt()
+    {
+        assertThat(ServerConfig.from(Settings.of(Map.of(MAX_STALE, "30s"))).resolver().maxStaleAdmin()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(ServerConfig.from(Settings.of(Map.of(MAX_STALE, "30s", ServerConfig.MAX_STALE_ADMIN, "10s"))).resolver().maxStaleAdmin())
+                .isEqualTo(Duration.ofSeconds(10));
+        assertThat(ServerConfig.from(Settings.of(Map.of(MAX_STALE, "30s", ServerConfig.MAX_STALE_ADMIN, "30s"))).resolver().maxStaleAdmin())
+                .isEqualTo(Duration.ofSeconds(30));
+        assertThatThrownBy(() -> ServerConfig.from(Settings.of(Map.of(MAX_STALE, "30s", ServerConfig.MAX_STALE_ADMIN, "31s"))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(ServerConfig.MAX_STALE_ADMIN)
+                .hasMessageContaining(MAX_STALE);
     }
 
     @Test
@@ -171,6 +197,8 @@ public class TestServerConfig
             case SHUTDOWN_DRAIN -> config.shutdownDrain();
             case ServerConfig.AUDIT_RETENTION -> config.auditRetention();
             case ServerConfig.USAGE_FLUSH -> config.usageFlush();
+            case ServerConfig.HEARTBEAT -> config.heartbeat();
+            case ServerConfig.WAIT_TIMEOUT -> config.waitTimeout();
             default -> throw new IllegalArgumentException("not a duration: " + variable);
         };
     }
@@ -234,6 +262,13 @@ public class TestServerConfig
         }
         for (String format : List.of("JSON", "plain", "logfmt", "")) {
             rows.add(arguments(LogFormat.SETTING, format));
+        }
+        for (String url : List.of("web-3:8080", "ftp://web-3:21", "http://", "http://web-3:8080/path", "http://user@web-3:8080", "http://web-3:8080?x=1",
+                "http://web 3:8080")) {
+            rows.add(arguments(ServerConfig.ADVERTISED_URL, url));
+        }
+        for (String staleness : List.of("abc", "-1s", "6m", "1h")) {
+            rows.add(arguments(ServerConfig.MAX_STALE_ADMIN, staleness));
         }
         rows.add(arguments(FS_DIR, "a\u0000b"));
         return rows.build();

@@ -92,6 +92,10 @@ abstract class AbstractMultiInstanceIT
     private static final Duration DRAIN = Duration.ofSeconds(2);
     /** The JVM's exit status after SIGTERM, once its shutdown hooks have run. */
     private static final int SIGTERM_STATUS = 143;
+    /** The coherence instances read their feeds this rarely: only a confirmation or a token explains a quicker answer. */
+    private static final Duration COHERENCE_POLL = Duration.ofSeconds(10);
+    private static final Duration COHERENCE_HEARTBEAT = Duration.ofSeconds(1);
+    private static final Duration COHERENCE_WAIT_TIMEOUT = Duration.ofSeconds(3);
 
     protected final LatchkeyClient client = new LatchkeyClient(ROOT_KEY);
     protected final MultiInstanceSupport waits;
@@ -979,6 +983,143 @@ abstract class AbstractMultiInstanceIT
             figures.print("graceful-stop", "not_ready_ms", notReady.toMillis(), "refusing_ms", refusing.toMillis(), "drain_ms", DRAIN.toMillis(),
                     "in_flight", inFlight.isPresent() ? "answered" : "none");
         }
+    }
+
+    /**
+     * Coherence one can see, on three instances of their own whose feeds are read every 10 s (A and B stopped
+     * first, cleanly, which takes them out of the registry at once): a key regenerated with {@code wait=all} answers
+     * {@code 3/3}, and the old key is refused on the other two at their very next request, which only the
+     * confirmation can explain; with one instance paused (SIGSTOP) the write answers after the wait timeout with
+     * {@code 2/3} naming it; three heartbeats later the registry no longer lists it; resumed, it is listed again and
+     * catches up.
+     */
+    @Test
+    @Order(30)
+    void waitAllConfirmsEveryInstanceAndNamesOneThatIsPaused()
+    {
+        stopAAndB();
+        List<ServerProcess> three = launchCoherenceInstances("X", "Y", "Z");
+        ServerProcess x = three.get(0);
+        ServerProcess y = three.get(1);
+        ServerProcess z = three.get(2);
+        waits.awaitTrue(() -> "X to list X, Y and Z", System.nanoTime(), () -> liveInstanceIds(x).equals(List.of("it-x", "it-y", "it-z")));
+
+        client.createAccount(x, "confirmed", "alice");
+        String bob = client.registerUser(x, "confirmed", "bob", USER);
+        for (ServerProcess other : List.of(y, z)) {
+            assertThat(answer(client.verify(other, bob))).as("%s caches bob's key", other.name()).isEqualTo(acceptedAs(USER));
+        }
+        long sent = System.nanoTime();
+        Response regenerated = client.send(x, "POST", "/api/v1/admin/accounts/confirmed/users/bob/key?wait=all", ROOT_KEY, Map.of());
+        long confirmedMillis = millisSince(sent);
+        assertThat(regenerated.status()).as("%s", regenerated).isEqualTo(200);
+        assertThat(regenerated.header("X-Latchkey-Applied")).contains("3/3");
+        assertThat(regenerated.header("X-Latchkey-Lagging")).isEmpty();
+        for (ServerProcess other : List.of(y, z)) {
+            assertThat(answer(client.verify(other, bob))).as("the old key on %s at its very next request", other.name()).isEqualTo(REFUSED);
+            assertThat(answer(client.verify(other, regenerated.result().path("user_key").asText()))).isEqualTo(acceptedAs(USER));
+        }
+        long position = Long.parseLong(regenerated.header("X-Latchkey-Position").orElseThrow());
+        Response status = client.send(y, "GET", "/api/v1/admin/changes/" + position, ROOT_KEY, null);
+        assertThat(status.status()).as("%s", status).isEqualTo(200);
+        assertThat(status.result().path("live").asInt()).isEqualTo(3);
+        assertThat(status.result().path("lagging").size()).isZero();
+
+        z.pause();
+        String pausedKey;
+        long pausedMillis;
+        try {
+            sent = System.nanoTime();
+            Response again = client.send(x, "POST", "/api/v1/admin/accounts/confirmed/users/bob/key?wait=all", ROOT_KEY, Map.of());
+            pausedMillis = millisSince(sent);
+            assertThat(again.status()).as("%s", again).isEqualTo(200);
+            assertThat(again.header("X-Latchkey-Applied")).contains("2/3");
+            assertThat(again.header("X-Latchkey-Lagging")).contains("it-z");
+            assertThat(pausedMillis).as("answered once the wait timeout passed").isGreaterThanOrEqualTo(COHERENCE_WAIT_TIMEOUT.toMillis());
+            pausedKey = again.result().path("user_key").asText();
+            assertThat(answer(client.verify(y, pausedKey))).isEqualTo(acceptedAs(USER));
+            Duration gone = waits.awaitTrue(() -> "the registry to drop the paused instance", sent, () -> !liveInstanceIds(x).contains("it-z"));
+            assertThat(gone).as("dropped after three missed heartbeats").isGreaterThanOrEqualTo(COHERENCE_HEARTBEAT.multipliedBy(2));
+        }
+        finally {
+            z.resume();
+        }
+        long resumed = System.nanoTime();
+        Duration back = waits.awaitTrue(() -> "the registry to list the resumed instance again", resumed, () -> liveInstanceIds(x).contains("it-z"));
+        Duration caughtUp = awaitAnswer(z, pausedKey, acceptedAs(USER), resumed);
+        System.out.printf("wait=all: 3/3 in %d ms; with one instance paused 2/3 in %d ms (wait timeout %d ms); resumed: listed after %d ms, caught up after %d ms%n",
+                confirmedMillis, pausedMillis, COHERENCE_WAIT_TIMEOUT.toMillis(), back.toMillis(), caughtUp.toMillis());
+        figures.print("wait-all", "confirmed_ms", confirmedMillis, "instances", 3, "paused_ms", pausedMillis, "relisted_ms", back.toMillis(),
+                "caught_up_ms", caughtUp.toMillis());
+    }
+
+    /**
+     * The read-your-writes token, on instances whose feeds are read every 10 s: a key revoked on one and presented to
+     * another with {@code X-Latchkey-Min-Position} is refused at once; a seeded key whose id the other remembered as
+     * unknown is accepted there with the token.
+     */
+    @Test
+    @Order(31)
+    void aReadYourWritesTokenMakesTheOtherInstanceAnswerAsOfTheWrite()
+    {
+        List<ServerProcess> instances = coherenceInstances.isEmpty() ? launchCoherenceInstances("X", "Y", "Z") : coherenceInstances;
+        ServerProcess x = instances.get(0);
+        ServerProcess y = instances.get(1);
+        client.createAccount(x, "tokens", "alice");
+        String bob = client.registerUser(x, "tokens", "bob", USER);
+        assertThat(answer(client.verify(y, bob))).isEqualTo(acceptedAs(USER));
+        Response removed = client.tryRemoveUser(x, "tokens", "bob");
+        assertThat(removed.status()).as("%s", removed).isEqualTo(200);
+        long sent = System.nanoTime();
+        Response refused = client.send(y, "GET", "/api/v1/auth/verify", bob, null, Map.of("X-Latchkey-Min-Position", removed.header("X-Latchkey-Position").orElseThrow()));
+        long refusedMillis = millisSince(sent);
+        assertThat(answer(refused)).as("the removed user's key with the token").isEqualTo(REFUSED);
+
+        String seed = "a-seed-for-the-token-test";
+        Response first = client.send(y, "POST", "/api/v1/admin/accounts/tokens/users", ROOT_KEY, Map.of("user_id", "carol", "seed", seed));
+        assertThat(first.status()).as("%s", first).isEqualTo(200);
+        String carol = first.result().path("user_key").asText();
+        assertThat(client.tryRemoveUser(y, "tokens", "carol").status()).isEqualTo(200);
+        assertThat(answer(client.verify(y, carol))).as("y remembers the seeded key's id as unknown").isEqualTo(REFUSED);
+        Response again = client.send(x, "POST", "/api/v1/admin/accounts/tokens/users", ROOT_KEY, Map.of("user_id", "carol", "seed", seed));
+        assertThat(again.result().path("user_key").asText()).isEqualTo(carol);
+        Response accepted = client.send(y, "GET", "/api/v1/auth/verify", carol, null, Map.of("X-Latchkey-Min-Position", again.header("X-Latchkey-Position").orElseThrow()));
+        assertThat(answer(accepted)).as("the seeded key with the token").isEqualTo(acceptedAs(USER));
+        System.out.printf("read-your-writes token: a removed user's key refused in %d ms on an instance polling every %d s%n", refusedMillis,
+                COHERENCE_POLL.toSeconds());
+        figures.print("token", "refused_ms", refusedMillis);
+    }
+
+    private final List<ServerProcess> coherenceInstances = new ArrayList<>();
+
+    private void stopAAndB()
+    {
+        for (ServerProcess server : List.of(a, b)) {
+            server.close();
+        }
+    }
+
+    private List<ServerProcess> launchCoherenceInstances(String... names)
+    {
+        Map<String, String> settings = Map.of(
+                "LATCHKEY_POLL_INTERVAL", COHERENCE_POLL.toSeconds() + "s",
+                "LATCHKEY_NEGATIVE_TTL", "1h",
+                "LATCHKEY_HEARTBEAT", COHERENCE_HEARTBEAT.toMillis() + "ms",
+                "LATCHKEY_WAIT_TIMEOUT", COHERENCE_WAIT_TIMEOUT.toMillis() + "ms");
+        List<ServerProcess> launched = new ArrayList<>();
+        for (String name : names) {
+            launched.add(launch(name, settings));
+        }
+        launched.forEach(server -> server.awaitReady(START_TIMEOUT));
+        coherenceInstances.addAll(launched);
+        return launched;
+    }
+
+    private List<String> liveInstanceIds(ServerProcess server)
+    {
+        Response listed = client.send(server, "GET", "/api/v1/admin/instances", ROOT_KEY, null);
+        assertThat(listed.status()).as("%s", listed).isEqualTo(200);
+        return listed.result().path("instances").findValuesAsText("instance_id").stream().sorted().toList();
     }
 
     // --- for the subclasses

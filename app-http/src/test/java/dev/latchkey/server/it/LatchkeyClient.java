@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 
@@ -47,10 +49,20 @@ final class LatchkeyClient
     }
 
     /**
-     * A response: its status and its JSON envelope.
+     * A response: its status, its JSON envelope and its headers.
      */
-    record Response(int status, JsonNode body)
+    record Response(int status, JsonNode body, HttpHeaders headers)
     {
+        Response(int status, JsonNode body)
+        {
+            this(status, body, HttpHeaders.of(Map.of(), (name, value) -> true));
+        }
+
+        Optional<String> header(String name)
+        {
+            return headers.firstValue(name);
+        }
+
         JsonNode result()
         {
             return body.path("result");
@@ -250,9 +262,23 @@ final class LatchkeyClient
 
     Response send(ServerProcess server, String method, String path, String key, Object body)
     {
-        HttpResponse<byte[]> response = exchange(request(server, method, path, key, body), HttpResponse.BodyHandlers.ofByteArray());
+        return send(server, method, path, key, body, Map.of());
+    }
+
+    /**
+     * As {@link #send(ServerProcess, String, String, String, Object)}, with more request headers.
+     */
+    Response send(ServerProcess server, String method, String path, String key, Object body, Map<String, String> headers)
+    {
+        HttpRequest request = request(server, method, path, key, body);
+        if (!headers.isEmpty()) {
+            HttpRequest.Builder copy = HttpRequest.newBuilder(request, (name, value) -> true);
+            headers.forEach(copy::header);
+            request = copy.build();
+        }
+        HttpResponse<byte[]> response = exchange(request, HttpResponse.BodyHandlers.ofByteArray());
         try {
-            return new Response(response.statusCode(), mapper.readTree(response.body()));
+            return new Response(response.statusCode(), mapper.readTree(response.body()), response.headers());
         }
         catch (IOException e) {
             throw new AssertionError(method + " " + path + " on " + server.name() + " answered " + response.statusCode() + " with a body that is not JSON", e);

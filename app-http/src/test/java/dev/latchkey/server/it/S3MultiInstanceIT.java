@@ -49,6 +49,7 @@ class S3MultiInstanceIT
     private static final String BUCKET = "latchkey-multi-instance";
     /** Where the servers keep the store in the bucket: the default prefix. */
     private static final String PREFIX = S3StoreConfig.DEFAULT_PREFIX;
+    private static final Duration IDLE_WINDOW = Duration.ofSeconds(30);
     private static final Duration PATIENCE = Duration.ofSeconds(20);
     private static final int READY_MAX_LAG_SECONDS = 2;
 
@@ -97,6 +98,40 @@ class S3MultiInstanceIT
     protected boolean refusedWritesMayLandAfterTheOutage()
     {
         return true;
+    }
+
+    /**
+     * What two idle instances cost on S3, counted at the proxy for {@link #IDLE_WINDOW}: their feed polls (one
+     * conditional GET of the head per poll interval each, answered 304) and their registry records (one PUT per
+     * heartbeat each), and nothing else.
+     */
+    @Test
+    @Order(25)
+    void idleInstancesCostTheirPollsAndOneRegistryWritePerHeartbeat()
+            throws InterruptedException
+    {
+        long polls;
+        long registry;
+        long total;
+        try (SerializingS3Proxy.RequestCounter headGets = s3.serializingProxy().countRequests(
+                        request -> request.operation() == SerializingS3Proxy.Operation.GET_OBJECT && request.key().equals(Optional.of(PREFIX + "head.json")));
+                SerializingS3Proxy.RequestCounter registryPuts = s3.serializingProxy().countRequests(
+                        request -> request.operation() == SerializingS3Proxy.Operation.PUT_OBJECT && request.isUnder(PREFIX + "instances/"));
+                SerializingS3Proxy.RequestCounter all = s3.serializingProxy().countRequests(request -> true)) {
+            Thread.sleep(IDLE_WINDOW.toMillis());
+            polls = headGets.total();
+            registry = registryPuts.total();
+            total = all.total();
+        }
+        double minutes = IDLE_WINDOW.toMillis() / 60_000.0;
+        System.out.printf("idle on S3: 2 instances in %d s: %d head GETs (polls), %d registry PUTs, %d other requests: per instance per minute %.0f polls and %.1f registry PUTs%n",
+                IDLE_WINDOW.toSeconds(), polls, registry, total - polls - registry, polls / 2 / minutes, registry / 2 / minutes);
+        figures.print("idle", "seconds", IDLE_WINDOW.toSeconds(), "instances", 2, "head_gets", polls, "registry_puts", registry, "other", total - polls - registry);
+        assertThat(total - polls - registry).as("requests other than polls and registry writes").isZero();
+        // each instance writes its record every 10 s (the default heartbeat)
+        long heartbeats = IDLE_WINDOW.toSeconds() / 10;
+        assertThat(registry).isBetween(2 * heartbeats - 2, 2 * heartbeats + 2);
+        assertThat(polls).as("polls of two instances at 250 ms").isBetween(2 * IDLE_WINDOW.toMillis() / 250 / 2, 2 * IDLE_WINDOW.toMillis() / 250 + 4);
     }
 
     /**

@@ -208,6 +208,38 @@ final class ServerProcess
     }
 
     /**
+     * SIGSTOP: the process stays, answering nothing, as a frozen VM or a long GC pause would ({@link #resume}).
+     */
+    void pause()
+    {
+        signal("STOP");
+    }
+
+    /**
+     * SIGCONT, after {@link #pause}.
+     */
+    void resume()
+    {
+        signal("CONT");
+    }
+
+    private void signal(String signal)
+    {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).redirectErrorStream(true).start();
+            assertThat(kill.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)).as("kill -%s %s", signal, this).isTrue();
+            assertThat(kill.exitValue()).as("kill -%s %s", signal, this).isZero();
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException("kill -" + signal + " failed", e);
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    /**
      * SIGKILL, as a crash or the OOM killer would: no shutdown hook runs.
      */
     void kill()
