@@ -78,6 +78,8 @@ abstract class AbstractMultiInstanceIT
     protected static final int NEW_KEYS_LIMIT = 20;
     protected static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     protected static final Duration USAGE_FLUSH = Duration.ofMillis(500);
+    /** Every instance's heartbeat here (the default is 10 s). */
+    protected static final Duration HEARTBEAT = Duration.ofSeconds(1);
 
     private static final String ROOT_KEY = "multi-instance-it-root-key-0123456789abcdefghij";
     private static final Duration POLL = Duration.ofMillis(5);
@@ -94,7 +96,6 @@ abstract class AbstractMultiInstanceIT
     private static final int SIGTERM_STATUS = 143;
     /** The coherence instances read their feeds this rarely: only a confirmation or a token explains a quicker answer. */
     private static final Duration COHERENCE_POLL = Duration.ofSeconds(10);
-    private static final Duration COHERENCE_HEARTBEAT = Duration.ofSeconds(1);
     private static final Duration COHERENCE_WAIT_TIMEOUT = Duration.ofSeconds(3);
 
     protected final LatchkeyClient client = new LatchkeyClient(ROOT_KEY);
@@ -1039,7 +1040,7 @@ abstract class AbstractMultiInstanceIT
             pausedKey = again.result().path("user_key").asText();
             assertThat(answer(client.verify(y, pausedKey))).isEqualTo(acceptedAs(USER));
             Duration gone = waits.awaitTrue(() -> "the registry to drop the paused instance", sent, () -> !liveInstanceIds(x).contains("it-z"));
-            assertThat(gone).as("dropped after three missed heartbeats").isGreaterThanOrEqualTo(COHERENCE_HEARTBEAT.multipliedBy(2));
+            assertThat(gone).as("dropped after three missed heartbeats").isGreaterThanOrEqualTo(HEARTBEAT.multipliedBy(2));
         }
         finally {
             z.resume();
@@ -1104,7 +1105,6 @@ abstract class AbstractMultiInstanceIT
         Map<String, String> settings = Map.of(
                 "LATCHKEY_POLL_INTERVAL", COHERENCE_POLL.toSeconds() + "s",
                 "LATCHKEY_NEGATIVE_TTL", "1h",
-                "LATCHKEY_HEARTBEAT", COHERENCE_HEARTBEAT.toMillis() + "ms",
                 "LATCHKEY_WAIT_TIMEOUT", COHERENCE_WAIT_TIMEOUT.toMillis() + "ms");
         List<ServerProcess> launched = new ArrayList<>();
         for (String name : names) {
@@ -1164,6 +1164,8 @@ abstract class AbstractMultiInstanceIT
         Map<String, String> settings = new HashMap<>(storeSettings());
         settings.put("LATCHKEY_INSTANCE_ID", "it-" + name.toLowerCase(Locale.ROOT));
         settings.put("LATCHKEY_USAGE_FLUSH", USAGE_FLUSH.toMillis() + "ms");
+        // an instance killed by a test drops out of the registry three heartbeats later: soon, for the tests after it
+        settings.put("LATCHKEY_HEARTBEAT", HEARTBEAT.toMillis() + "ms");
         settings.putAll(extraSettings);
         ServerProcess server = ServerProcess.launch(name, settings, ROOT_KEY, logDirectory);
         started.add(server);
