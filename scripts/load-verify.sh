@@ -12,9 +12,17 @@
 #   JAVA_OPTS=...   extra JVM options for the server (default: none, as `java -jar` runs it)
 #   SCOPE=docs:read verify with ?scope=SCOPE, presenting a key created with that one scope (default: none, the
 #                   user's primary key, plain verify)
+#   PRESENT=valid   what Latchkey is sent: valid (one valid key, the default), many (KEYS distinct valid keys, one
+#                   user each, presented round-robin by a wrk Lua script), unknown (a well-formed key that no user
+#                   holds: answered 401 from the negative cache), malformed (a key that fails its checksum: 401
+#                   without a lookup). For unknown and malformed, 401 is the expected answer, and any other status
+#                   counts as a failure
+#   KEYS=1000       how many keys PRESENT=many creates
+#   NGINX_WORKERS=1 nginx's worker_processes (a number, or auto): 1 by default, the fair comparison on a 2-core
+#                   machine where wrk needs the other core
 #
-# Each round is `wrk -t1 -c32 -d<DURATION>` with the key in an X-API-Key header. The script prints, per round,
-# requests/s, wrk's average latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx responses", which counts
+# Each round is `wrk -t1 -c32 --latency -d<DURATION>` with the key in an X-API-Key header. The script prints, per
+# round, requests/s, wrk's average and 99th-percentile latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx responses", which counts
 # statuses of 400 and above) and socket errors; then the median requests/s of each target and the ratio
 # latchkey/nginx of the medians.
 #
@@ -24,12 +32,16 @@
 # through the admin API, starts nginx with a generated configuration, and stops both and removes every file it made
 # when it exits, however it exits. Nothing listens on anything but 127.0.0.1.
 #
-# nginx runs with `worker_processes auto` and no access log: it is the ceiling, not a like-for-like contender.
+# nginx runs with NGINX_WORKERS worker processes (default 1) and no access log: it is the ceiling, not a
+# like-for-like contender.
 set -euo pipefail
 
 duration=${1:-10s}
 rounds=${ROUNDS:-3}
 warmup=${WARMUP:-5s}
+present=${PRESENT:-valid}
+key_count=${KEYS:-1000}
+nginx_workers=${NGINX_WORKERS:-1}
 threads=1
 connections=32
 
@@ -52,6 +64,18 @@ if [ -z "$nginx_bin" ]; then
 fi
 if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
     echo "load-verify: ROUNDS must be a positive integer, not '$rounds'" >&2
+    exit 1
+fi
+if ! [[ "$present" =~ ^(valid|many|unknown|malformed)$ ]]; then
+    echo "load-verify: PRESENT must be valid, many, unknown or malformed, not '$present'" >&2
+    exit 1
+fi
+if ! [[ "$key_count" =~ ^[1-9][0-9]*$ ]]; then
+    echo "load-verify: KEYS must be a positive integer, not '$key_count'" >&2
+    exit 1
+fi
+if ! [[ "$nginx_workers" =~ ^([1-9][0-9]*|auto)$ ]]; then
+    echo "load-verify: NGINX_WORKERS must be a positive integer or auto, not '$nginx_workers'" >&2
     exit 1
 fi
 
@@ -136,6 +160,43 @@ if [ -n "${SCOPE:-}" ]; then
     user_key=$(create /api/v1/admin/accounts/load/users/load-user/keys "{\"name\":\"load\",\"scopes\":[\"$SCOPE\"]}")
     path="$path?scope=$SCOPE"
 fi
+# what Latchkey is sent (nginx always gets the valid key: it answers 200 whatever it is sent)
+latchkey_key=$user_key
+expected=2xx
+case "$present" in
+    many)
+        : >"$work/keys.txt"
+        for i in $(seq 1 "$key_count"); do
+            create /api/v1/admin/accounts/load/users "{\"user_id\":\"load-user-$i\",\"role\":\"user\"}" >>"$work/keys.txt"
+            echo >>"$work/keys.txt"
+        done
+        cat >"$work/keys.lua" <<LUA
+local keys = {}
+for line in io.lines("$work/keys.txt") do
+    if line ~= "" then keys[#keys + 1] = line end
+end
+local next_key = 0
+request = function()
+    next_key = next_key % #keys + 1
+    return wrk.format("GET", "$path", { ["X-API-Key"] = keys[next_key] })
+end
+LUA
+        ;;
+    unknown)
+        # a key that existed: well formed, with a good checksum, held by nobody now
+        latchkey_key=$(create /api/v1/admin/accounts/load/users '{"user_id":"load-removed","role":"user"}')
+        curl -fs -o /dev/null -X DELETE -H "X-API-Key: $root_key" "$latchkey/api/v1/admin/accounts/load/users/load-removed" \
+            || die "could not remove the user whose key is presented as unknown"
+        expected=401
+        ;;
+    malformed)
+        # the last character changed: the checksum fails
+        last=${user_key: -1}
+        if [ "$last" = A ]; then swap=B; else swap=A; fi
+        latchkey_key=${user_key%?}$swap
+        expected=401
+        ;;
+esac
 
 # --- nginx answering a fixed 200, on a port free a moment ago (retried if another process takes it first)
 
@@ -152,7 +213,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
     fi
     cat >"$work/nginx/nginx.conf" <<EOF
 $nginx_user
-worker_processes auto;
+worker_processes $nginx_workers;
 error_log $work/nginx/error.log warn;
 events {
     worker_connections 1024;
@@ -195,35 +256,49 @@ nginx=http://127.0.0.1:$nginx_port
 
 # --- the rounds
 
-for target in "$latchkey" "$nginx"; do
-    status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $user_key" "$target$path")
-    [ "$status" = 200 ] || die "GET $target$path with the user's key answered $status, not 200"
-done
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $user_key" "$nginx$path")
+[ "$status" = 200 ] || die "GET $nginx$path answered $status, not 200"
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $latchkey_key" "$latchkey$path")
+if [ "$expected" = 401 ]; then
+    [ "$status" = 401 ] || die "GET $latchkey$path with the $present key answered $status, not 401"
+else
+    [ "$status" = 200 ] || die "GET $latchkey$path with the user's key answered $status, not 200"
+fi
 
-# runs wrk once; prints "requests/s latency non-2xx socket-errors"
+# runs wrk once; prints "requests/s latency p99 non-2xx socket-errors"
 measure() {
-    local output requests latency non2xx socket
-    output=$(wrk -t"$threads" -c"$connections" -d"$2" -H "X-API-Key: $user_key" "$1$path")
+    local output requests latency p99 non2xx socket
+    if [ "$1" = "$latchkey" ] && [ "$present" = many ]; then
+        output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -s "$work/keys.lua" "$1$path")
+    elif [ "$1" = "$latchkey" ]; then
+        output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -H "X-API-Key: $latchkey_key" "$1$path")
+    else
+        output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -H "X-API-Key: $user_key" "$1$path")
+    fi
     requests=$(printf '%s\n' "$output" | awk '/^Requests\/sec:/ { print $2 }')
     latency=$(printf '%s\n' "$output" | awk '$1 == "Latency" { print $2; exit }')
+    p99=$(printf '%s\n' "$output" | awk '$1 == "99%" { print $2; exit }')
     non2xx=$(printf '%s\n' "$output" | awk -F': *' '/Non-2xx or 3xx responses/ { print $2 }')
+    total=$(printf '%s\n' "$output" | awk '/requests in/ { print $1; exit }')
     socket=$(printf '%s\n' "$output" | sed -n 's/.*Socket errors: *//p')
     [ -n "$requests" ] || die "wrk printed no Requests/sec:
 $output"
-    printf '%s %s %s %s\n' "$requests" "${latency:--}" "${non2xx:-0}" "${socket:-none}"
+    printf '%s %s %s %s %s %s\n' "$requests" "${latency:--}" "${p99:--}" "${non2xx:-0}" "${total:-0}" "${socket:-none}"
 }
 
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-echo "Latchkey $latchkey (pid $latchkey_pid), nginx $nginx (pid $nginx_pid); wrk -t$threads -c$connections -d$duration, $rounds rounds each, alternating"
+sent="the $present key"
+[ "$present" = many ] && sent="$key_count valid keys in turn"
+echo "Latchkey $latchkey (pid $latchkey_pid, sent $sent), nginx $nginx (pid $nginx_pid, worker_processes $nginx_workers); wrk -t$threads -c$connections -d$duration --latency, $rounds rounds each, alternating"
 if [ "$warmup" != 0 ]; then
     result=$(measure "$latchkey" "$warmup")
     read -r requests _ <<<"$result"
     echo "warm-up   latchkey  $warmup: $requests requests/s (not counted)"
 fi
-printf '%-6s %-9s %12s %10s %8s  %s\n' round target requests/s latency non-2xx "socket errors"
+printf '%-6s %-9s %12s %10s %10s %8s  %s\n' round target requests/s latency p99 non-2xx "socket errors"
 latchkey_rates=()
 nginx_rates=()
 failed=0
@@ -231,10 +306,15 @@ for round in $(seq 1 "$rounds"); do
     for name in latchkey nginx; do
         if [ "$name" = latchkey ]; then target=$latchkey; else target=$nginx; fi
         result=$(measure "$target" "$duration")
-        read -r requests latency non2xx socket <<<"$result"
-        printf '%-6s %-9s %12s %10s %8s  %s\n' "$round" "$name" "$requests" "$latency" "$non2xx" "$socket"
+        read -r requests latency p99 non2xx total socket <<<"$result"
+        printf '%-6s %-9s %12s %10s %10s %8s  %s\n' "$round" "$name" "$requests" "$latency" "$p99" "$non2xx" "$socket"
         if [ "$name" = latchkey ]; then latchkey_rates+=("$requests"); else nginx_rates+=("$requests"); fi
-        if [ "$non2xx" != 0 ]; then failed=1; fi
+        if [ "$name" = latchkey ] && [ "$expected" = 401 ]; then
+            # every answer must be the 401, which wrk counts among its non-2xx
+            if [ "$non2xx" != "$total" ]; then failed=1; fi
+        elif [ "$non2xx" != 0 ]; then
+            failed=1
+        fi
     done
 done
 
@@ -243,6 +323,6 @@ nginx_median=$(median "${nginx_rates[@]}")
 ratio=$(awk -v l="$latchkey_median" -v n="$nginx_median" 'BEGIN { printf "%.3f", l / n }')
 echo "median requests/s: latchkey $latchkey_median, nginx $nginx_median; ratio latchkey/nginx $ratio"
 if [ "$failed" != 0 ]; then
-    echo "load-verify: some answers were not 2xx: the figures above do not measure successful verifications" >&2
+    echo "load-verify: some answers were not the expected ones ($expected from Latchkey, 2xx from nginx): the figures above do not measure what they say" >&2
     exit 1
 fi
