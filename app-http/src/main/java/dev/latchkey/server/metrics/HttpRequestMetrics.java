@@ -34,12 +34,20 @@ public final class HttpRequestMetrics
      */
     public void record(String method, String route, int status, long nanos)
     {
+        timer(method, route, status).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * The timer of one series, for a caller that records to it often (the verify path) and looks it up once.
+     */
+    public Timer timer(String method, String route, int status)
+    {
         Series series = new Series(METHODS.contains(method) ? method : "OTHER", route, status);
         Timer timer = timers.get(series);
         if (timer == null) {
             timer = timers.computeIfAbsent(series, this::timer);
         }
-        timer.record(nanos, TimeUnit.NANOSECONDS);
+        return timer;
     }
 
     private Timer timer(Series series)

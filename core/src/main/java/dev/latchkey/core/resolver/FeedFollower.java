@@ -245,7 +245,12 @@ final class FeedFollower
      */
     Duration lag()
     {
-        return Duration.ofNanos(Math.max(0, ticker.read() - lastReadNanos));
+        return Duration.ofNanos(lagNanos());
+    }
+
+    long lagNanos()
+    {
+        return Math.max(0, ticker.read() - lastReadNanos);
     }
 
     /**

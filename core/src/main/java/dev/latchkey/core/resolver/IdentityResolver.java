@@ -309,6 +309,14 @@ public final class IdentityResolver
     }
 
     /**
+     * {@link #feedLag()} in nanoseconds, without an allocation (for a header on every answer).
+     */
+    public long feedLagNanos()
+    {
+        return feed.lagNanos();
+    }
+
+    /**
      * The feed position this instance has applied through: every change at or before it is reflected in what it
      * answers. Empty until the feed's head has been read once.
      */
