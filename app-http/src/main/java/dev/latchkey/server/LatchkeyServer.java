@@ -19,6 +19,7 @@ import dev.latchkey.server.store.StoreModule;
 import dev.latchkey.server.store.StoreModules;
 import io.javalin.Javalin;
 import io.javalin.util.JavalinBindException;
+import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -181,6 +182,14 @@ public final class LatchkeyServer
     public int port()
     {
         return http.port();
+    }
+
+    /**
+     * The selector threads of the HTTP connector, which answer verify: one per core the JVM sees.
+     */
+    public int selectorThreads()
+    {
+        return ((ServerConnector) http.jettyServer().server().getConnectors()[0]).getSelectorManager().getSelectorCount();
     }
 
     /**

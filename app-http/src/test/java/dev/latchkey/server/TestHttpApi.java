@@ -68,6 +68,13 @@ public class TestHttpApi
     }
 
     @Test
+    public void testOneSelectorPerCore()
+    {
+        // verify runs on the selector threads: Jetty's default of one per two cores would leave a core idle
+        assertThat(server.selectorThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+    }
+
+    @Test
     public void testKeyFormatVector()
     {
         // the vector of http-api.md, checked by the test's own implementation of the format

@@ -79,6 +79,11 @@ public final class TestingLatchkeyServer
         return server.port();
     }
 
+    public int selectorThreads()
+    {
+        return server.selectorThreads();
+    }
+
     /**
      * Every route the server serves, as {@code METHOD /path/{param}}.
      */

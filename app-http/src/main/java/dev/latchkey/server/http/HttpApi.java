@@ -17,6 +17,8 @@ import io.javalin.http.HttpResponseException;
 import io.javalin.router.Endpoint;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,8 +45,10 @@ public final class HttpApi
      */
     private static final Logger ACCESS_VERIFY = LoggerFactory.getLogger("dev.latchkey.access.verify");
     private static final String VERIFY_PATH = VerifyHandler.PATH;
-    /** Anything shaped like an API key in a logged path: its key id is kept, the rest is not logged. */
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+    /** Selector threads of the HTTP connector: one per core the JVM sees ({@code -XX:ActiveProcessorCount} caps it). */
+    private static final int SELECTORS = Runtime.getRuntime().availableProcessors();
+    /** Anything shaped like an API key in a logged path: its key id is kept, the rest is not logged. */
     private static final Pattern KEY_IN_PATH = Pattern.compile("(lk_[0-9A-Za-z]{16}_)[0-9A-Za-z]+");
 
     private final AdminApi adminApi;
@@ -104,6 +108,14 @@ public final class HttpApi
         config.startup.showOldJavalinVersionWarning = false;
         config.http.prefer405over404 = true;
         config.http.maxRequestSize = RequestBodies.MAX_BYTES;
+        // one selector per core (Jetty's default is one per two): verify is answered on the selector's own thread, so
+        // the selectors are what bounds its throughput, and with one of them on 2 cores the second core stays idle
+        config.jetty.addConnector((server, http) -> {
+            ServerConnector connector = new ServerConnector(server, -1, SELECTORS, new HttpConnectionFactory(http));
+            connector.setHost(host);
+            connector.setPort(port);
+            return connector;
+        });
         config.jetty.modifyServer(server -> {
             // on stop, requests in flight get this long to finish (graceful: Javalin's StatisticsHandler counts them)
             server.setStopTimeout(STOP_TIMEOUT.toMillis());
