@@ -178,9 +178,14 @@ final class VerifyHandler
 
     private void answer(Response response, Callback callback, boolean head, long start, Resolution resolution, RequestedScopes requested)
     {
-        Identity identity;
+        Optional<Authenticator.Refusal> refusal = Authenticator.refusal(resolution);
+        if (refusal.isPresent()) {
+            Authenticator.Refusal refused = refusal.get();
+            write(response, callback, head, start, HttpErrors.status(refused.code()), errorBody(refused.code(), refused.message(), Optional.empty(), micros(start)));
+            return;
+        }
+        Identity identity = resolution.identity().orElseThrow();
         try {
-            identity = Authenticator.identity(resolution);
             requireScopes(identity, requested);
         }
         catch (LatchkeyException e) {
@@ -203,7 +208,7 @@ final class VerifyHandler
 
     private void answer(Response response, Callback callback, boolean head, long start, LatchkeyException e)
     {
-        write(response, callback, head, start, HttpErrors.status(e.code()), errorBody(e, micros(start)));
+        write(response, callback, head, start, HttpErrors.status(e.code()), errorBody(e.code(), e.getMessage(), e.field(), micros(start)));
     }
 
     private void write(Response response, Callback callback, boolean head, long start, int status, byte[] body)
@@ -340,7 +345,7 @@ final class VerifyHandler
      * An error envelope, streamed as {@link #okBody} is (the paths of unknown and malformed keys are as hot as the
      * valid one under a flood); the same JSON as {@link Envelope#errorBody}.
      */
-    private byte[] errorBody(LatchkeyException e, long micros)
+    private byte[] errorBody(ErrorCode code, String message, Optional<String> field, long micros)
     {
         ByteArrayOutputStream out = new ByteArrayOutputStream(160);
         try (JsonGenerator json = mapper.getFactory().createGenerator(out)) {
@@ -348,11 +353,11 @@ final class VerifyHandler
             json.writeStringField("status", "error");
             json.writeNullField("result");
             json.writeObjectFieldStart("error");
-            json.writeStringField("code", e.code().name());
-            json.writeStringField("message", e.getMessage());
-            if (e.field().isPresent()) {
+            json.writeStringField("code", code.name());
+            json.writeStringField("message", message);
+            if (field.isPresent()) {
                 json.writeObjectFieldStart("details");
-                json.writeStringField("field", e.field().get());
+                json.writeStringField("field", field.get());
                 json.writeEndObject();
             }
             json.writeEndObject();
