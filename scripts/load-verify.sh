@@ -22,9 +22,10 @@
 #                   machine where wrk needs the other core
 #
 # Each round is `wrk -t1 -c32 --latency -d<DURATION>` with the key in an X-API-Key header. The script prints, per
-# round, requests/s, wrk's average and 99th-percentile latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx responses", which counts
-# statuses of 400 and above) and socket errors; then the median requests/s of each target and the ratio
-# latchkey/nginx of the medians.
+# round, requests/s, wrk's average and 99th-percentile latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx
+# responses", which counts statuses of 400 and above), for Latchkey the bytes its JVM allocated per request (from
+# its /metrics, so the metrics scrape itself is in it: noise over millions of requests), and socket errors; then the
+# median requests/s of each target and the ratio latchkey/nginx of the medians.
 #
 # It needs java 17+, wrk, nginx (/usr/sbin/nginx or on the PATH) and curl. It uses app-http/target/latchkey.jar,
 # building it (./mvnw -q -DskipTests package) only if it is missing. It starts the server on a new, empty data
@@ -286,6 +287,13 @@ $output"
     printf '%s %s %s %s %s %s\n' "$requests" "${latency:--}" "${p99:--}" "${non2xx:-0}" "${total:-0}" "${socket:-none}"
 }
 
+# the bytes the server's JVM has allocated so far, from its own metrics (Micrometer's
+# jvm_gc_memory_allocated_bytes_total, which grows at each young collection: over a round of millions of requests the
+# error is one young generation, a few percent)
+allocated() {
+    curl -fs "$latchkey/metrics" | awk '/^jvm_gc_memory_allocated_bytes_total/ { printf "%.0f\n", $2 }'
+}
+
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -298,16 +306,22 @@ if [ "$warmup" != 0 ]; then
     read -r requests _ <<<"$result"
     echo "warm-up   latchkey  $warmup: $requests requests/s (not counted)"
 fi
-printf '%-6s %-9s %12s %10s %10s %8s  %s\n' round target requests/s latency p99 non-2xx "socket errors"
+printf '%-6s %-9s %12s %10s %10s %8s %10s  %s\n' round target requests/s latency p99 non-2xx B/request "socket errors"
 latchkey_rates=()
 nginx_rates=()
 failed=0
 for round in $(seq 1 "$rounds"); do
     for name in latchkey nginx; do
         if [ "$name" = latchkey ]; then target=$latchkey; else target=$nginx; fi
+        [ "$name" = latchkey ] && before=$(allocated)
         result=$(measure "$target" "$duration")
         read -r requests latency p99 non2xx total socket <<<"$result"
-        printf '%-6s %-9s %12s %10s %10s %8s  %s\n' "$round" "$name" "$requests" "$latency" "$p99" "$non2xx" "$socket"
+        per_request=-
+        if [ "$name" = latchkey ] && [ -n "$before" ] && [ "$total" -gt 0 ]; then
+            after=$(allocated)
+            per_request=$(awk -v a="$after" -v b="$before" -v n="$total" 'BEGIN { printf "%.0f", (a - b) / n }')
+        fi
+        printf '%-6s %-9s %12s %10s %10s %8s %10s  %s\n' "$round" "$name" "$requests" "$latency" "$p99" "$non2xx" "$per_request" "$socket"
         if [ "$name" = latchkey ]; then latchkey_rates+=("$requests"); else nginx_rates+=("$requests"); fi
         if [ "$name" = latchkey ] && [ "$expected" = 401 ]; then
             # every answer must be the 401, which wrk counts among its non-2xx
