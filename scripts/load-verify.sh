@@ -23,9 +23,10 @@
 #
 # Each round is `wrk -t1 -c32 --latency -d<DURATION>` with the key in an X-API-Key header. The script prints, per
 # round, requests/s, wrk's average and 99th-percentile latency, the count of non-2xx answers (wrk's "Non-2xx or 3xx
-# responses", which counts statuses of 400 and above), for Latchkey the bytes its JVM allocated per request (from
-# its /metrics, so the metrics scrape itself is in it: noise over millions of requests), and socket errors; then the
-# median requests/s of each target and the ratio latchkey/nginx of the medians.
+# responses", which counts statuses of 400 and above), for Latchkey the verify answers whose status its own /metrics
+# counted as other than the expected 200 or 401 ("unexpected") and the bytes its JVM allocated per request (from its
+# /metrics too, so the scrape itself is in it: noise over millions of requests; "-" when /metrics could not be read),
+# and socket errors; then the median requests/s of each target and the ratio latchkey/nginx of the medians.
 #
 # It needs java 17+, wrk, nginx (/usr/sbin/nginx or on the PATH) and curl. It uses app-http/target/latchkey.jar,
 # building it (./mvnw -q -DskipTests package) only if it is missing. It starts the server on a new, empty data
@@ -164,6 +165,7 @@ fi
 # what Latchkey is sent (nginx always gets the valid key: it answers 200 whatever it is sent)
 latchkey_key=$user_key
 expected=2xx
+expected_status=200
 case "$present" in
     many)
         : >"$work/keys.txt"
@@ -189,6 +191,7 @@ LUA
         curl -fs -o /dev/null -X DELETE -H "X-API-Key: $root_key" "$latchkey/api/v1/admin/accounts/load/users/load-removed" \
             || die "could not remove the user whose key is presented as unknown"
         expected=401
+        expected_status=401
         ;;
     malformed)
         # the last character changed: the checksum fails
@@ -196,6 +199,7 @@ LUA
         if [ "$last" = A ]; then swap=B; else swap=A; fi
         latchkey_key=${user_key%?}$swap
         expected=401
+        expected_status=401
         ;;
 esac
 
@@ -268,7 +272,7 @@ fi
 
 # runs wrk once; prints "requests/s latency p99 non-2xx socket-errors"
 measure() {
-    local output requests latency p99 non2xx socket
+    local output requests latency p99 non2xx total socket
     if [ "$1" = "$latchkey" ] && [ "$present" = many ]; then
         output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -s "$work/keys.lua" "$1$path")
     elif [ "$1" = "$latchkey" ]; then
@@ -287,11 +291,15 @@ $output"
     printf '%s %s %s %s %s %s\n' "$requests" "${latency:--}" "${p99:--}" "${non2xx:-0}" "${total:-0}" "${socket:-none}"
 }
 
-# the bytes the server's JVM has allocated so far, from its own metrics (Micrometer's
+# the server's own counters so far, from its /metrics: the bytes its JVM has allocated (Micrometer's
 # jvm_gc_memory_allocated_bytes_total, which grows at each young collection: over a round of millions of requests the
-# error is one young generation, a few percent)
-allocated() {
-    curl -fs "$latchkey/metrics" | awk '/^jvm_gc_memory_allocated_bytes_total/ { printf "%.0f\n", $2 }'
+# error is one young generation, a few percent), and how many verify answers had a status other than the expected one
+# (wrk cannot tell a 401 from a 503). Prints "allocated unexpected", or "- -" when /metrics cannot be read.
+counters() {
+    { curl -fs --max-time 10 "$latchkey/metrics" || true; } | awk -v want="status=\"$expected_status\"" '
+        /^jvm_gc_memory_allocated_bytes_total/ { allocated = $2; seen = 1 }
+        /^http_server_requests_seconds_count[{]/ && index($0, "route=\"/api/v1/auth/verify\"") && !index($0, want) { other += $2 }
+        END { if (seen) printf "%.0f %.0f\n", allocated, other; else print "- -" }'
 }
 
 median() {
@@ -306,27 +314,34 @@ if [ "$warmup" != 0 ]; then
     read -r requests _ <<<"$result"
     echo "warm-up   latchkey  $warmup: $requests requests/s (not counted)"
 fi
-printf '%-6s %-9s %12s %10s %10s %8s %10s  %s\n' round target requests/s latency p99 non-2xx B/request "socket errors"
+printf '%-6s %-9s %12s %10s %10s %8s %10s %10s  %s\n' round target requests/s latency p99 non-2xx unexpected B/request "socket errors"
 latchkey_rates=()
 nginx_rates=()
 failed=0
 for round in $(seq 1 "$rounds"); do
     for name in latchkey nginx; do
         if [ "$name" = latchkey ]; then target=$latchkey; else target=$nginx; fi
-        [ "$name" = latchkey ] && before=$(allocated)
+        [ "$name" = latchkey ] && read -r allocated_before unexpected_before <<<"$(counters)"
         result=$(measure "$target" "$duration")
         read -r requests latency p99 non2xx total socket <<<"$result"
         per_request=-
-        if [ "$name" = latchkey ] && [ -n "$before" ] && [ "$total" -gt 0 ]; then
-            after=$(allocated)
-            per_request=$(awk -v a="$after" -v b="$before" -v n="$total" 'BEGIN { printf "%.0f", (a - b) / n }')
+        unexpected=-
+        if [ "$name" = latchkey ]; then
+            read -r allocated_after unexpected_after <<<"$(counters)"
+            if [ "$allocated_before" != - ] && [ "$allocated_after" != - ]; then
+                unexpected=$((unexpected_after - unexpected_before))
+                if [ "$total" -gt 0 ]; then
+                    per_request=$(awk -v a="$allocated_after" -v b="$allocated_before" -v n="$total" 'BEGIN { printf "%.0f", (a - b) / n }')
+                fi
+            fi
         fi
-        printf '%-6s %-9s %12s %10s %10s %8s %10s  %s\n' "$round" "$name" "$requests" "$latency" "$p99" "$non2xx" "$per_request" "$socket"
+        printf '%-6s %-9s %12s %10s %10s %8s %10s %10s  %s\n' "$round" "$name" "$requests" "$latency" "$p99" "$non2xx" "$unexpected" "$per_request" "$socket"
         if [ "$name" = latchkey ]; then latchkey_rates+=("$requests"); else nginx_rates+=("$requests"); fi
         if [ "$name" = latchkey ] && [ "$expected" = 401 ]; then
-            # every answer must be the 401, which wrk counts among its non-2xx
-            if [ "$non2xx" != "$total" ]; then failed=1; fi
-        elif [ "$non2xx" != 0 ]; then
+            # every answer must be the 401, which wrk counts among its non-2xx, and the server counted no other status
+            # (a round of 503s would pass wrk's count); without /metrics that cannot be told
+            if [ "$non2xx" != "$total" ] || [ "$unexpected" != 0 ]; then failed=1; fi
+        elif [ "$non2xx" != 0 ] || { [ "$name" = latchkey ] && [ "$unexpected" != 0 ] && [ "$unexpected" != - ]; }; then
             failed=1
         fi
     done

@@ -70,8 +70,9 @@ public class TestHttpApi
     @Test
     public void testOneSelectorPerCore()
     {
-        // verify runs on the selector threads: Jetty's default of one per two cores would leave a core idle
-        assertThat(server.selectorThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        // verify runs on the selector threads: Jetty's default of one per two cores would leave a core idle (on a
+        // 1-core machine both give one, and this case cannot tell them apart; the bound below can)
+        assertThat(server.selectorThreads()).isEqualTo(Math.min(Runtime.getRuntime().availableProcessors(), 15));
     }
 
     @Test

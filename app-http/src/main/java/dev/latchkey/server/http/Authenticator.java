@@ -22,6 +22,9 @@ final class Authenticator
     static final String ACTOR = "latchkey.actor";
 
     private static final String BEARER = "bearer ";
+    /** The refusals as {@link #refusal} answers them, made once: verify asks on every request. */
+    private static final Optional<Refusal> NOT_VALID = Optional.of(Refusal.NOT_VALID);
+    private static final Optional<Refusal> STORE_UNAVAILABLE = Optional.of(Refusal.STORE_UNAVAILABLE);
 
     private final IdentityResolver resolver;
     private final ReadYourWrites readYourWrites;
@@ -127,8 +130,8 @@ final class Authenticator
     {
         return switch (resolution.outcome()) {
             case OK -> Optional.empty();
-            case MALFORMED, INVALID -> Optional.of(Refusal.NOT_VALID);
-            case UNAVAILABLE -> Optional.of(Refusal.STORE_UNAVAILABLE);
+            case MALFORMED, INVALID -> NOT_VALID;
+            case UNAVAILABLE -> STORE_UNAVAILABLE;
         };
     }
 

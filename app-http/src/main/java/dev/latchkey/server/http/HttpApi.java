@@ -46,8 +46,14 @@ public final class HttpApi
     private static final Logger ACCESS_VERIFY = LoggerFactory.getLogger("dev.latchkey.access.verify");
     private static final String VERIFY_PATH = VerifyHandler.PATH;
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
-    /** Selector threads of the HTTP connector: one per core the JVM sees ({@code -XX:ActiveProcessorCount} caps it). */
-    private static final int SELECTORS = Runtime.getRuntime().availableProcessors();
+    /** Javalin's default for the size of Jetty's thread pool, which the selector threads are taken from. */
+    private static final int POOL_THREADS = 250;
+    /**
+     * Selector threads of the HTTP connector: one per core the JVM sees ({@code -XX:ActiveProcessorCount} lowers it),
+     * and no more than Jetty's own bound of one per 16 threads of the pool, so that a large host leaves the pool its
+     * threads for blocking work (admin calls).
+     */
+    static final int SELECTORS = selectors(Runtime.getRuntime().availableProcessors());
     /** Anything shaped like an API key in a logged path: its key id is kept, the rest is not logged. */
     private static final Pattern KEY_IN_PATH = Pattern.compile("(lk_[0-9A-Za-z]{16}_)[0-9A-Za-z]+");
 
@@ -93,6 +99,14 @@ public final class HttpApi
     }
 
     /**
+     * How many selector threads a host with {@code cores} cores gets.
+     */
+    static int selectors(int cores)
+    {
+        return Math.max(1, Math.min(cores, POOL_THREADS / 16));
+    }
+
+    /**
      * A server configured with every route, not yet started.
      */
     public Javalin create(String host, int port)
@@ -102,8 +116,6 @@ public final class HttpApi
 
     private void configure(JavalinConfig config, String host, int port)
     {
-        config.jetty.host = host;
-        config.jetty.port = port;
         config.startup.showJavalinBanner = false;
         config.startup.showOldJavalinVersionWarning = false;
         config.http.prefer405over404 = true;

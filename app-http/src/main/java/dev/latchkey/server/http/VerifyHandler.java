@@ -364,8 +364,8 @@ final class VerifyHandler
             writeTime(json, micros);
             json.writeEndObject();
         }
-        catch (IOException failure) {
-            throw new UncheckedIOException("the envelope could not be written as JSON", failure);
+        catch (IOException e) {
+            throw new UncheckedIOException("the envelope could not be written as JSON", e);
         }
         return out.toByteArray();
     }

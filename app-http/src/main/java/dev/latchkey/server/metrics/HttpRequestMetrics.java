@@ -45,12 +45,12 @@ public final class HttpRequestMetrics
         Series series = new Series(METHODS.contains(method) ? method : "OTHER", route, status);
         Timer timer = timers.get(series);
         if (timer == null) {
-            timer = timers.computeIfAbsent(series, this::timer);
+            timer = timers.computeIfAbsent(series, this::newTimer);
         }
         return timer;
     }
 
-    private Timer timer(Series series)
+    private Timer newTimer(Series series)
     {
         return Timer.builder("http.server.requests")
                 .description("HTTP requests by route template, method and status")

@@ -248,6 +248,9 @@ final class FeedFollower
         return Duration.ofNanos(lagNanos());
     }
 
+    /**
+     * {@link #lag()} in nanoseconds, without a {@link Duration} (read on every verify answer).
+     */
     long lagNanos()
     {
         return Math.max(0, ticker.read() - lastReadNanos);
