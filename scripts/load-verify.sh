@@ -18,6 +18,9 @@
 #                   without a lookup). For unknown and malformed, 401 is the expected answer, and any other status
 #                   counts as a failure
 #   KEYS=1000       how many keys PRESENT=many creates
+#   LISTENER=http   where Latchkey is sent verify: http (its HTTP port, Jetty, which serves everything) or verify
+#                   (the verify port, LATCHKEY_VERIFY_PORT, Netty, which serves verify only, with the default
+#                   LATCHKEY_VERIFY_THREADS unless the caller sets it)
 #   NGINX_WORKERS=1 nginx's worker_processes (a number, or auto): 1 by default, the fair comparison on a 2-core
 #                   machine where wrk needs the other core
 #
@@ -44,6 +47,8 @@ warmup=${WARMUP:-5s}
 present=${PRESENT:-valid}
 key_count=${KEYS:-1000}
 nginx_workers=${NGINX_WORKERS:-1}
+listener=${LISTENER:-http}
+verify_threads=${LATCHKEY_VERIFY_THREADS:-}
 threads=1
 connections=32
 
@@ -74,6 +79,14 @@ if ! [[ "$present" =~ ^(valid|many|unknown|malformed)$ ]]; then
 fi
 if ! [[ "$key_count" =~ ^[1-9][0-9]*$ ]]; then
     echo "load-verify: KEYS must be a positive integer, not '$key_count'" >&2
+    exit 1
+fi
+if ! [[ "$listener" =~ ^(http|verify)$ ]]; then
+    echo "load-verify: LISTENER must be http or verify, not '$listener'" >&2
+    exit 1
+fi
+if ! [[ "$verify_threads" =~ ^([1-9][0-9]*)?$ ]]; then
+    echo "load-verify: LATCHKEY_VERIFY_THREADS must be a positive integer, not '$verify_threads'" >&2
     exit 1
 fi
 if ! [[ "$nginx_workers" =~ ^([1-9][0-9]*|auto)$ ]]; then
@@ -125,6 +138,10 @@ die() {
         unset "$variable"
     done
     export LATCHKEY_HTTP_HOST=127.0.0.1 LATCHKEY_HTTP_PORT=0 LATCHKEY_FS_DIR="$work/data"
+    if [ "$listener" = verify ]; then
+        export LATCHKEY_VERIFY_PORT=0
+        [ -z "$verify_threads" ] || export LATCHKEY_VERIFY_THREADS="$verify_threads"
+    fi
     # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
     exec java ${JAVA_OPTS:-} -jar "$jar"
 ) >"$work/latchkey.log" 2>&1 &
@@ -135,10 +152,17 @@ latchkey_port=
 while [ -z "$latchkey_port" ]; do
     kill -0 "$latchkey_pid" 2>/dev/null || die "Latchkey exited while starting" "$work/latchkey.log"
     [ "$SECONDS" -lt "$deadline" ] || die "Latchkey did not log its port within 60 s" "$work/latchkey.log"
-    latchkey_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$work/latchkey.log" | head -n 1)
+    latchkey_port=$(grep -v 'verify port' "$work/latchkey.log" | sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' | head -n 1 || true)
+    if [ "$listener" = verify ] && [ -n "$latchkey_port" ]; then
+        verify_port=$(sed -n 's/.*verify port listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$work/latchkey.log" | head -n 1)
+        [ -n "$verify_port" ] || latchkey_port=
+    fi
     [ -n "$latchkey_port" ] || sleep 0.1
 done
 latchkey=http://127.0.0.1:$latchkey_port
+# where verify is sent (admin calls and /metrics always go to the HTTP port)
+verify_url=$latchkey
+[ "$listener" = verify ] && verify_url=http://127.0.0.1:$verify_port
 until curl -fs -o /dev/null "$latchkey/health"; do
     [ "$SECONDS" -lt "$deadline" ] || die "Latchkey did not answer /health within 60 s" "$work/latchkey.log"
     sleep 0.1
@@ -263,19 +287,19 @@ nginx=http://127.0.0.1:$nginx_port
 
 status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $user_key" "$nginx$path")
 [ "$status" = 200 ] || die "GET $nginx$path answered $status, not 200"
-status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $latchkey_key" "$latchkey$path")
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $latchkey_key" "$verify_url$path")
 if [ "$expected" = 401 ]; then
-    [ "$status" = 401 ] || die "GET $latchkey$path with the $present key answered $status, not 401"
+    [ "$status" = 401 ] || die "GET $verify_url$path with the $present key answered $status, not 401"
 else
-    [ "$status" = 200 ] || die "GET $latchkey$path with the user's key answered $status, not 200"
+    [ "$status" = 200 ] || die "GET $verify_url$path with the user's key answered $status, not 200"
 fi
 
 # runs wrk once; prints "requests/s latency p99 non-2xx socket-errors"
 measure() {
     local output requests latency p99 non2xx total socket
-    if [ "$1" = "$latchkey" ] && [ "$present" = many ]; then
+    if [ "$1" = "$verify_url" ] && [ "$present" = many ]; then
         output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -s "$work/keys.lua" "$1$path")
-    elif [ "$1" = "$latchkey" ]; then
+    elif [ "$1" = "$verify_url" ]; then
         output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -H "X-API-Key: $latchkey_key" "$1$path")
     else
         output=$(wrk -t"$threads" -c"$connections" -d"$2" --latency -H "X-API-Key: $user_key" "$1$path")
@@ -308,9 +332,9 @@ median() {
 
 sent="the $present key"
 [ "$present" = many ] && sent="$key_count valid keys in turn"
-echo "Latchkey $latchkey (pid $latchkey_pid, sent $sent), nginx $nginx (pid $nginx_pid, worker_processes $nginx_workers); wrk -t$threads -c$connections -d$duration --latency, $rounds rounds each, alternating"
+echo "Latchkey $verify_url ($listener listener, pid $latchkey_pid, sent $sent), nginx $nginx (pid $nginx_pid, worker_processes $nginx_workers); wrk -t$threads -c$connections -d$duration --latency, $rounds rounds each, alternating"
 if [ "$warmup" != 0 ]; then
-    result=$(measure "$latchkey" "$warmup")
+    result=$(measure "$verify_url" "$warmup")
     read -r requests _ <<<"$result"
     echo "warm-up   latchkey  $warmup: $requests requests/s (not counted)"
 fi
@@ -320,7 +344,7 @@ nginx_rates=()
 failed=0
 for round in $(seq 1 "$rounds"); do
     for name in latchkey nginx; do
-        if [ "$name" = latchkey ]; then target=$latchkey; else target=$nginx; fi
+        if [ "$name" = latchkey ]; then target=$verify_url; else target=$nginx; fi
         [ "$name" = latchkey ] && read -r allocated_before unexpected_before <<<"$(counters)"
         result=$(measure "$target" "$duration")
         read -r requests latency p99 non2xx total socket <<<"$result"

@@ -15,11 +15,13 @@ import dev.latchkey.server.config.ConfigException;
 import dev.latchkey.server.config.ServerConfig;
 import dev.latchkey.server.config.Settings;
 import dev.latchkey.server.http.HttpApi;
+import dev.latchkey.server.http.VerifyListener;
 import dev.latchkey.server.store.StoreModule;
 import dev.latchkey.server.store.StoreModules;
 import io.javalin.Javalin;
 import io.javalin.util.JavalinBindException;
 import org.eclipse.jetty.server.ServerConnector;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +30,7 @@ import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
 
@@ -43,14 +46,16 @@ public final class LatchkeyServer
 
     private final Javalin http;
     private final HttpApi api;
+    private final @Nullable VerifyListener verify;
     private final Closer closer;
     private final Duration shutdownDrain;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private LatchkeyServer(Javalin http, HttpApi api, Closer closer, Duration shutdownDrain)
+    private LatchkeyServer(Javalin http, HttpApi api, @Nullable VerifyListener verify, Closer closer, Duration shutdownDrain)
     {
         this.http = requireNonNull(http, "http is null");
         this.api = requireNonNull(api, "api is null");
+        this.verify = verify;
         this.closer = requireNonNull(closer, "closer is null");
         this.shutdownDrain = requireNonNull(shutdownDrain, "shutdownDrain is null");
     }
@@ -97,10 +102,22 @@ public final class LatchkeyServer
                         + ServerConfig.HTTP_PORT + "): " + bindFailure(e));
             }
             LOG.info("listening on {}:{}", config.host(), http.port());
+            VerifyListener verify = null;
+            if (config.verifyPort().isPresent()) {
+                verify = closer.register("verify port", api.verifyListener(config.host(), config.verifyPort().getAsInt(), config.verifyThreads()));
+                try {
+                    verify.start();
+                }
+                catch (IllegalStateException e) {
+                    throw new ConfigException("cannot listen on " + config.host() + ":" + config.verifyPort().getAsInt() + " (" + ServerConfig.HTTP_HOST + ", "
+                            + ServerConfig.VERIFY_PORT + "): " + e.getMessage());
+                }
+                LOG.info("verify port listening on {}:{} ({} thread(s))", config.host(), verify.port(), config.verifyThreads());
+            }
             String advertised = config.advertisedUrl().orElseGet(() -> defaultAdvertisedUrl(config.host(), http.port()));
             injector.getInstance(InstancePresence.class).start(advertised);
             LOG.info("instance {}, reached by the other instances at {}", config.instanceId(), advertised);
-            return new LatchkeyServer(http, api, closer, config.shutdownDrain());
+            return new LatchkeyServer(http, api, verify, closer, config.shutdownDrain());
         }
         catch (RuntimeException e) {
             closer.close();
@@ -182,6 +199,14 @@ public final class LatchkeyServer
     public int port()
     {
         return http.port();
+    }
+
+    /**
+     * The verify port bound, if {@code LATCHKEY_VERIFY_PORT} asked for one.
+     */
+    public OptionalInt verifyPort()
+    {
+        return verify == null ? OptionalInt.empty() : OptionalInt.of(verify.port());
     }
 
     /**

@@ -79,6 +79,14 @@ public final class TestingLatchkeyServer
         return server.port();
     }
 
+    /**
+     * The verify port, when the server was started with {@code LATCHKEY_VERIFY_PORT}.
+     */
+    public int verifyPort()
+    {
+        return server.verifyPort().orElseThrow(() -> new IllegalStateException("started without LATCHKEY_VERIFY_PORT"));
+    }
+
     public int selectorThreads()
     {
         return server.selectorThreads();

@@ -13,6 +13,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.ThreadLocalRandom;
 
 import static java.util.Objects.requireNonNull;
@@ -36,7 +37,9 @@ public record ServerConfig(
         Duration usageFlush,
         Duration heartbeat,
         Duration waitTimeout,
-        Optional<String> advertisedUrl)
+        Optional<String> advertisedUrl,
+        OptionalInt verifyPort,
+        int verifyThreads)
 {
     public static final String HTTP_HOST = "LATCHKEY_HTTP_HOST";
     public static final String HTTP_PORT = "LATCHKEY_HTTP_PORT";
@@ -58,13 +61,15 @@ public record ServerConfig(
     public static final String WAIT_TIMEOUT = "LATCHKEY_WAIT_TIMEOUT";
     public static final String MAX_STALE_ADMIN = "LATCHKEY_MAX_STALE_ADMIN";
     public static final String ADVERTISED_URL = "LATCHKEY_ADVERTISED_URL";
+    public static final String VERIFY_PORT = "LATCHKEY_VERIFY_PORT";
+    public static final String VERIFY_THREADS = "LATCHKEY_VERIFY_THREADS";
 
     /**
      * Every setting of the server itself; the stores' are listed by {@link dev.latchkey.server.store.StoreModules}.
      */
     public static final List<String> SETTINGS = List.of(HTTP_HOST, HTTP_PORT, ROOT_KEY, STORE, POLL_INTERVAL, NEGATIVE_TTL, CACHE_TTL,
             MAX_STALE, CACHE_MAX_KEYS, READY_MAX_LAG, KEY_PEPPER, DEFAULT_ACCOUNT, SHUTDOWN_DRAIN, LogFormat.SETTING, INSTANCE_ID, AUDIT_RETENTION,
-            USAGE_FLUSH, HEARTBEAT, WAIT_TIMEOUT, MAX_STALE_ADMIN, ADVERTISED_URL);
+            USAGE_FLUSH, HEARTBEAT, WAIT_TIMEOUT, MAX_STALE_ADMIN, ADVERTISED_URL, VERIFY_PORT, VERIFY_THREADS);
 
     public ServerConfig
     {
@@ -83,6 +88,10 @@ public record ServerConfig(
         requireNonNull(heartbeat, "heartbeat is null");
         requireNonNull(waitTimeout, "waitTimeout is null");
         requireNonNull(advertisedUrl, "advertisedUrl is null");
+        requireNonNull(verifyPort, "verifyPort is null");
+        if (verifyThreads < 1) {
+            throw new IllegalArgumentException("verifyThreads must be at least 1");
+        }
     }
 
     public static ServerConfig from(Settings settings)
@@ -119,6 +128,12 @@ public record ServerConfig(
             throw new ConfigException(DEFAULT_ACCOUNT + " is not a valid account id: " + e.getMessage());
         }
         int port = settings.integer(HTTP_PORT, 1933, 0, 65535);
+        OptionalInt verifyPort = settings.optional(VERIFY_PORT).isPresent() ? OptionalInt.of(settings.integer(VERIFY_PORT, 0, 0, 65535)) : OptionalInt.empty();
+        if (verifyPort.isPresent() && verifyPort.getAsInt() != 0 && verifyPort.getAsInt() == port) {
+            throw new ConfigException(VERIFY_PORT + " must differ from " + HTTP_PORT + " (" + port + ")");
+        }
+        // half the cores by default: verify answered from memory never blocks, and the rest is left to admin calls
+        int verifyThreads = settings.integer(VERIFY_THREADS, defaultVerifyThreads(Runtime.getRuntime().availableProcessors()), 1, 256);
         String instanceId = settings.optional(INSTANCE_ID).orElseGet(() -> defaultInstanceId(port));
         if (!Origin.isValidInstanceId(instanceId)) {
             throw new ConfigException(INSTANCE_ID + " must be 1 to 128 letters, digits, '.', '_', ':' or '-'");
@@ -139,7 +154,17 @@ public record ServerConfig(
                 positive(settings, USAGE_FLUSH, Duration.ofSeconds(60)),
                 positive(settings, HEARTBEAT, Duration.ofSeconds(10)),
                 positive(settings, WAIT_TIMEOUT, Duration.ofSeconds(5)),
-                settings.optional(ADVERTISED_URL).map(ServerConfig::advertisedUrl));
+                settings.optional(ADVERTISED_URL).map(ServerConfig::advertisedUrl),
+                verifyPort,
+                verifyThreads);
+    }
+
+    /**
+     * The verify port's network threads on a host with {@code cores} cores: one per two cores, at least one.
+     */
+    static int defaultVerifyThreads(int cores)
+    {
+        return Math.max(1, cores / 2);
     }
 
     /**

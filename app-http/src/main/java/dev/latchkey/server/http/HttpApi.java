@@ -67,6 +67,7 @@ public final class HttpApi
     private final String storeKind;
     private final Duration readyMaxLag;
     private final HttpRequestMetrics requestMetrics;
+    private final VerifyAnswers verifyAnswers;
     private volatile boolean draining;
 
     /**
@@ -83,6 +84,7 @@ public final class HttpApi
         this.mapper = requireNonNull(mapper, "mapper is null");
         this.envelope = new Envelope(mapper);
         this.authenticator = new Authenticator(resolver);
+        this.verifyAnswers = new VerifyAnswers(authenticator, ACCESS_VERIFY, requestMetrics);
         this.adminApi = new AdminApi(admin, authenticator, new RequestBodies(mapper), envelope, auditRetention, confirmations, waitTimeout);
         this.clusterApi = new ClusterApi(admin, authenticator, envelope, confirmations, presence, peerToken);
         this.storeKind = requireNonNull(storeKind, "storeKind is null");
@@ -96,6 +98,16 @@ public final class HttpApi
     public void startDraining()
     {
         draining = true;
+    }
+
+    /**
+     * The verify port: a listener that answers only verify, as the HTTP port does, on a leaner server; not started.
+     *
+     * @param threads its network threads, which answer every verify that needs no store lookup
+     */
+    public VerifyListener verifyListener(String host, int port, int threads)
+    {
+        return new VerifyListener(verifyAnswers, host, port, threads);
     }
 
     /**
@@ -134,7 +146,7 @@ public final class HttpApi
             server.setErrorHandler(new EnvelopeErrorHandler(mapper));
             // the verify fast path goes inside Javalin's outer handler (a StatisticsHandler, which graceful stop
             // needs) and ahead of its servlet, which Javalin attaches to the innermost wrapper it finds
-            VerifyHandler verify = new VerifyHandler(authenticator, mapper, ACCESS_VERIFY, requestMetrics);
+            VerifyHandler verify = new VerifyHandler(verifyAnswers);
             if (server.getHandler() instanceof Handler.Wrapper outer) {
                 verify.setHandler(outer.getHandler());
                 outer.setHandler(verify);

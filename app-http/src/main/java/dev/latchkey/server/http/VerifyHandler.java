@@ -1,7 +1,5 @@
 package dev.latchkey.server.http;
 
-import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.domain.KeyId;
@@ -9,11 +7,6 @@ import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.resolver.Outcome;
-import dev.latchkey.core.resolver.Resolution;
-import dev.latchkey.core.store.FeedPosition;
-import dev.latchkey.server.metrics.HttpRequestMetrics;
-import io.micrometer.core.instrument.Timer;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
@@ -23,29 +16,25 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+import org.eclipse.jetty.util.UrlEncoded;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 
 import static java.util.Objects.requireNonNull;
 
 /**
  * {@code GET} and {@code HEAD /api/v1/auth/verify} on Jetty's own handler API, ahead of Javalin: the endpoint a proxy
  * calls once per request of the application it guards, so its cost bounds the proxy's throughput. Measured on the
- * machine of docs/performance.md, this handler serves about twice the requests per second that Javalin's route did. The answer is exactly the route's (same headers, same envelope, same codes); every other
+ * machine of docs/performance.md, this handler serves about twice the requests per second that Javalin's route did.
+ * The answer is exactly the route's (same headers, same envelope, same codes: {@link VerifyAnswers}); every other
  * request, and any variant of the path this handler does not match exactly (a trailing slash, percent-encoding),
  * goes on to Javalin, whose route answers the same way.
  */
@@ -61,20 +50,13 @@ final class VerifyHandler
     static final String SCOPE_PARAMETER = "scope";
     /** Whole seconds since the change feed was last read: how old the answer may be. */
     static final String AGE_HEADER = "X-Latchkey-Age";
+    static final String API_KEY_HEADER = "X-API-Key";
 
-    private final Authenticator authenticator;
-    private final ObjectMapper mapper;
-    private final Logger accessLog;
-    private final HttpRequestMetrics requestMetrics;
-    private final Timer okTimer;
+    private final VerifyAnswers answers;
 
-    VerifyHandler(Authenticator authenticator, ObjectMapper mapper, Logger accessLog, HttpRequestMetrics requestMetrics)
+    VerifyHandler(VerifyAnswers answers)
     {
-        this.authenticator = requireNonNull(authenticator, "authenticator is null");
-        this.mapper = requireNonNull(mapper, "mapper is null");
-        this.accessLog = requireNonNull(accessLog, "accessLog is null");
-        this.requestMetrics = requireNonNull(requestMetrics, "requestMetrics is null");
-        this.okTimer = requestMetrics.timer("GET", PATH, 200);
+        this.answers = requireNonNull(answers, "answers is null");
     }
 
     /**
@@ -109,56 +91,24 @@ final class VerifyHandler
             return true;
         }
         long start = System.nanoTime();
-        RequestedScopes requested = RequestedScopes.of(request);
         HttpFields headers = request.getHeaders();
-        CompletableFuture<Resolution> resolution;
-        try {
-            String apiKey = headers.get("X-API-Key");
-            String authorization = headers.get("Authorization");
-            Optional<FeedPosition> minPosition = ReadYourWrites.requested(headers.get(ReadYourWrites.HEADER));
-            resolution = minPosition.isEmpty()
-                    ? authenticator.resolveAsync(apiKey, authorization)
-                    : withMinPosition(minPosition, apiKey, authorization);
-        }
-        catch (LatchkeyException e) {
-            answer(response, callback, head, start, e);
-            return true;
-        }
-        Resolution now = resolution.getNow(null);
-        if (now != null) {
-            answer(response, callback, head, start, now, requested);
-            return true;
-        }
-        resolution.whenComplete((later, failure) -> {
-            try {
-                if (failure != null && unwrap(failure) instanceof LatchkeyException refused) {
-                    // the position asked for was not applied in time
-                    answer(response, callback, head, start, refused);
-                    return;
-                }
-                answer(response, callback, head, start, later != null ? later : Resolution.rejected(Outcome.UNAVAILABLE), requested);
-            }
-            catch (RuntimeException e) {
-                callback.failed(e);
-            }
-        });
+        RequestedScopes requested = RequestedScopes.ofQuery(request.getHttpURI().getQuery());
+        answers.answer(headers.get(API_KEY_HEADER), headers.get(HttpHeader.AUTHORIZATION), headers.get(ReadYourWrites.HEADER), requested, start,
+                new VerifyAnswers.Sink()
+                {
+                    @Override
+                    public void send(VerifyAnswers.Answer answer)
+                    {
+                        write(response, callback, head, start, answer, requestId);
+                    }
+
+                    @Override
+                    public void failed(Throwable failure)
+                    {
+                        callback.failed(failure);
+                    }
+                });
         return true;
-    }
-
-    private static Throwable unwrap(Throwable failure)
-    {
-        return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-    }
-
-    /**
-     * Resolves once this instance has applied the position the request asks for: the key is judged as of the write
-     * that gave the position (a revoked key refused, a new key accepted even if its id was remembered as unknown).
-     */
-    private CompletableFuture<Resolution> withMinPosition(Optional<FeedPosition> position, String apiKey, String authorization)
-    {
-        // a missing key or conflicting headers answer at once, without waiting
-        Authenticator.presentedKey(apiKey, authorization);
-        return authenticator.readYourWrites().await(position).thenCompose(applied -> authenticator.resolveAsync(apiKey, authorization));
     }
 
     /**
@@ -176,59 +126,25 @@ final class VerifyHandler
         }
     }
 
-    private void answer(Response response, Callback callback, boolean head, long start, Resolution resolution, RequestedScopes requested)
+    private void write(Response response, Callback callback, boolean head, long start, VerifyAnswers.Answer answer, String requestId)
     {
-        Optional<Authenticator.Refusal> refusal = Authenticator.refusal(resolution);
-        if (refusal.isPresent()) {
-            Authenticator.Refusal refused = refusal.get();
-            write(response, callback, head, start, HttpErrors.status(refused.code()), errorBody(refused.code(), refused.message(), Optional.empty(), micros(start)));
-            return;
-        }
-        Identity identity = resolution.identity().orElseThrow();
-        try {
-            requireScopes(identity, requested);
-        }
-        catch (LatchkeyException e) {
-            answer(response, callback, head, start, e);
-            return;
-        }
-        // the key id and the scopes as text once, for the headers and the body (a key id is two numbers until written)
-        String keyId = identity.keyId().map(KeyId::value).orElse(null);
-        String scopes = identity.scopes().joined();
         HttpFields.Mutable headers = response.getHeaders();
-        headers.put(ROLE_HEADER, identity.role().wireName());
-        identity.accountId().ifPresent(account -> headers.put(ACCOUNT_HEADER, account.value()));
-        identity.userId().ifPresent(user -> headers.put(USER_HEADER, user.value()));
-        if (keyId != null) {
-            headers.put(KEY_ID_HEADER, keyId);
+        Identity identity = answer.identity();
+        if (identity != null) {
+            headers.put(ROLE_HEADER, identity.role().wireName());
+            identity.accountId().ifPresent(account -> headers.put(ACCOUNT_HEADER, account.value()));
+            identity.userId().ifPresent(user -> headers.put(USER_HEADER, user.value()));
+            if (answer.keyId() != null) {
+                headers.put(KEY_ID_HEADER, answer.keyId());
+            }
+            headers.put(SCOPES_HEADER, identity.scopes().joined());
         }
-        headers.put(SCOPES_HEADER, scopes);
-        write(response, callback, head, start, 200, okBody(identity, keyId, micros(start)));
-    }
-
-    private void answer(Response response, Callback callback, boolean head, long start, LatchkeyException e)
-    {
-        write(response, callback, head, start, HttpErrors.status(e.code()), errorBody(e.code(), e.getMessage(), e.field(), micros(start)));
-    }
-
-    private void write(Response response, Callback callback, boolean head, long start, int status, byte[] body)
-    {
-        response.setStatus(status);
-        response.getHeaders().put(AGE_HEADER, authenticator.readYourWrites().age());
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
-        response.write(true, head ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(body), callback);
-        long nanos = System.nanoTime() - start;
-        if (status == 200 && !head) {
-            // the one series nearly every verify answer goes to: its timer is looked up once
-            okTimer.record(nanos, TimeUnit.NANOSECONDS);
-        }
-        else {
-            requestMetrics.record(head ? "HEAD" : "GET", PATH, status, nanos);
-        }
-        if (accessLog.isDebugEnabled()) {
-            accessLog.debug("{} {} {} {}ms request_id={}", head ? "HEAD" : "GET", PATH, status, Math.round(nanos / 1e6), response.getHeaders().get(RequestIds.HEADER));
-        }
+        response.setStatus(answer.status());
+        headers.put(AGE_HEADER, answer.age());
+        headers.put(HttpHeader.CONTENT_TYPE, "application/json");
+        headers.put(HttpHeader.CONTENT_LENGTH, answer.body().length);
+        response.write(true, head ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(answer.body()), callback);
+        answers.sent(head ? "HEAD" : "GET", PATH, answer.status(), start, requestId);
     }
 
     /**
@@ -241,13 +157,18 @@ final class VerifyHandler
     {
         private static final RequestedScopes NONE = new RequestedScopes(List.of(), Optional.empty());
 
-        static RequestedScopes of(Request request)
+        /**
+         * The scopes of a raw (percent-encoded) query string, decoded as Jetty decodes a request's query.
+         */
+        static RequestedScopes ofQuery(@Nullable String query)
         {
-            if (request.getHttpURI().getQuery() == null) {
+            if (query == null) {
                 return NONE;
             }
             try {
-                return of(Request.extractQueryParameters(request).getValues(SCOPE_PARAMETER));
+                Fields fields = new Fields(true);
+                UrlEncoded.decodeUtf8To(query, fields);
+                return of(fields.getValues(SCOPE_PARAMETER));
             }
             catch (RuntimeException e) {
                 return new RequestedScopes(List.of(), Optional.of(LatchkeyException.invalidField(SCOPE_PARAMETER, "the query string is not correctly percent-encoded")));
@@ -284,7 +205,7 @@ final class VerifyHandler
 
     /**
      * The headers a proxy copies into the request it passes on: the role, the key's scopes, and for account keys the
-     * account, the user and the key id (for Javalin's route; {@link #answer} writes the same ones itself).
+     * account, the user and the key id (for Javalin's route; {@link #write} writes the same ones itself).
      */
     static Map<String, String> identityHeaders(Identity identity)
     {
@@ -307,81 +228,5 @@ final class VerifyHandler
         result.put("scopes", identity.scopes().values());
         result.put("expires_at", identity.expiresAt().map(Instant::toString).orElse(null));
         return result;
-    }
-
-    /**
-     * The envelope of an answer, written field by field with Jackson's streaming generator (several times cheaper
-     * than serializing a map, on the hottest path of the server); the same JSON as {@link Envelope#ok}.
-     */
-    private byte[] okBody(Identity identity, @Nullable String keyId, long micros)
-    {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(128);
-        try (JsonGenerator json = mapper.getFactory().createGenerator(out)) {
-            json.writeStartObject();
-            json.writeStringField("status", "ok");
-            json.writeObjectFieldStart("result");
-            json.writeStringField("role", identity.role().wireName());
-            json.writeStringField("account_id", identity.accountId().map(AccountId::value).orElse(null));
-            json.writeStringField("user_id", identity.userId().map(UserId::value).orElse(null));
-            json.writeStringField("key_id", keyId);
-            json.writeArrayFieldStart("scopes");
-            for (String scope : identity.scopes().values()) {
-                json.writeString(scope);
-            }
-            json.writeEndArray();
-            json.writeStringField("expires_at", identity.expiresAt().map(Instant::toString).orElse(null));
-            json.writeEndObject();
-            json.writeNullField("error");
-            writeTime(json, micros);
-            json.writeEndObject();
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException("the envelope could not be written as JSON", e);
-        }
-        return out.toByteArray();
-    }
-
-    /**
-     * An error envelope, streamed as {@link #okBody} is (the paths of unknown and malformed keys are as hot as the
-     * valid one under a flood); the same JSON as {@link Envelope#errorBody}.
-     */
-    private byte[] errorBody(ErrorCode code, String message, Optional<String> field, long micros)
-    {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(160);
-        try (JsonGenerator json = mapper.getFactory().createGenerator(out)) {
-            json.writeStartObject();
-            json.writeStringField("status", "error");
-            json.writeNullField("result");
-            json.writeObjectFieldStart("error");
-            json.writeStringField("code", code.name());
-            json.writeStringField("message", message);
-            if (field.isPresent()) {
-                json.writeObjectFieldStart("details");
-                json.writeStringField("field", field.get());
-                json.writeEndObject();
-            }
-            json.writeEndObject();
-            writeTime(json, micros);
-            json.writeEndObject();
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException("the envelope could not be written as JSON", e);
-        }
-        return out.toByteArray();
-    }
-
-    /**
-     * {@code "time"}: seconds to the microsecond, from the whole number of microseconds (a {@code double} would cost
-     * a floating-point conversion on every answer, and print small values in exponent notation).
-     */
-    private static void writeTime(JsonGenerator json, long micros)
-            throws IOException
-    {
-        json.writeNumberField("time", BigDecimal.valueOf(Math.max(0, micros), 6));
-    }
-
-    private static long micros(long startNanos)
-    {
-        return (System.nanoTime() - startNanos + 500) / 1_000;
     }
 }

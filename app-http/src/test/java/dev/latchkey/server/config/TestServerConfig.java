@@ -162,6 +162,33 @@ public class TestServerConfig
     }
 
     @Test
+    public void testVerifyPort()
+    {
+        ServerConfig defaults = ServerConfig.from(Settings.of(Map.of()));
+        assertThat(defaults.verifyPort()).as("no verify port unless asked for").isEmpty();
+        assertThat(defaults.verifyThreads()).isEqualTo(ServerConfig.defaultVerifyThreads(Runtime.getRuntime().availableProcessors()));
+        assertThat(ServerConfig.defaultVerifyThreads(1)).isEqualTo(1);
+        assertThat(ServerConfig.defaultVerifyThreads(2)).isEqualTo(1);
+        assertThat(ServerConfig.defaultVerifyThreads(8)).isEqualTo(4);
+
+        ServerConfig set = ServerConfig.from(Settings.of(Map.of(ServerConfig.VERIFY_PORT, "1934", ServerConfig.VERIFY_THREADS, "3")));
+        assertThat(set.verifyPort()).hasValue(1934);
+        assertThat(set.verifyThreads()).isEqualTo(3);
+        assertThat(ServerConfig.from(Settings.of(Map.of(ServerConfig.VERIFY_PORT, "0", HTTP_PORT, "0"))).verifyPort()).hasValue(0);
+
+        assertThatThrownBy(() -> ServerConfig.from(Settings.of(Map.of(ServerConfig.VERIFY_PORT, "1933"))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(ServerConfig.VERIFY_PORT)
+                .hasMessageContaining(HTTP_PORT);
+        assertThatThrownBy(() -> ServerConfig.from(Settings.of(Map.of(ServerConfig.VERIFY_PORT, "65536"))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(ServerConfig.VERIFY_PORT);
+        assertThatThrownBy(() -> ServerConfig.from(Settings.of(Map.of(ServerConfig.VERIFY_THREADS, "0"))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(ServerConfig.VERIFY_THREADS);
+    }
+
+    @Test
     public void testBoundaryValues()
     {
         assertThat(ServerConfig.from(Settings.of(Map.of(HTTP_PORT, "0"))).port()).isZero();

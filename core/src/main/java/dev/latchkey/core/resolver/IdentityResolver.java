@@ -177,10 +177,10 @@ public final class IdentityResolver
         if (presented == null) {
             return MALFORMED;
         }
-        if (rootKey.isPresent() && rootKey.get().matches(presented)) {
+        Optional<ApiKey> parsed = ApiKey.parse(presented);
+        if (rootKey.isPresent() && rootKey.get().mayBe(parsed.isPresent()) && rootKey.get().matches(presented)) {
             return new Decided(Resolution.authenticated(Identity.root()));
         }
-        Optional<ApiKey> parsed = ApiKey.parse(presented);
         if (parsed.isEmpty()) {
             return MALFORMED;
         }

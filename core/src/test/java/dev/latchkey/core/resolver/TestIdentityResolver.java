@@ -106,6 +106,21 @@ class TestIdentityResolver
     }
 
     @Test
+    void aRootKeyShapedLikeAnApiKeyIsStillTheRootKey()
+    {
+        // an operator may configure a root key that parses as an account's key: it must be compared, not skipped
+        String shaped = otherInstance.createAccount(ROOT, ACME, UserId.of("alice"), Optional.empty()).userKey().value();
+        RootKey root = new RootKey(shaped);
+        assertThat(root.mayBe(true)).isTrue();
+        resolver = new IdentityResolver(store, hasher, Optional.of(root), ResolverConfig.defaults(), stats, lookups, clock, clock);
+        assertThat(resolver.resolve(shaped)).isEqualTo(Resolution.authenticated(ROOT));
+
+        RootKey plain = new RootKey(ROOT_KEY);
+        assertThat(plain.mayBe(true)).as("a key of the API key's shape cannot be a root key that is not").isFalse();
+        assertThat(plain.mayBe(false)).isTrue();
+    }
+
+    @Test
     void aKeyCreatedOnAnotherInstanceResolvesAtItsFirstRequest()
     {
         resolver();
