@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 
 import static java.util.Objects.requireNonNull;
 
@@ -50,7 +51,25 @@ final class VerifyAnswers
      * @param keyId the identity's key id as text, if it has one (null otherwise)
      * @param age the {@link VerifyHandler#AGE_HEADER} value
      */
-    record Answer(int status, @Nullable Identity identity, @Nullable String keyId, byte[] body, String age) {}
+    record Answer(int status, @Nullable Identity identity, @Nullable String keyId, byte[] body, String age)
+    {
+        /**
+         * The identity headers of a 200 (none otherwise), by name and value, for each server to set its own way.
+         */
+        void identityHeaders(BiConsumer<String, String> header)
+        {
+            if (identity == null) {
+                return;
+            }
+            header.accept(VerifyHandler.ROLE_HEADER, identity.role().wireName());
+            identity.accountId().ifPresent(account -> header.accept(VerifyHandler.ACCOUNT_HEADER, account.value()));
+            identity.userId().ifPresent(user -> header.accept(VerifyHandler.USER_HEADER, user.value()));
+            if (keyId != null) {
+                header.accept(VerifyHandler.KEY_ID_HEADER, keyId);
+            }
+            header.accept(VerifyHandler.SCOPES_HEADER, identity.scopes().joined());
+        }
+    }
 
     VerifyAnswers(Authenticator authenticator, Logger accessLog, HttpRequestMetrics requestMetrics)
     {

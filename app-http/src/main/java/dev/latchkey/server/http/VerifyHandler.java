@@ -129,16 +129,7 @@ final class VerifyHandler
     private void write(Response response, Callback callback, boolean head, long start, VerifyAnswers.Answer answer, String requestId)
     {
         HttpFields.Mutable headers = response.getHeaders();
-        Identity identity = answer.identity();
-        if (identity != null) {
-            headers.put(ROLE_HEADER, identity.role().wireName());
-            identity.accountId().ifPresent(account -> headers.put(ACCOUNT_HEADER, account.value()));
-            identity.userId().ifPresent(user -> headers.put(USER_HEADER, user.value()));
-            if (answer.keyId() != null) {
-                headers.put(KEY_ID_HEADER, answer.keyId());
-            }
-            headers.put(SCOPES_HEADER, identity.scopes().joined());
-        }
+        answer.identityHeaders(headers::put);
         response.setStatus(answer.status());
         headers.put(AGE_HEADER, answer.age());
         headers.put(HttpHeader.CONTENT_TYPE, "application/json");
@@ -205,7 +196,7 @@ final class VerifyHandler
 
     /**
      * The headers a proxy copies into the request it passes on: the role, the key's scopes, and for account keys the
-     * account, the user and the key id (for Javalin's route; {@link #write} writes the same ones itself).
+     * account, the user and the key id (for Javalin's route; the fast paths take the same ones from {@link VerifyAnswers.Answer#identityHeaders}).
      */
     static Map<String, String> identityHeaders(Identity identity)
     {

@@ -1,6 +1,5 @@
 package dev.latchkey.server.http;
 
-import dev.latchkey.core.domain.Identity;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.server.http.VerifyHandler.RequestedScopes;
 import dev.latchkey.server.metrics.HttpRequestMetrics;
@@ -83,11 +82,6 @@ public final class VerifyListener
      */
     private static final String LEAK_DETECTION = "io.netty.leakDetection.level";
     private static final HttpHeadersFactory RESPONSE_HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
-    private static final AsciiString ROLE = AsciiString.cached(VerifyHandler.ROLE_HEADER);
-    private static final AsciiString ACCOUNT = AsciiString.cached(VerifyHandler.ACCOUNT_HEADER);
-    private static final AsciiString USER = AsciiString.cached(VerifyHandler.USER_HEADER);
-    private static final AsciiString KEY_ID = AsciiString.cached(VerifyHandler.KEY_ID_HEADER);
-    private static final AsciiString SCOPES = AsciiString.cached(VerifyHandler.SCOPES_HEADER);
     private static final AsciiString AGE = AsciiString.cached(VerifyHandler.AGE_HEADER);
     private static final AsciiString REQUEST_ID = AsciiString.cached(RequestIds.HEADER);
 
@@ -328,16 +322,7 @@ public final class VerifyListener
                     head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body), headers, EmptyHttpHeaders.INSTANCE);
             headers.set(HttpHeaderNames.DATE, Dates.now());
             headers.set(REQUEST_ID, requestId);
-            Identity identity = answer.identity();
-            if (identity != null) {
-                headers.set(ROLE, identity.role().wireName());
-                identity.accountId().ifPresent(account -> headers.set(ACCOUNT, account.value()));
-                identity.userId().ifPresent(user -> headers.set(USER, user.value()));
-                if (answer.keyId() != null) {
-                    headers.set(KEY_ID, answer.keyId());
-                }
-                headers.set(SCOPES, identity.scopes().joined());
-            }
+            answer.identityHeaders(headers::set);
             headers.set(AGE, answer.age());
             headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
             // for a HEAD too: the length a GET would have
