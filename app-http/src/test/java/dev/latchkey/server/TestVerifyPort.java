@@ -165,6 +165,28 @@ public class TestVerifyPort
         assertThat(answers).contains("connection: close");
     }
 
+    /**
+     * An HTTP/1.0 client gets its connection closed after the answer unless it asked to keep it, and is told so.
+     */
+    @Test
+    public void testKeepsAnHttp10ConnectionOnlyWhenAsked()
+            throws IOException
+    {
+        String adminKey = server.createAccount(uniqueName("ten"), "alice");
+        // exchange reads to the end of the stream: it returns only because the server closed the connection
+        String closed = exchange("GET " + VERIFY + " HTTP/1.0\r\nX-API-Key: " + adminKey + "\r\n\r\n");
+        assertThat(closed).startsWith("HTTP/1.1 200");
+        assertThat(closed).contains("connection: close");
+
+        String kept = exchange("GET " + VERIFY + " HTTP/1.0\r\nX-API-Key: " + adminKey + "\r\nConnection: keep-alive\r\nX-Request-Id: kept\r\n\r\n"
+                + "GET " + VERIFY + " HTTP/1.0\r\nX-API-Key: " + adminKey + "\r\nX-Request-Id: last\r\n\r\n");
+        int second = kept.indexOf("HTTP/1.1 200", 1);
+        assertThat(kept).startsWith("HTTP/1.1 200");
+        assertThat(second).isPositive();
+        assertThat(kept.substring(0, second)).contains("connection: keep-alive").contains("X-Request-Id: kept");
+        assertThat(kept.substring(second)).contains("connection: close").contains("X-Request-Id: last");
+    }
+
     @Test
     public void testRefusesAnOversizedRequestAndCloses()
             throws IOException

@@ -4,7 +4,7 @@ import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.server.http.VerifyHandler.RequestedScopes;
 import dev.latchkey.server.metrics.HttpRequestMetrics;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -21,27 +21,17 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.DateFormatter;
 import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -52,7 +42,6 @@ import org.slf4j.LoggerFactory;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.Date;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 
@@ -76,14 +65,7 @@ public final class VerifyListener
     private static final int MAX_HEADER_BYTES = 8192;
     private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(2);
-    /**
-     * Response headers unvalidated: every name is a constant here, and every value comes from a validated type (ids,
-     * scopes, roles, a request id checked by {@link RequestIds}, numbers); validating them cost 4 % of verify's CPU.
-     */
     private static final String LEAK_DETECTION = "io.netty.leakDetection.level";
-    private static final HttpHeadersFactory RESPONSE_HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
-    private static final AsciiString AGE = AsciiString.cached(VerifyHandler.AGE_HEADER);
-    private static final AsciiString REQUEST_ID = AsciiString.cached(RequestIds.HEADER);
 
     private final VerifyAnswers answers;
     private final String host;
@@ -118,7 +100,8 @@ public final class VerifyListener
         }
         if (System.getProperty(LEAK_DETECTION) == null) {
             // Netty's sampling of buffers for leaks records a stack trace now and then: 1 % of verify's CPU, for a
-            // server whose buffers are all Netty's own codecs' (-Dio.netty.leakDetection.level turns it back on)
+            // server whose buffers are Netty's decoder's and the answers handed to the transport, which releases them
+            // (-Dio.netty.leakDetection.level turns it back on)
             ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
         }
         boolean epoll = Epoll.isAvailable();
@@ -139,8 +122,8 @@ public final class VerifyListener
                             connection.pipeline().addLast(
                                     // nothing read for that long: an answer under way takes at most a second, so only reads are watched
                                     new IdleStateHandler(IDLE_TIMEOUT.toSeconds(), 0, 0, TimeUnit.SECONDS),
-                                    new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(MAX_HEADER_BYTES).setMaxHeaderSize(MAX_HEADER_BYTES)),
-                                    new HttpServerKeepAliveHandler(),
+                                    // requests parsed by Netty; answers written as bytes (VerifyResponses)
+                                    new HttpRequestDecoder(new HttpDecoderConfig().setMaxInitialLineLength(MAX_HEADER_BYTES).setMaxHeaderSize(MAX_HEADER_BYTES)),
                                     new Connection());
                         }
                     })
@@ -316,22 +299,16 @@ public final class VerifyListener
         private void write(ChannelHandlerContext ctx, HttpRequest request, boolean head, long start, String requestId, String route,
                 VerifyAnswers.Answer answer)
         {
-            byte[] body = answer.body();
-            HttpHeaders headers = RESPONSE_HEADERS.newHeaders();
-            FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(answer.status()),
-                    head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body), headers, EmptyHttpHeaders.INSTANCE);
-            headers.set(HttpHeaderNames.DATE, Dates.now());
-            headers.set(REQUEST_ID, requestId);
-            answer.identityHeaders(headers::set);
-            headers.set(AGE, answer.age());
-            headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
-            // for a HEAD too: the length a GET would have
-            headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
-            if (closing) {
-                HttpUtil.setKeepAlive(response, false);
+            if (!request.decoderResult().isFailure() && !HttpUtil.isKeepAlive(request)) {
+                // the client asked to close (Connection: close, or HTTP/1.0 without keep-alive): this answer is the last
+                closing = true;
+                waiting.clear();
             }
-            if (request.decoderResult().isFailure()) {
-                // the keep-alive handler's count is of requests it saw decoded: close this one ourselves
+            VerifyResponses.Connection connection = closing
+                    ? VerifyResponses.Connection.CLOSE
+                    : request.protocolVersion().equals(HttpVersion.HTTP_1_0) ? VerifyResponses.Connection.KEEP_ALIVE : VerifyResponses.Connection.DEFAULT;
+            ByteBuf response = VerifyResponses.encode(ctx.alloc(), answer, head, Dates.now(), requestId, connection);
+            if (closing) {
                 ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
             }
             else if (reading) {
@@ -355,21 +332,21 @@ public final class VerifyListener
     }
 
     /**
-     * The {@code Date} header's text, made once a second.
+     * The {@code Date} header's value, made once a second.
      */
     private static final class Dates
     {
-        private static volatile Stamp stamp = new Stamp(-1, "");
+        private static volatile Stamp stamp = new Stamp(-1, new byte[0]);
 
-        private record Stamp(long second, String text) {}
+        private record Stamp(long second, byte[] text) {}
 
-        static String now()
+        static byte[] now()
         {
             long millis = System.currentTimeMillis();
             long second = millis / 1000;
             Stamp current = stamp;
             if (current.second() != second) {
-                current = new Stamp(second, DateFormatter.format(new Date(second * 1000)));
+                current = new Stamp(second, VerifyResponses.date(millis));
                 stamp = current;
             }
             return current.text();
