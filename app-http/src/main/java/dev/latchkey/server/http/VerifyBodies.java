@@ -111,8 +111,31 @@ final class VerifyBodies
                 return write(NULL);
             }
             write((byte) '"');
-            write(QUOTE.quoteAsUTF8(value));
+            if (plain(value)) {
+                // ids, roles, scopes, dates: printable ASCII that JSON takes as it is, one byte per character
+                ensure(value.length());
+                for (int i = 0; i < value.length(); i++) {
+                    bytes[length++] = (byte) value.charAt(i);
+                }
+            }
+            else {
+                write(QUOTE.quoteAsUTF8(value));
+            }
             return write((byte) '"');
+        }
+
+        /**
+         * Whether JSON writes {@code value} as it is: printable ASCII, no quote, no backslash.
+         */
+        private static boolean plain(String value)
+        {
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') {
+                    return false;
+                }
+            }
+            return true;
         }
 
         /**

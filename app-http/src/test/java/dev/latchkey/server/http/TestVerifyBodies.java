@@ -2,12 +2,18 @@ package dev.latchkey.server.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Identity;
+import dev.latchkey.core.domain.KeyId;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
+import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import org.junit.jupiter.api.Test;
 
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -28,6 +34,9 @@ public class TestVerifyBodies
         Identity root = Identity.root();
         assertThat(text(VerifyBodies.ok(root, null, 123))).isEqualTo(jackson(ok(root, null), 123));
         assertThat(text(VerifyBodies.ok(root, "KeyId\"with\\quote", 0))).isEqualTo(jackson(ok(root, "KeyId\"with\\quote"), 0));
+        Identity user = Identity.ofKey(KeyId.of("AbCdEfGh12345678"), AccountId.of("acme-2.eu"), UserId.of("alice_b"), Role.USER,
+                Scopes.of("docs:read", "billing/*", "x.y-z"), Optional.of(Instant.parse("2027-01-02T03:04:05Z")));
+        assertThat(text(VerifyBodies.ok(user, "AbCdEfGh12345678", 42))).isEqualTo(jackson(ok(user, "AbCdEfGh12345678"), 42));
     }
 
     @Test
