@@ -66,8 +66,10 @@ class NginxAuthRequestIT
     private ServerProcess latchkey;
     private NginxProcess nginx;
     private NginxProcess nginxWithoutErrorPage;
+    private NginxProcess nginxOnVerifyPort;
     private int nginxPort;
     private int nginxWithoutErrorPagePort;
+    private int nginxOnVerifyPortPort;
     private String aliceKey;
     private String bobKey;
 
@@ -80,7 +82,10 @@ class NginxAuthRequestIT
         application = TestingUpstream.start();
         storeDirectory = temporaryDirectory.resolve("store");
         Path logDirectory = ServerProcess.jar().resolveSibling("it-logs").resolve(getClass().getSimpleName());
-        latchkey = ServerProcess.launch("latchkey", storeDirectory, ROOT_KEY, logDirectory).awaitReady(START_TIMEOUT);
+        // with a verify port too, for the configuration as docs/integrations.md suggests it for the most verifications per core
+        int verifyPort = NginxProcess.freePort();
+        latchkey = ServerProcess.launch("latchkey", Map.of("LATCHKEY_FS_DIR", storeDirectory.toString(), "LATCHKEY_VERIFY_PORT", String.valueOf(verifyPort)),
+                ROOT_KEY, logDirectory).awaitReady(START_TIMEOUT);
         aliceKey = latchkeyClient.createAccount(latchkey, "acme", "alice");
         bobKey = latchkeyClient.registerUser(latchkey, "acme", "bob", "user");
 
@@ -91,14 +96,18 @@ class NginxAuthRequestIT
         nginxWithoutErrorPagePort = NginxProcess.freePort();
         nginxWithoutErrorPage = NginxProcess.start("nginx-without-error-page", temporaryDirectory.resolve("nginx-without-error-page"),
                 withoutErrorPages(withAddresses(documented, nginxWithoutErrorPagePort, latchkeyAddress)), nginxWithoutErrorPagePort, START_TIMEOUT);
-        System.out.printf("started %s, %s on port %d and %s on port %d in front of the application on %s%n",
-                latchkey, nginx, nginxPort, nginxWithoutErrorPage, nginxWithoutErrorPagePort, application.address());
+        nginxOnVerifyPortPort = NginxProcess.freePort();
+        nginxOnVerifyPort = NginxProcess.start("nginx-on-verify-port", temporaryDirectory.resolve("nginx-on-verify-port"),
+                withAddresses(documented, nginxOnVerifyPortPort, "127.0.0.1:" + verifyPort), nginxOnVerifyPortPort, START_TIMEOUT);
+        System.out.printf("started %s, %s on port %d, %s on port %d and %s on port %d (to Latchkey's verify port %d) in front of the application on %s%n",
+                latchkey, nginx, nginxPort, nginxWithoutErrorPage, nginxWithoutErrorPagePort, nginxOnVerifyPort, nginxOnVerifyPortPort, verifyPort,
+                application.address());
     }
 
     @AfterAll
     void stopEverything()
     {
-        for (AutoCloseable process : new AutoCloseable[] {nginx, nginxWithoutErrorPage, latchkey, application}) {
+        for (AutoCloseable process : new AutoCloseable[] {nginx, nginxWithoutErrorPage, nginxOnVerifyPort, latchkey, application}) {
             if (process != null) {
                 try {
                     process.close();
@@ -264,6 +273,43 @@ class NginxAuthRequestIT
         assertThat(withKey.headers().firstValue(ROLE)).contains("user");
         assertThat(withKey.headers().firstValue(ACCOUNT)).contains("acme");
         assertThat(withKey.headers().firstValue(USER)).contains("bob");
+    }
+
+    /**
+     * The same configuration with {@code upstream latchkey} on the verify port: the same decisions, the same identity.
+     */
+    @Test
+    @Order(10)
+    void theVerifyPortServesTheSameConfiguration()
+    {
+        String docsReader = createKey("bob", List.of("docs:read"));
+        String billing = createKey("bob", List.of("billing:read"));
+        Map<String, Integer> answers = new LinkedHashMap<>();
+        answers.put("valid", send(nginxOnVerifyPortPort, "GET", "/verify-port/valid", null, Map.of("X-API-Key", bobKey)).statusCode());
+        answers.put("bearer", send(nginxOnVerifyPortPort, "GET", "/verify-port/bearer", null, Map.of("Authorization", "Bearer " + aliceKey)).statusCode());
+        answers.put("root", send(nginxOnVerifyPortPort, "GET", "/verify-port/root", null, Map.of("X-API-Key", ROOT_KEY, ACCOUNT, "spoofed")).statusCode());
+        answers.put("docs-read", send(nginxOnVerifyPortPort, "GET", "/docs/verify-port-read", null, Map.of("X-API-Key", docsReader)).statusCode());
+        answers.put("docs-primary", send(nginxOnVerifyPortPort, "GET", "/docs/verify-port-primary", null, Map.of("X-API-Key", bobKey)).statusCode());
+        answers.put("docs-billing", send(nginxOnVerifyPortPort, "GET", "/docs/verify-port-billing", null, Map.of("X-API-Key", billing)).statusCode());
+        answers.put("docs-elsewhere", send(nginxOnVerifyPortPort, "GET", "/verify-port/docs-elsewhere", null, Map.of("X-API-Key", docsReader)).statusCode());
+        answers.put("docs-scope-only", send(nginxOnVerifyPortPort, "GET", "/docs/verify-port-unknown", null, Map.of("X-API-Key", wellFormedUnknownKey())).statusCode());
+        answers.put("unknown", send(nginxOnVerifyPortPort, "GET", "/verify-port/unknown", null, Map.of("X-API-Key", wellFormedUnknownKey())).statusCode());
+        answers.put("malformed", send(nginxOnVerifyPortPort, "GET", "/verify-port/malformed", null, Map.of("X-API-Key", "not-a-key")).statusCode());
+        answers.put("no-key", send(nginxOnVerifyPortPort, "GET", "/verify-port/no-key", null, Map.of()).statusCode());
+        answers.put("conflicting", send(nginxOnVerifyPortPort, "GET", "/verify-port/conflicting", null,
+                Map.of("X-API-Key", bobKey, "Authorization", "Bearer " + aliceKey)).statusCode());
+        System.out.printf("through nginx to Latchkey's verify port: %s%n", answers);
+
+        assertThat(answers).containsExactly(Map.entry("valid", 200), Map.entry("bearer", 200), Map.entry("root", 200), Map.entry("docs-read", 200),
+                Map.entry("docs-primary", 200), Map.entry("docs-billing", 403), Map.entry("docs-elsewhere", 200), Map.entry("docs-scope-only", 401), Map.entry("unknown", 401),
+                Map.entry("malformed", 401), Map.entry("no-key", 401), Map.entry("conflicting", 400));
+        assertThat(identity(onlyRequest("/verify-port/valid", "GET"))).isEqualTo("user acme bob");
+        assertThat(identity(onlyRequest("/verify-port/bearer", "GET"))).isEqualTo("admin acme alice");
+        assertThat(identity(onlyRequest("/verify-port/root", "GET"))).isEqualTo("root - -");
+        assertThat(identity(onlyRequest("/docs/verify-port-read", "GET"))).isEqualTo("user acme bob");
+        for (String refused : List.of("/docs/verify-port-billing", "/docs/verify-port-unknown", "/verify-port/unknown", "/verify-port/malformed", "/verify-port/no-key", "/verify-port/conflicting")) {
+            assertThat(application.received(refused)).as("requests to %s that reached the application", refused).isEmpty();
+        }
     }
 
     /**
