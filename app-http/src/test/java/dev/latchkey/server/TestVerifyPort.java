@@ -187,6 +187,49 @@ public class TestVerifyPort
         assertThat(kept.substring(second)).contains("connection: close").contains("X-Request-Id: last");
     }
 
+    /**
+     * Requests pipelined behind one that asks to close are not answered: the connection ends with that answer.
+     */
+    @Test
+    public void testAnswersNothingAfterConnectionClose()
+            throws IOException
+    {
+        String adminKey = server.createAccount(uniqueName("close"), "alice");
+        String answers = exchange("GET " + VERIFY + " HTTP/1.1\r\nHost: x\r\nX-API-Key: " + adminKey + "\r\nX-Request-Id: first\r\n\r\n"
+                + "GET " + VERIFY + " HTTP/1.1\r\nHost: x\r\nX-API-Key: " + adminKey + "\r\nX-Request-Id: closing\r\nConnection: close\r\n\r\n"
+                + "GET " + VERIFY + " HTTP/1.1\r\nHost: x\r\nX-API-Key: " + adminKey + "\r\nX-Request-Id: never\r\n\r\n");
+        assertThat(answers.split("HTTP/1\\.1 200", -1)).hasSize(3);
+        assertThat(answers).contains("X-Request-Id: first").contains("X-Request-Id: closing").doesNotContain("X-Request-Id: never");
+    }
+
+    /**
+     * A HEAD to a path the verify port does not serve: the 404's headers, its length, and no body.
+     */
+    @Test
+    public void testAnswersHeadToAnUnknownPathWithoutBody()
+            throws IOException
+    {
+        String answer = exchange("HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 404 ");
+        int length = Integer.parseInt(answer.replaceAll("(?s).*\r\ncontent-length: (\\d+)\r\n.*", "$1"));
+        assertThat(length).isPositive();
+        assertThat(answer).endsWith("\r\n\r\n");
+    }
+
+    /**
+     * A request whose chunked body does not parse: its answer, then the connection closes (not after the idle
+     * timeout, which would fail the exchange's 10 s read deadline).
+     */
+    @Test
+    public void testClosesAfterABodyThatDoesNotParse()
+            throws IOException
+    {
+        String adminKey = server.createAccount(uniqueName("chunk"), "alice");
+        String answer = exchange("GET " + VERIFY + " HTTP/1.1\r\nHost: x\r\nX-API-Key: " + adminKey + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "zz-not-a-chunk-size\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 200");
+    }
+
     @Test
     public void testRefusesAnOversizedRequestAndCloses()
             throws IOException

@@ -15,7 +15,8 @@ import java.util.Optional;
 
 /**
  * The envelopes of verify answers as UTF-8 bytes: the same JSON as {@link Envelope#ok} and {@link Envelope#errorBody}
- * write (the same fields, in the same order, compact), from fixed byte templates with each value quoted by Jackson's
+ * write (the same fields, in the same order, compact), from fixed byte templates. Each value is copied as it is when
+ * JSON takes it so (printable ASCII without quote or backslash: ids, roles, scopes, dates), else quoted by Jackson's
  * {@link JsonStringEncoder}. Verify writes one per request, and a JSON generator per answer cost a tenth of a verify
  * served from memory (its context objects, its buffers, and the copies out of them).
  */

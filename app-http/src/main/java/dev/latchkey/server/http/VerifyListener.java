@@ -5,6 +5,7 @@ import dev.latchkey.server.http.VerifyHandler.RequestedScopes;
 import dev.latchkey.server.metrics.HttpRequestMetrics;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -26,6 +27,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpUtil;
@@ -55,7 +57,8 @@ import static java.util.Objects.requireNonNull;
  * Each connection answers its requests in order, pipelined ones included: while an answer waits for a store lookup
  * or a feed position, the requests behind it wait too. Any other path is a 404 and any other method a 405, with the
  * error envelope; a request the parser refuses (a header block over 8 KiB, a malformed request line) gets a 4xx
- * envelope and the connection is closed. Connections idle for 30 s are closed, as on the HTTP port.
+ * envelope and the connection is closed; so is a connection whose request body does not parse, once the answers under
+ * way are written. Connections idle for 30 s are closed, as on the HTTP port.
  */
 public final class VerifyListener
         implements AutoCloseable
@@ -192,6 +195,15 @@ public final class VerifyListener
                     }
                     else {
                         handle(ctx, request);
+                    }
+                }
+                else if (message instanceof HttpObject content && content.decoderResult().isFailure() && !closing) {
+                    // a request body that does not parse: the decoder drops whatever follows, so the connection
+                    // ends once the answer under way, if any, is written
+                    closing = true;
+                    waiting.clear();
+                    if (!answering) {
+                        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                     }
                 }
             }

@@ -50,6 +50,22 @@ public class TestVerifyBodies
                 .isEqualTo(jackson(error(ErrorCode.INVALID_ARGUMENT, message, "scope"), 1_234_567));
     }
 
+    /**
+     * Each character that JSON must escape, alone in a value (so that each check of the copy-as-it-is path is tested
+     * on its own), and characters it need not escape.
+     */
+    @Test
+    public void testEachCharacterClassAsJackson()
+            throws Exception
+    {
+        for (String message : new String[] {"tab\tonly", "new\nline", "\u0001", "\u001F", "\u007F", "\u0080", "é", "\u2028", "✓", "a\\b", "a\"b",
+                "/~ !#$%&'()*+,-.:;<=>?@[]^_`{|}", "", "plain-ascii_1.2:3/4*"}) {
+            assertThat(text(VerifyBodies.error(ErrorCode.INVALID_ARGUMENT, message, Optional.of(message), 1)))
+                    .as("a value of %s", message.chars().mapToObj(c -> String.format("U+%04X", c)).toList())
+                    .isEqualTo(jackson(error(ErrorCode.INVALID_ARGUMENT, message, message), 1));
+        }
+    }
+
     @Test
     public void testTimeInPlainDecimal()
     {

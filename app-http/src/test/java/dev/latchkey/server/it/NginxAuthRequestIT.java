@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * /usr/sbin/nginx}) in front of a real Latchkey ({@code java -jar latchkey.jar}) and an application that records
  * what reaches it ({@link TestingUpstream}). The test reads the doc's {@code nginx} block and replaces only its three
  * addresses. A second nginx runs the same block without its {@code error_page} line, to show what nginx does on its
- * own. Every answer observed is printed ({@code target/failsafe-reports/*-output.txt}).
+ * own, and a third runs it against Latchkey's verify port ({@code LATCHKEY_VERIFY_PORT}). Every answer observed is printed ({@code target/failsafe-reports/*-output.txt}).
  *
  * <p>The last two tests take Latchkey's store away and then Latchkey itself.
  */
