@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -188,6 +189,45 @@ public class TestVerifyPort
     }
 
     /**
+     * Requests that nginx does not send but other clients may, answered as the HTTP port answers them: the status,
+     * the error code, the envelope of a 200 or a 404, and whether the connection ends.
+     */
+    @Test
+    public void testAnswersUnusualRequestsAsTheHttpPort()
+            throws IOException
+    {
+        String adminKey = server.createAccount(uniqueName("edge"), "alice");
+        String key = "X-API-Key: " + adminKey + "\r\n";
+        Map<String, String> requests = new LinkedHashMap<>();
+        requests.put("no Host over HTTP/1.1", "GET " + VERIFY + " HTTP/1.1\r\n" + key + "Connection: close\r\n\r\n");
+        requests.put("two Host headers", "GET " + VERIFY + " HTTP/1.1\r\nHost: x\r\nHost: y\r\n" + key + "\r\n");
+        requests.put("absolute form", "GET http://x" + VERIFY + " HTTP/1.1\r\nHost: x\r\n" + key + "Connection: close\r\n\r\n");
+        requests.put("absolute form with a port and a scope", "GET http://x:80" + VERIFY + "?scope=docs:read HTTP/1.1\r\nHost: x\r\n" + key + "Connection: close\r\n\r\n");
+        requests.put("absolute form, authority only", "GET http://x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        requests.put("Expect: 100-continue, body never sent", "GET " + VERIFY + " HTTP/1.1\r\nHost: x\r\n" + key + "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        for (Map.Entry<String, String> request : requests.entrySet()) {
+            // each exchange returns only once the server has closed the connection
+            String expected = exchange(server.port(), request.getValue());
+            String actual = exchange(server.verifyPort(), request.getValue());
+            assertThat(statusCode(actual)).as(request.getKey()).isEqualTo(statusCode(expected));
+            JsonNode expectedBody = body(expected);
+            JsonNode actualBody = body(actual);
+            if (expectedBody.get("status").asText().equals("error") && statusCode(expected) == 400) {
+                // Jetty's own message for these: the code is what compares
+                assertThat(actualBody.get("error").get("code")).as(request.getKey()).isEqualTo(expectedBody.get("error").get("code"));
+            }
+            else {
+                assertThat(withoutTime(actualBody)).as(request.getKey()).isEqualTo(withoutTime(expectedBody));
+            }
+        }
+    }
+
+    private static int statusCode(String answer)
+    {
+        return Integer.parseInt(answer.substring("HTTP/1.1 ".length(), "HTTP/1.1 ".length() + 3));
+    }
+
+    /**
      * Requests pipelined behind one that asks to close are not answered: the connection ends with that answer.
      */
     @Test
@@ -248,7 +288,16 @@ public class TestVerifyPort
     private String exchange(String requests)
             throws IOException
     {
-        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.verifyPort())) {
+        return exchange(server.verifyPort(), requests);
+    }
+
+    /**
+     * Sends raw bytes to a port of the server and reads until the server closes the connection (within a deadline).
+     */
+    private static String exchange(int port, String requests)
+            throws IOException
+    {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             socket.setSoTimeout((int) Duration.ofSeconds(10).toMillis());
             OutputStream out = socket.getOutputStream();
             out.write(requests.getBytes(StandardCharsets.US_ASCII));

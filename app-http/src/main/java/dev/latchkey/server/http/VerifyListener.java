@@ -247,9 +247,17 @@ public final class VerifyListener
                 refuse(ctx, request, start, requestId, head, request.decoderResult().cause());
                 return;
             }
+            if (!namesOneHost(request)) {
+                // as the HTTP port (Jetty) answers: a 400, and the connection closed
+                closing = true;
+                waiting.clear();
+                write(ctx, request, head, start, requestId, HttpRequestMetrics.UNMATCHED,
+                        answers.error(start, ErrorCode.INVALID_ARGUMENT, "an HTTP/1.1 request must have exactly one Host header"));
+                return;
+            }
             String uri = request.uri();
             int question = uri.indexOf('?');
-            String path = question < 0 ? uri : uri.substring(0, question);
+            String path = path(question < 0 ? uri : uri.substring(0, question));
             if (!VerifyHandler.PATH.equals(path)) {
                 write(ctx, request, head, start, requestId, HttpRequestMetrics.UNMATCHED,
                         answers.error(start, ErrorCode.NOT_FOUND, "no such route: " + request.method() + " " + HttpApi.redactKeys(path)));
@@ -289,6 +297,32 @@ public final class VerifyListener
         }
 
         /**
+         * One {@code Host} header (HTTP/1.1 requires it), or at most one (HTTP/1.0).
+         */
+        private static boolean namesOneHost(HttpRequest request)
+        {
+            int hosts = request.headers().getAll(HttpHeaderNames.HOST).size();
+            return request.protocolVersion().equals(HttpVersion.HTTP_1_0) ? hosts <= 1 : hosts == 1;
+        }
+
+        /**
+         * The path of a request target: itself in origin form ({@code /api/...}), the part after the authority in
+         * absolute form ({@code http://host/api/...}, which proxies may send), {@code /} for an authority alone.
+         */
+        private static String path(String target)
+        {
+            if (target.startsWith("/")) {
+                return target;
+            }
+            int scheme = target.indexOf("://");
+            if (scheme <= 0) {
+                return target;
+            }
+            int slash = target.indexOf('/', scheme + 3);
+            return slash < 0 ? "/" : target.substring(slash);
+        }
+
+        /**
          * Answers the requests that waited behind an answer, in order, until one has to wait in turn.
          */
         private void next(ChannelHandlerContext ctx)
@@ -311,8 +345,10 @@ public final class VerifyListener
         private void write(ChannelHandlerContext ctx, HttpRequest request, boolean head, long start, String requestId, String route,
                 VerifyAnswers.Answer answer)
         {
-            if (!request.decoderResult().isFailure() && !HttpUtil.isKeepAlive(request)) {
-                // the client asked to close (Connection: close, or HTTP/1.0 without keep-alive): this answer is the last
+            if (!request.decoderResult().isFailure() && (!HttpUtil.isKeepAlive(request) || HttpUtil.is100ContinueExpected(request))) {
+                // the client asked to close (Connection: close, or HTTP/1.0 without keep-alive), or waits for a
+                // 100 Continue before it sends a body that verify does not read (as the HTTP port, the answer comes
+                // at once instead, and the connection, whose body may follow or not, ends): this answer is the last
                 closing = true;
                 waiting.clear();
             }
