@@ -37,6 +37,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import org.eclipse.jetty.http.HttpURI;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -200,8 +201,7 @@ public final class VerifyListener
                 else if (message instanceof HttpObject content && content.decoderResult().isFailure() && !closing) {
                     // a request body that does not parse: the decoder drops whatever follows, so the connection
                     // ends once the answer under way, if any, is written
-                    closing = true;
-                    waiting.clear();
+                    endAfterThisAnswer();
                     if (!answering) {
                         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                     }
@@ -244,14 +244,12 @@ public final class VerifyListener
             String requestId = RequestIds.from(headers.get(RequestIds.HEADER));
             boolean head = HttpMethod.HEAD.equals(request.method());
             if (request.decoderResult().isFailure()) {
-                refuse(ctx, request, start, requestId, head, request.decoderResult().cause());
+                refuse(ctx, request, start, requestId, head, malformed(start, request.decoderResult().cause()));
                 return;
             }
             if (!namesOneHost(request)) {
-                // as the HTTP port (Jetty) answers: a 400, and the connection closed
-                closing = true;
-                waiting.clear();
-                write(ctx, request, head, start, requestId, HttpRequestMetrics.UNMATCHED,
+                // as the HTTP port (Jetty) answers
+                refuse(ctx, request, start, requestId, head,
                         answers.error(start, ErrorCode.INVALID_ARGUMENT, "an HTTP/1.1 request must have exactly one Host header"));
                 return;
             }
@@ -289,7 +287,7 @@ public final class VerifyListener
                             LOG.error("unexpected failure answering verify: {}", failure.toString());
                             onLoop(ctx, () -> {
                                 answering = false;
-                                closing = true;
+                                endAfterThisAnswer();
                                 write(ctx, request, head, start, requestId, VerifyHandler.PATH, answers.error(start, ErrorCode.INTERNAL, "internal error"));
                             });
                         }
@@ -314,12 +312,14 @@ public final class VerifyListener
             if (target.startsWith("/")) {
                 return target;
             }
-            int scheme = target.indexOf("://");
-            if (scheme <= 0) {
+            try {
+                // parsed as the HTTP port (Jetty) parses it
+                HttpURI uri = HttpURI.from(target);
+                return uri.getScheme() == null ? target : uri.getPath() == null || uri.getPath().isEmpty() ? "/" : uri.getPath();
+            }
+            catch (IllegalArgumentException e) {
                 return target;
             }
-            int slash = target.indexOf('/', scheme + 3);
-            return slash < 0 ? "/" : target.substring(slash);
         }
 
         /**
@@ -332,14 +332,30 @@ public final class VerifyListener
             }
         }
 
-        private void refuse(ChannelHandlerContext ctx, HttpRequest request, long start, String requestId, boolean head, Throwable cause)
+        /**
+         * Answers a request that is not one verify can judge, as the last answer of the connection.
+         */
+        private void refuse(ChannelHandlerContext ctx, HttpRequest request, long start, String requestId, boolean head, VerifyAnswers.Answer answer)
+        {
+            endAfterThisAnswer();
+            write(ctx, request, head, start, requestId, HttpRequestMetrics.UNMATCHED, answer);
+        }
+
+        private VerifyAnswers.Answer malformed(long start, Throwable cause)
+        {
+            return cause instanceof TooLongFrameException
+                    ? answers.error(start, 431, ErrorCode.INVALID_ARGUMENT, "the request line or headers are larger than " + MAX_HEADER_BYTES + " bytes")
+                    : answers.error(start, ErrorCode.INVALID_ARGUMENT, "bad request");
+        }
+
+        /**
+         * The answer being made is the connection's last: the requests behind it are dropped, and it closes once
+         * the answer is written.
+         */
+        private void endAfterThisAnswer()
         {
             closing = true;
             waiting.clear();
-            VerifyAnswers.Answer answer = cause instanceof TooLongFrameException
-                    ? answers.error(start, 431, ErrorCode.INVALID_ARGUMENT, "the request line or headers are larger than " + MAX_HEADER_BYTES + " bytes")
-                    : answers.error(start, ErrorCode.INVALID_ARGUMENT, "bad request");
-            write(ctx, request, head, start, requestId, HttpRequestMetrics.UNMATCHED, answer);
         }
 
         private void write(ChannelHandlerContext ctx, HttpRequest request, boolean head, long start, String requestId, String route,
@@ -349,8 +365,7 @@ public final class VerifyListener
                 // the client asked to close (Connection: close, or HTTP/1.0 without keep-alive), or waits for a
                 // 100 Continue before it sends a body that verify does not read (as the HTTP port, the answer comes
                 // at once instead, and the connection, whose body may follow or not, ends): this answer is the last
-                closing = true;
-                waiting.clear();
+                endAfterThisAnswer();
             }
             VerifyResponses.Connection connection = closing
                     ? VerifyResponses.Connection.CLOSE
