@@ -69,6 +69,15 @@ public final class Confirmations
     }
 
     /**
+     * A position at or after every write this instance has answered: what a write's answer reports (on some stores
+     * it costs no request, unlike {@link #head}).
+     */
+    public FeedPosition writtenPosition()
+    {
+        return store.writtenPosition();
+    }
+
+    /**
      * The live instances, this one first, as the registry has them (this one as it is now).
      */
     public List<InstanceRecord> liveInstances()

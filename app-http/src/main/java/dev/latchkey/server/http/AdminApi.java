@@ -348,8 +348,8 @@ final class AdminApi
     }
 
     /**
-     * After a write: its feed position ({@code X-Latchkey-Position}, the head right after it, so its own position or
-     * a later one) and, when asked, which instances have applied it ({@code X-Latchkey-Applied: n/live}, and
+     * After a write: its feed position ({@code X-Latchkey-Position}: its own position or a later one, the newest
+     * this instance committed or read) and, when asked, which instances have applied it ({@code X-Latchkey-Applied: n/live}, and
      * {@code X-Latchkey-Lagging} naming those that did not confirm in time). The write stands either way: a store
      * that cannot be read now only leaves the headers out.
      */
@@ -357,7 +357,7 @@ final class AdminApi
     {
         FeedPosition position;
         try {
-            position = confirmations.head();
+            position = confirmations.writtenPosition();
         }
         catch (LatchkeyException e) {
             return;

@@ -319,6 +319,17 @@ public interface IdentityStore
     FeedPosition headPosition();
 
     /**
+     * A position at or after the change of every write this handle has answered: what a write's answer reports as
+     * its position, so that a reader that waits for it sees the write. It may be earlier than
+     * {@link #headPosition()} (other handles' writes since are not counted), and may cost nothing: by default it is
+     * the head.
+     */
+    default FeedPosition writtenPosition()
+    {
+        return headPosition();
+    }
+
+    /**
      * Releases what the store holds (connections, threads); a store without any does nothing. Idempotent. Calls
      * made after it fail with {@code UNAVAILABLE} or may not be answered at all; never throws.
      */

@@ -1011,6 +1011,21 @@ public abstract class AbstractIdentityStoreContractTest
     }
 
     @Test
+    public void writtenPositionIsAtOrAfterEveryWriteTheHandleAnswered()
+    {
+        createAccountWithAdmin(ACME, ALICE);
+        assertThat(store.writtenPosition().value()).isGreaterThanOrEqualTo(1);
+        createEmptyAccount(DEFAULT);
+        NewUser bob = addUser(ACME, BOB, Role.USER);
+        FeedPosition written = store.writtenPosition();
+
+        List<Change> changes = ((FeedBatch.Changes) store.changesAfter(FeedPosition.START, 10)).changes();
+        Change added = changes.stream().filter(change -> change.keyIds().contains(bob.keyId())).findFirst().orElseThrow();
+        assertThat(written.value()).isGreaterThanOrEqualTo(added.position().value());
+        assertThat(written.value()).isLessThanOrEqualTo(store.headPosition().value());
+    }
+
+    @Test
     public void createAccountWithAdminAppendsAccountCreated()
     {
         clock.advance(Duration.ofMinutes(1));
