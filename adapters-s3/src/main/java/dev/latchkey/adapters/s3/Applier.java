@@ -9,10 +9,14 @@ import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.store.ChangeType;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.function.ToLongFunction;
 import java.util.function.UnaryOperator;
@@ -36,6 +40,9 @@ final class Applier
     private final ParallelReads parallel;
     private final CrashPoints crashPoints;
     private final ConcurrentSkipListSet<Long> written = new ConcurrentSkipListSet<>();
+    private final KnownAccounts knownAccounts = new KnownAccounts();
+    /** What {@link #settled} answers. */
+    private final ConcurrentMap<String, Long> settled = new ConcurrentHashMap<>();
 
     Applier(S3Objects objects, Feed feed, LiveViews views, ParallelReads parallel, CrashPoints crashPoints)
     {
@@ -47,52 +54,106 @@ final class Applier
     }
 
     /**
-     * Writes the users and keys of committed entries about one account, as their writer: it knows every committed
-     * entry still pending on the account up to its own.
+     * Writes the users and keys of a batch's committed entries about one account, as their writer, after those of any
+     * earlier entry still unapplied that they build on: one about the same user (its keys change step by step), or
+     * any, before an account deletion (which revokes the keys of every user it finds). Other writers' entries about
+     * other users are left to them: they are writing them meanwhile.
      *
-     * @param entries every committed entry about the account that the marked object does not count as applied,
-     *         oldest first
+     * @param pending every committed entry about the account that its object did not count when the writer read it,
+     *         the batch's own included, oldest first
+     * @param own the batch's entries about the account, oldest first
      * @param stagedKeys the entity tags of the keys the writer staged, by the id of the write that staged each
      * @param objectsWritten called once the users and keys are written (readers see the entries either way: the
-     *         account's pending positions lead them to the feed); the account object is {@link #settle}d after
+     *         head lists them as unapplied to the account); the account object is {@link #settle}d after
      */
-    void apply(List<Entry> entries, Map<String, String> stagedKeys, Runnable objectsWritten)
+    void apply(List<Entry> pending, List<Entry> own, Map<String, String> stagedKeys, Runnable objectsWritten)
     {
-        writeObjects(entries, stagedKeys);
+        writeObjects(withPrerequisites(pending, own), stagedKeys);
         crashPoints.passing(WriteStep.OBJECTS_WRITTEN);
         objectsWritten.run();
     }
 
     /**
+     * The entries of {@code own}, each preceded by the earlier entries of {@code pending} that it builds on: those
+     * about the same user of the same account incarnation, or every one, before an account deletion.
+     */
+    static List<Entry> withPrerequisites(List<Entry> pending, List<Entry> own)
+    {
+        Map<String, Long> lastOwnOfUser = new HashMap<>();
+        long lastOwnDeletion = 0;
+        for (Entry entry : own) {
+            if (entry.type() == ChangeType.ACCOUNT_DELETED) {
+                lastOwnDeletion = Math.max(lastOwnDeletion, entry.position());
+            }
+            else if (entry.userId() != null) {
+                lastOwnOfUser.merge(userOf(entry), entry.position(), Math::max);
+            }
+        }
+        TreeMap<Long, Entry> entries = new TreeMap<>();
+        for (Entry entry : pending) {
+            if (entry.position() < lastOwnDeletion || (entry.userId() != null && entry.position() < lastOwnOfUser.getOrDefault(userOf(entry), 0L))) {
+                entries.put(entry.position(), entry);
+            }
+        }
+        own.forEach(entry -> entries.put(entry.position(), entry));
+        return List.copyOf(entries.values());
+    }
+
+    private static String userOf(Entry entry)
+    {
+        return entry.incarnation() + "/" + entry.userId();
+    }
+
+    /**
      * The last step of {@link #apply}: the account object counting the entries as applied (the first attempt on
-     * the object as the writer {@code marked} it, so it needs no read). Taken a moment later
-     * than the rest, and only if no later apply of the account is due (which counts these entries too), since a
-     * writer that keeps writing to an account folds what it applied into its next mark instead.
+     * the object as the writer {@code read} it, so it needs no read unless it changed since). Taken a moment later
+     * than the rest, and only if no later apply of the account is due (which counts these entries too). Entries of
+     * other writers among them are written first if the account does not count them by then (their writer is slow,
+     * or stopped).
+     *
+     * @param entries every committed entry about the account that its object did not count when the writer read it,
+     *         the writer's own included, oldest first
      */
-    void settle(AccountId accountId, AccountRead marked, List<Entry> entries)
+    void settle(AccountId accountId, Optional<AccountRead> read, List<Entry> entries)
     {
-        markApplied(accountId, Optional.of(marked), entries);
+        markApplied(accountId, read, entries);
     }
 
     /**
-     * Whether this handle wrote the users and keys of the entry at {@code position}.
+     * The account objects this handle last read or wrote.
      */
-    boolean wrote(long position)
+    KnownAccounts known()
     {
-        return written.contains(position);
+        return knownAccounts;
     }
 
     /**
-     * Applies whatever committed entries are still pending on an account (nothing, usually: one read).
+     * Positions that account objects are known to count as applied, by account, from this handle's settling: what
+     * its next commit may stop listing as unapplied.
+     */
+    Map<String, Long> settled()
+    {
+        return Map.copyOf(settled);
+    }
+
+    /**
+     * Forgets what {@link #settled} answered, once a commit used it (unless an account was settled further since).
+     */
+    void forgetSettled(Map<String, Long> used)
+    {
+        used.forEach(settled::remove);
+    }
+
+    /**
+     * Applies whatever committed entries are still unapplied to an account (nothing, usually: two reads).
      */
     void finish(AccountId accountId)
     {
+        Documents.Head head = feed.readHead().head();
         Optional<AccountRead> stored = views.readDocument(accountId);
-        if (stored.isEmpty() || !stored.get().account().hasPending()) {
-            return;
-        }
-        List<Entry> entries = views.fold(stored, accountId, feed.readHead().head()).pending();
+        List<Entry> entries = views.fold(stored, accountId, head).pending();
         if (entries.isEmpty()) {
+            stored.ifPresent(read -> knownApplied(accountId, read.account().applied()));
             return;
         }
         writeObjects(entries, Map.of());
@@ -102,22 +163,53 @@ final class Applier
 
     /**
      * The account object counting {@code entries} as applied: replaced conditionally, re-read and folded again when
-     * it changed meanwhile (another writer marked it, or applied some of them).
+     * it changed meanwhile (another writer applied some of them, or later ones).
      */
     private void markApplied(AccountId accountId, Optional<AccountRead> known, List<Entry> entries)
     {
         long last = entries.get(entries.size() - 1).position();
         Optional<AccountRead> stored = known;
+        boolean fresh = false;
         while (true) {
             Documents.Account account = stored.map(AccountRead::account).orElseGet(() -> Documents.Account.absent(accountId));
             if (account.applied() >= last) {
+                knownApplied(accountId, account.applied());
                 return;
+            }
+            long applied = account.applied();
+            List<Entry> others = entries.stream().filter(entry -> entry.position() > applied && !written.contains(entry.position())).toList();
+            if (!others.isEmpty()) {
+                if (!fresh) {
+                    // their writer may have settled them since the object was read
+                    stored = read(accountId);
+                    fresh = true;
+                    continue;
+                }
+                writeObjects(others, Map.of());
             }
             account = account.applying(entries, position -> true);
-            if (objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(account), stored.map(AccountRead::etag).orElse(null)).isPresent()) {
+            Optional<String> etag = objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(account), stored.map(AccountRead::etag).orElse(null));
+            if (etag.isPresent()) {
+                knownAccounts.saw(accountId, new AccountRead(account, etag.get()));
+                knownApplied(accountId, account.applied());
                 return;
             }
-            stored = views.readDocument(accountId);
+            stored = read(accountId);
+            fresh = true;
+        }
+    }
+
+    private Optional<AccountRead> read(AccountId accountId)
+    {
+        Optional<AccountRead> read = views.readDocument(accountId);
+        read.ifPresent(found -> knownAccounts.saw(accountId, found));
+        return read;
+    }
+
+    private void knownApplied(AccountId accountId, long applied)
+    {
+        if (applied > 0) {
+            settled.merge(accountId.value(), applied, Math::max);
         }
     }
 
@@ -139,7 +231,7 @@ final class Applier
                 remember(entry);
             }
             else if (entry.userId() != null) {
-                byUser.computeIfAbsent(entry.incarnation() + "/" + entry.userId(), user -> new ArrayList<>()).add(entry);
+                byUser.computeIfAbsent(userOf(entry), user -> new ArrayList<>()).add(entry);
             }
         }
         writeUsers(byUser, stagedKeys);

@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -25,17 +25,20 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 
 import static java.util.Objects.requireNonNull;
 
 /**
  * The attempts of one batch, on the committer thread: read the head and the batch's accounts, check each write in
- * order, mark and stage, commit; after a lost race for the head, fold in the winners and go again, taking in the
- * writes queued meanwhile; give up, busy, the writes whose time is over before the commit goes out.
+ * order, stage the new keys, commit (the new head lists the entries as unapplied to their accounts, and stops listing
+ * those it knows applied); after a lost race for the head, fold in the winners and go again, taking in the writes
+ * queued meanwhile; give up, busy, the writes whose time is over before the commit goes out.
  */
 final class BatchCommit
 {
+    /** At most this many accounts read per attempt to drop them from the head's list of unapplied entries. */
+    private static final int LINGERING_READS = 4;
+
     private final S3Objects objects;
     private final Feed feed;
     private final LiveViews views;
@@ -48,24 +51,26 @@ final class BatchCommit
     private final CrashPoints crashPoints;
     private final BlockingQueue<QueuedWrite<?>> queue;
     private final Consumer<Committed> applyLater;
+    private final Consumer<AccountId> finishLater;
 
     /**
      * A committed batch's entries about one account, and its writes, for the applier.
      *
-     * @param marked the account as the batch marked it
+     * @param read the account object as the batch read it (it may have changed since: settling it then reads it again)
      * @param pending every committed entry about the account not yet applied to it, the batch's included, oldest first
+     * @param own the batch's entries about the account, oldest first
      * @param stagedKeys the entity tags of the keys the batch staged, by the id of the write that staged each
      */
-    record Committed(AccountId account, AccountRead marked, List<Entry> pending, Map<String, String> stagedKeys, List<QueuedWrite<?>> writes) {}
+    record Committed(AccountId account, Optional<AccountRead> read, List<Entry> pending, List<Entry> own, Map<String, String> stagedKeys, List<QueuedWrite<?>> writes) {}
 
     BatchCommit(S3Objects objects, Feed feed, LiveViews views, Applier applier, ConditionalWriteProbe probe, ParallelReads parallel, Clock clock,
-            Duration writeTimeout, CrashPoints crashPoints, BlockingQueue<QueuedWrite<?>> queue, Consumer<Committed> applyLater)
+            Duration writeTimeout, CrashPoints crashPoints, BlockingQueue<QueuedWrite<?>> queue, Consumer<Committed> applyLater, Consumer<AccountId> finishLater)
     {
         this.objects = requireNonNull(objects, "objects is null");
         this.feed = requireNonNull(feed, "feed is null");
         this.views = requireNonNull(views, "views is null");
         this.applier = requireNonNull(applier, "applier is null");
-        this.staging = new Staging(objects, views, applier);
+        this.staging = new Staging(objects);
         this.probe = requireNonNull(probe, "probe is null");
         this.parallel = requireNonNull(parallel, "parallel is null");
         this.clock = requireNonNull(clock, "clock is null");
@@ -73,6 +78,7 @@ final class BatchCommit
         this.crashPoints = requireNonNull(crashPoints, "crashPoints is null");
         this.queue = requireNonNull(queue, "queue is null");
         this.applyLater = requireNonNull(applyLater, "applyLater is null");
+        this.finishLater = requireNonNull(finishLater, "finishLater is null");
     }
 
     /** How long the latest committed attempt took, from its read of the head to its commit (committer thread only). */
@@ -84,6 +90,8 @@ final class BatchCommit
     private final Set<String> inUse = new HashSet<>();
     /** Key ids that this batch's writes staged, in earlier attempts of it (committer thread only). */
     private final Set<String> stagedHere = ConcurrentHashMap.newKeySet();
+    /** The account objects this batch read, in any attempt of it (committer thread only). */
+    private final Map<AccountId, Optional<AccountRead>> documents = new HashMap<>();
 
     private enum Outcome
     {
@@ -105,6 +113,7 @@ final class BatchCommit
         reading = null;
         inUse.clear();
         stagedHere.clear();
+        documents.clear();
         Outcome outcome = Outcome.DONE;
         for (int attempt = 0; ; attempt++) {
             if (outcome == Outcome.LOST) {
@@ -135,17 +144,49 @@ final class BatchCommit
         Map<AccountId, AccountView> current = new HashMap<>(previous == null ? Map.of() : previous.base());
         Set<String> guarded = previous == null ? ConcurrentHashMap.newKeySet() : previous.guarded();
 
-        // every account of the batch not read yet, as the head read leaves it
-        List<AccountId> accounts = batch.stream().map(write -> write.accountId).distinct().filter(account -> !current.containsKey(account)).toList();
-        List<Optional<AccountRead>> stored = parallel.map(accounts, views::readDocument);
-        Map<AccountId, Optional<AccountRead>> documents = new HashMap<>();
-        for (int i = 0; i < accounts.size(); i++) {
+        // what the commit may stop listing as unapplied: what this handle settled, and what the account objects count
+        Map<String, Long> settled = applier.settled();
+        Map<String, Long> appliedThrough = new HashMap<>(settled);
+        // every account of the batch not planned yet, as the head read leaves it: from the version of its object known
+        // here when the head's newest entries bring it up to date, else read after the head
+        List<AccountId> accounts = new ArrayList<>();
+        for (AccountId account : batch.stream().map(write -> write.accountId).distinct().filter(account -> !current.containsKey(account)).toList()) {
+            Optional<AccountRead> known = applier.known().get(account);
+            Optional<AccountView> view = known.flatMap(read -> attemptViews.foldNewest(read, account, head.head()));
+            if (view.isPresent()) {
+                documents.put(account, known);
+                current.put(account, view.get());
+                appliedThrough.merge(account.value(), known.get().account().applied(), Math::max);
+            }
+            else {
+                accounts.add(account);
+            }
+        }
+        // and a few accounts the head has long listed as unapplied (their writer settled them since, or stopped first)
+        List<AccountId> lingering = lingering(head.head(), batch.stream().map(write -> write.accountId).distinct().toList());
+        List<AccountId> toRead = new ArrayList<>(accounts);
+        toRead.addAll(lingering);
+        List<Optional<AccountRead>> stored = parallel.map(toRead, views::readDocument);
+        for (int i = 0; i < toRead.size(); i++) {
+            AccountId account = toRead.get(i);
+            stored.get(i).ifPresent(read -> {
+                appliedThrough.merge(account.value(), read.account().applied(), Math::max);
+                applier.known().saw(account, read);
+            });
+            if (i >= accounts.size()) {
+                long applied = appliedThrough.getOrDefault(account.value(), 0L);
+                if (head.head().unappliedOf(account.value()).stream().anyMatch(unapplied -> unapplied > applied && unapplied <= head.head().spilledThrough())) {
+                    // committed long ago and still not applied: its writer stopped first, so this handle finishes it
+                    finishLater.accept(account);
+                }
+                continue;
+            }
             if (stored.get(i).map(read -> read.account().applied() > position).orElse(false)) {
                 // written after the head was read: the head is stale
                 return Outcome.LOST;
             }
-            documents.put(accounts.get(i), stored.get(i));
-            current.put(accounts.get(i), attemptViews.fold(stored.get(i), accounts.get(i), head.head()));
+            documents.put(account, stored.get(i));
+            current.put(account, attemptViews.fold(stored.get(i), account, head.head()));
         }
 
         // what the checks read, read side by side: each write's checks run once against its account as the head
@@ -199,23 +240,8 @@ final class BatchCommit
 
         reading = new BatchReading(head, reads, base, guarded);
 
-        // mark every account written with its positions and stage every new key, side by side: none is the head
-        Map<AccountId, List<Long>> positions = new LinkedHashMap<>();
-        entries.forEach(entry -> positions.computeIfAbsent(AccountId.of(entry.accountId()), account -> new ArrayList<>()).add(entry.position()));
-        List<AccountId> written = List.copyOf(positions.keySet());
-        List<Supplier<Object>> steps = new ArrayList<>();
-        // an account read by an earlier attempt has changed since (the entries that won the head marked it)
-        written.forEach(account -> steps.add(() -> staging.mark(account, documents.containsKey(account) ? documents.get(account) : views.readDocument(account),
-                positions.get(account), position, base.get(account).pending())));
-        toStage.forEach(entry -> steps.add(() -> staging.stage(entry, reads, context)));
-        List<Object> done = parallel.map(steps, Supplier::get);
-        List<Optional<AccountRead>> marks = new ArrayList<>();
-        for (int i = 0; i < written.size(); i++) {
-            @SuppressWarnings("unchecked")
-            Optional<AccountRead> mark = (Optional<AccountRead>) done.get(i);
-            marks.add(mark);
-        }
-        List<Staging.Staged> staged = done.subList(written.size(), done.size()).stream().map(Staging.Staged.class::cast).toList();
+        // stage every new key, side by side
+        List<Staging.Staged> staged = parallel.map(toStage, entry -> staging.stage(entry, reads, context));
         if (staged.stream().anyMatch(Staging.Staged.InUse.class::isInstance)) {
             // found in use by staging: the writes that issue them fail their checks in the batch planned again
             for (int i = 0; i < toStage.size(); i++) {
@@ -228,9 +254,6 @@ final class BatchCommit
         if (staged.stream().anyMatch(Staging.Staged.Lost.class::isInstance)) {
             // a key object changed under the batch: its checks read again
             reading = null;
-            return Outcome.LOST;
-        }
-        if (marks.stream().anyMatch(Optional::isEmpty)) {
             return Outcome.LOST;
         }
         Map<String, String> stagedKeys = new HashMap<>();
@@ -246,19 +269,22 @@ final class BatchCommit
         }
         crashPoints.passing(WriteStep.STAGED);
 
-        Optional<HeadRead> committed = feed.append(head, entries);
+        Optional<HeadRead> committed = feed.append(head, entries, appliedThrough);
         if (committed.isEmpty() && !feed.holds(entries)) {
             return Outcome.LOST;
         }
         crashPoints.passing(WriteStep.COMMITTED);
+        applier.forgetSettled(settled);
         reading = null;
         lastAttemptNanos = System.nanoTime() - began;
 
-        for (int i = 0; i < written.size(); i++) {
-            AccountId account = written.get(i);
-            AccountRead marked = marks.get(i).orElseThrow();
+        Set<AccountId> written = new LinkedHashSet<>();
+        entries.forEach(entry -> written.add(AccountId.of(entry.accountId())));
+        for (AccountId account : written) {
             List<QueuedWrite<?>> ofAccount = batch.stream().filter(write -> write.accountId.equals(account)).toList();
-            applyLater.accept(new Committed(account, marked, current.get(account).pending(), stagedKeys, ofAccount));
+            Optional<AccountRead> read = documents.containsKey(account) ? documents.get(account) : Optional.empty();
+            List<Entry> own = entries.stream().filter(entry -> entry.accountId().equals(account.value())).toList();
+            applyLater.accept(new Committed(account, read, current.get(account).pending(), own, stagedKeys, ofAccount));
         }
         batch.stream().filter(write -> write.planned == null).forEach(QueuedWrite::answer);
         batch.clear();
@@ -291,6 +317,20 @@ final class BatchCommit
             }
         }
         return any;
+    }
+
+    /**
+     * Accounts, besides the batch's, that the head lists as unapplied since before its newest entries (a few at a
+     * time): listed so long, they are settled (and the listing is stale) or their writer stopped first.
+     */
+    private static List<AccountId> lingering(Documents.Head head, List<AccountId> batchAccounts)
+    {
+        return head.unapplied().entrySet().stream()
+                .filter(listed -> listed.getValue().get(0) <= head.spilledThrough())
+                .map(listed -> AccountId.of(listed.getKey()))
+                .filter(account -> !batchAccounts.contains(account))
+                .limit(LINGERING_READS)
+                .toList();
     }
 
     private static void backOff(int attempt)

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -38,10 +39,10 @@ import static java.util.Objects.requireNonNull;
  * meanwhile; after each commit the committer pauses a moment while writes are queued, so that the writer that lost
  * gets its turn.
  * <p>
- * Before the commit, each account written is marked with the positions its writes take, and each new key is staged
- * ({@link Staging}); after it, the writes' users and keys are written on the applier threads, off the committer's
- * path, each write answers once those of its account are, and the account counts them as applied a moment later
- * ({@link Applier}). An account deletion answers at its commit: its per-user cleanup runs after. A write that has not
+ * Before the commit, each new key is staged ({@link Staging}), and the commit lists its entries in the head as
+ * unapplied to their accounts (so readers fold them in from then on); after it, the writes' users and keys are written
+ * on the applier threads, off the committer's path, each write answers once those of its account are, and the account
+ * counts them as applied a moment later ({@link Applier}), after which a later commit stops listing them. An account deletion answers at its commit: its per-user cleanup runs after. A write that has not
  * gone out with a commit within the write timeout answers UNAVAILABLE "the store is busy", and never lands.
  */
 final class Committer
@@ -85,7 +86,7 @@ final class Committer
         this.writeTimeout = requireNonNull(writeTimeout, "writeTimeout is null");
         // the write timeout, then the commit in flight and the apply after it, each request bounded by the call timeout
         this.answerWait = writeTimeout.plus(requireNonNull(callTimeout, "callTimeout is null").multipliedBy(4));
-        this.batches = new BatchCommit(objects, feed, views, applier, probe, parallel, clock, writeTimeout, crashPoints, queue, this::applyLater);
+        this.batches = new BatchCommit(objects, feed, views, applier, probe, parallel, clock, writeTimeout, crashPoints, queue, this::applyLater, this::finishLater);
         this.committer = new Thread(this::run, "latchkey-s3-commit");
         committer.setDaemon(true);
         committer.start();
@@ -209,13 +210,13 @@ final class Committer
      * same account from here, and answers that account's writes once their users and keys are written (the account
      * object is settled after, {@link #settleLater}). An account deletion answers at once: the
      * committed entry is the decision (every key of the account stopped with it), and its cleanup costs about four
-     * requests per user. If this handle stops first, the entries stay pending on the account and the next write to
-     * it, from any instance, applies them.
+     * requests per user. If this handle stops first, the head keeps listing the entries as unapplied, and the next
+     * write to the account, from any instance, applies them (or a commit that finds them listed that long).
      */
     private void applyLater(BatchCommit.Committed committed)
     {
         AccountId account = committed.account();
-        AccountRead marked = committed.marked();
+        Optional<AccountRead> read = committed.read();
         List<Entry> pending = committed.pending();
         Map<String, String> stagedKeys = committed.stagedKeys();
         List<QueuedWrite<?>> writes = committed.writes();
@@ -227,8 +228,8 @@ final class Committer
                 CompletableFuture<Void> after = previous == null ? CompletableFuture.completedFuture(null) : previous.exceptionally(failure -> null);
                 return after.thenRunAsync(() -> {
                     try {
-                        applier.apply(pending, stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
-                        settleLater(account, marked, pending, ticket);
+                        applier.apply(pending, committed.own(), stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
+                        settleLater(account, read, pending, ticket);
                     }
                     catch (RuntimeException e) {
                         if (waiting.isEmpty()) {
@@ -250,16 +251,43 @@ final class Committer
     }
 
     /**
+     * Applies what is left unapplied to an account that another handle wrote to and stopped before applying, on the
+     * applier threads, unless an apply of that account from here is under way (it applies those entries too).
+     */
+    private void finishLater(AccountId account)
+    {
+        if (applying.containsKey(account.value())) {
+            return;
+        }
+        try {
+            CompletableFuture<Void> finish = applying.compute(account.value(), (name, previous) ->
+                    (previous == null ? CompletableFuture.<Void>completedFuture(null) : previous.exceptionally(failure -> null)).thenRunAsync(() -> {
+                        try {
+                            applier.finish(account);
+                        }
+                        catch (RuntimeException e) {
+                            // left to the next write to the account, or to the next commit that finds it unapplied
+                            LOG.log(System.Logger.Level.DEBUG, "finishing account {0} failed: {1}", account, e.getMessage());
+                        }
+                    }, appliers));
+            finish.whenComplete((done, failure) -> applying.remove(account.value(), finish));
+        }
+        catch (RejectedExecutionException e) {
+            // closing: left to another handle
+        }
+    }
+
+    /**
      * Counts a batch's entries as applied on their account a moment after their objects are written, unless a later
      * batch of this handle writes to the account meanwhile: its mark folds them in, and its own settling counts them.
      */
-    private void settleLater(AccountId account, AccountRead marked, List<Entry> entries, long ticket)
+    private void settleLater(AccountId account, Optional<AccountRead> read, List<Entry> entries, long ticket)
     {
         CompletableFuture<Void> settling = CompletableFuture.runAsync(() -> {
             // the newest apply of the account started here settles it, and forgets the account (unless another began)
             if (tickets.remove(account.value(), ticket)) {
                 try {
-                    applier.settle(account, marked, entries);
+                    applier.settle(account, read, entries);
                 }
                 catch (RuntimeException e) {
                     // the entries stay pending on the account, which reads the same; the next write to it settles them

@@ -76,14 +76,43 @@ final class Documents
      * @param compactedThrough changes up to this position are forgotten (a reader behind it is reset)
      * @param spilledThrough changes up to this position live in feed pages, the later ones in {@code entries}
      * @param entries the changes after {@code spilledThrough}, oldest first
+     * @param unapplied the positions of committed changes, by account, that its account object may not count as
+     *         applied yet: written by the commit that makes them, dropped by a later commit once their account object
+     *         is known to count them; a reader of an account reads the head first, then the account object, and folds
+     *         in the changes listed here past what the object counts (null in a head written before: none)
      */
-    record Head(long position, long compactedThrough, long spilledThrough, List<Entry> entries)
+    record Head(long position, long compactedThrough, long spilledThrough, List<Entry> entries, Map<String, List<Long>> unapplied)
     {
-        static final Head EMPTY = new Head(0, 0, 0, List.of());
+        static final Head EMPTY = new Head(0, 0, 0, List.of(), Map.of());
 
         Head
         {
             entries = List.copyOf(entries);
+            TreeMap<String, List<Long>> byAccount = new TreeMap<>();
+            if (unapplied != null) {
+                unapplied.forEach((account, positions) -> {
+                    if (positions != null && !positions.isEmpty()) {
+                        byAccount.put(account, List.copyOf(new TreeSet<>(positions)));
+                    }
+                });
+            }
+            unapplied = Collections.unmodifiableMap(byAccount);
+        }
+
+        /**
+         * The positions listed as maybe unapplied to an account, in order.
+         */
+        List<Long> unappliedOf(String accountId)
+        {
+            return unapplied.getOrDefault(accountId, List.of());
+        }
+
+        /**
+         * This head with its compaction moved to {@code through}.
+         */
+        Head compactedThrough(long through)
+        {
+            return new Head(position, through, spilledThrough, entries, unapplied);
         }
     }
 
@@ -503,16 +532,17 @@ final class Documents
     }
 
     /**
-     * {@code accounts/<account>/account.json}: the account, its counts, and which feed entries may be changing it.
+     * {@code accounts/<account>/account.json}: the account, its counts, and the newest feed entry applied to it.
      *
      * @param incarnation a random id of this creation of the account; users and keys carry it, so nothing of a
      *         deleted account ever counts under a later account of the same name
      * @param exists false for a deleted account (a tombstone) or for one whose creation is not decided yet
      * @param applied the newest feed entry whose effects are all written (every object of the account and this one)
-     * @param pending the feed positions, after {@code applied}, at which a write to this account is committing or
-     *         committed but not yet applied; a reader looks them up in the feed and sees the account as the committed
-     *         entries among them that name it leave it. A position whose entry names another account, or is not
-     *         committed, means nothing.
+     * @param pending feed positions, after {@code applied}, that an older version marked here before committing a
+     *         write to this account (this version lists its unapplied entries in the head instead,
+     *         {@link Head#unapplied}); a reader looks them up in the feed as it does the head's, and sees the account
+     *         as the committed entries among them that name it leave it. A position whose entry names another account,
+     *         or is not committed, means nothing. Settling the account drops them.
      */
     record Account(
             String accountId,
@@ -543,21 +573,6 @@ final class Documents
         static Account absent(AccountId accountId)
         {
             return new Account(accountId.value(), Instant.EPOCH, false, "", false, 0, 0, 0, List.of());
-        }
-
-        boolean hasPending()
-        {
-            return !pending.isEmpty();
-        }
-
-        /**
-         * This account with more positions marked pending.
-         */
-        Account marking(Collection<Long> positions)
-        {
-            TreeSet<Long> marks = new TreeSet<>(pending);
-            marks.addAll(positions);
-            return new Account(accountId, createdAt, adminRequired, incarnation, exists, userCount, adminCount, applied, List.copyOf(marks));
         }
 
         /**

@@ -68,8 +68,27 @@ final class Feed
                     .map(found -> found.bytes() == null ? new HeadRead(Head.EMPTY, null) : new HeadRead(Documents.read(found.bytes(), Head.class), found.etag()))
                     .orElse(last);
         }
-        lastHead.set(read);
+        remember(read);
         return read;
+    }
+
+    /**
+     * Keeps the newer of this head and the one kept: a read that went out before a commit of this handle may answer
+     * after it, and must not make the handle forget its commit.
+     */
+    private void remember(HeadRead read)
+    {
+        lastHead.accumulateAndGet(read, (kept, next) -> kept == null || next.head().position() > kept.head().position()
+                || (next.head().position() == kept.head().position() && next.head().compactedThrough() >= kept.head().compactedThrough()) ? next : kept);
+    }
+
+    /**
+     * The newest head this handle committed or read, without a request (the head, read, when there is none yet).
+     */
+    Head lastKnownHead()
+    {
+        HeadRead last = lastHead.get();
+        return last == null ? readHead().head() : last.head();
     }
 
     /**
@@ -138,13 +157,15 @@ final class Feed
 
     /**
      * The commit: the head, replaced conditionally on the version read, with the entries appended (their positions
-     * follow the head's). Entries beyond two pages move to a page object first (same content whoever writes it, so
-     * an unconditional PUT).
+     * follow the head's) and listed as unapplied to their accounts. Entries beyond two pages move to a page object
+     * first (same content whoever writes it, so an unconditional PUT).
      *
+     * @param appliedThrough for some accounts, a position their account object is known to count as applied (it
+     *         only ever moves forward): the head stops listing their entries up to it as unapplied
      * @return the new head; empty when the head changed since it was read (or this PUT's answer was lost and its
      *         retry failed the condition: see {@link #holds})
      */
-    Optional<HeadRead> append(HeadRead read, List<Entry> entries)
+    Optional<HeadRead> append(HeadRead read, List<Entry> entries, Map<String, Long> appliedThrough)
     {
         Head head = read.head();
         List<Entry> newest = new ArrayList<>(head.entries());
@@ -156,10 +177,30 @@ final class Feed
             newest.subList(0, PAGE_SIZE).clear();
             spilledThrough += PAGE_SIZE;
         }
-        Head next = new Head(head.position() + entries.size(), head.compactedThrough(), spilledThrough, newest);
+        Head next = new Head(head.position() + entries.size(), head.compactedThrough(), spilledThrough, newest, unapplied(head, entries, appliedThrough));
         Optional<HeadRead> committed = objects.putIfUnchanged(HEAD, Documents.write(next), read.etag()).map(etag -> new HeadRead(next, etag));
-        committed.ifPresent(lastHead::set);
+        committed.ifPresent(this::remember);
         return committed;
+    }
+
+    /**
+     * What a head appending {@code entries} lists as unapplied: what {@code head} lists, but for the positions
+     * known applied, and the new entries.
+     */
+    static Map<String, List<Long>> unapplied(Head head, List<Entry> entries, Map<String, Long> appliedThrough)
+    {
+        Map<String, List<Long>> unapplied = new HashMap<>();
+        head.unapplied().forEach((account, positions) -> {
+            long applied = appliedThrough.getOrDefault(account, 0L);
+            List<Long> left = positions.stream().filter(position -> position > applied).toList();
+            if (!left.isEmpty()) {
+                unapplied.put(account, new ArrayList<>(left));
+            }
+        });
+        for (Entry entry : entries) {
+            unapplied.computeIfAbsent(entry.accountId(), account -> new ArrayList<>()).add(entry.position());
+        }
+        return unapplied;
     }
 
     /**
@@ -188,8 +229,7 @@ final class Feed
         Set<String> accounts = new LinkedHashSet<>();
         readPage(pageStart, objects).forEach(entry -> accounts.add(entry.accountId()));
         accounts.forEach(account -> finishAccount.accept(AccountId.of(account)));
-        Head compacted = new Head(head.position(), pageEnd, head.spilledThrough(), head.entries());
-        objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag());
+        objects.putIfUnchanged(HEAD, Documents.write(head.compactedThrough(pageEnd)), read.etag());
     }
 
     /**
@@ -205,8 +245,7 @@ final class Feed
             if (floor <= head.compactedThrough()) {
                 return;
             }
-            Head compacted = new Head(head.position(), floor, head.spilledThrough(), head.entries());
-            if (objects.putIfUnchanged(HEAD, Documents.write(compacted), read.etag()).isPresent()) {
+            if (objects.putIfUnchanged(HEAD, Documents.write(head.compactedThrough(floor)), read.etag()).isPresent()) {
                 return;
             }
         }

@@ -23,8 +23,8 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * Accounts, users and keys as the committed feed leaves them. An account's object may lag behind its committed
- * writes (their writer is finishing them, or was killed): the entries still pending on it are read from the feed and
- * folded in, so every read sees each write from the moment it commits, whatever is left unwritten.
+ * writes (their writer is finishing them, or was killed): the head lists those entries, which are read from the feed
+ * and folded in, so every read sees each write from the moment it commits, whatever is left unwritten.
  */
 final class LiveViews
 {
@@ -141,34 +141,62 @@ final class LiveViews
     }
 
     /**
-     * The account as the committed feed leaves it; empty when the store has never held it.
+     * The account as the committed feed leaves it; empty when the store has never held it. Reads the head (unless
+     * these views are as of one), then the account object.
      */
     Optional<AccountView> account(AccountId accountId)
     {
-        Optional<AccountRead> stored = readDocument(accountId);
-        if (stored.isEmpty()) {
-            return Optional.empty();
-        }
-        if (!stored.get().account().hasPending()) {
-            return Optional.of(new AccountView(stored.get().account(), List.of()));
-        }
-        return Optional.of(fold(stored, accountId, head.orElseGet(() -> feed.readHead().head())));
+        return account(accountId, head.orElseGet(() -> feed.readHead().head()));
     }
 
     /**
-     * An account object read before {@code head}, with the entries about it committed by then and still pending
-     * on it folded in.
+     * The account as the entries committed by {@code read} leave it, and any applied to its object since; a head read
+     * before the account object, which is what makes every entry committed by then found (its head lists it, or the
+     * object counts it).
+     */
+    Optional<AccountView> account(AccountId accountId, Head read)
+    {
+        Optional<AccountRead> stored = readDocument(accountId);
+        if (stored.isEmpty() && read.unappliedOf(accountId.value()).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(fold(stored, accountId, read));
+    }
+
+    /**
+     * An account object read after {@code head}, with the entries about it committed by then and not applied to it
+     * folded in: those the head lists as unapplied to it, and those an older version marked on the object.
      */
     AccountView fold(Optional<AccountRead> stored, AccountId accountId, Head head)
     {
         Documents.Account account = stored.map(AccountRead::account).orElseGet(() -> Documents.Account.absent(accountId));
-        if (!account.hasPending()) {
+        TreeSet<Long> positions = new TreeSet<>(account.pending());
+        head.unappliedOf(accountId.value()).stream().filter(position -> position > account.applied()).forEach(positions::add);
+        if (positions.isEmpty()) {
             return new AccountView(account, List.of());
         }
-        List<Entry> committed = feed.committedAt(head, account.pending(), objects).stream()
+        List<Entry> committed = feed.committedAt(head, positions, objects).stream()
                 .filter(entry -> entry.accountId().equals(accountId.value()))
                 .toList();
         return new AccountView(account.applying(committed, position -> true), committed);
+    }
+
+    /**
+     * An account object read or written earlier, brought up to {@code head} with every entry about the account among
+     * the head's newest entries past what it counts: the view a read of the object now would give, when those entries
+     * hold everything committed since the object (it counts at least every entry the head has moved to pages, and
+     * holds no older version's marks); empty otherwise, or when the object is newer than the head.
+     */
+    Optional<AccountView> foldNewest(AccountRead known, AccountId accountId, Head head)
+    {
+        Documents.Account account = known.account();
+        if (account.applied() < head.spilledThrough() || account.applied() > head.position() || !account.pending().isEmpty()) {
+            return Optional.empty();
+        }
+        List<Entry> newer = head.entries().stream()
+                .filter(entry -> entry.accountId().equals(accountId.value()) && entry.position() > account.applied())
+                .toList();
+        return Optional.of(new AccountView(account.applying(newer, position -> true), newer));
     }
 
     /**

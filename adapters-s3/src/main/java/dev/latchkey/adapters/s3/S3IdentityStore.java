@@ -41,6 +41,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.UUID;
 
 import static java.util.Objects.requireNonNull;
@@ -55,19 +56,21 @@ import static java.util.Objects.requireNonNull;
  * the first). So writes are totally ordered, feed positions have no gaps, and a writer whose head is stale loses the
  * condition, reads again and re-checks its preconditions: no write is lost and conflicting writes have one winner.
  * The writes of one handle are committed in batches, one conditional PUT for every write queued meanwhile
- * ({@link Committer}). Before committing, the writer marks each account with the positions its writes take and
- * stages the new keys; after committing, it writes the users and keys and finally the accounts ({@link Applier}).
- * Every object write carries the position of its entry and never replaces a newer one.
+ * ({@link Committer}). Before committing, the writer stages the new keys; the commit lists its entries in the head
+ * as unapplied to their accounts; after it, the writer writes the users and keys and finally the accounts
+ * ({@link Applier}), and a later commit stops listing the entries once their accounts count them. Every object write
+ * carries the position of its entry and never replaces a newer one.
  * <p>
  * A write that has not gone out with a commit within the write timeout ({@link S3StoreConfig#writeTimeout()}) is
- * given up: UNAVAILABLE, "the store is busy". It has not landed and never will (what it marked and staged is
- * ignored and overwritten by later writes). A commit sent whose answer is lost is the only ambiguous outcome.
+ * given up: UNAVAILABLE, "the store is busy". It has not landed and never will (what it staged is ignored and
+ * overwritten by later writes). A commit sent whose answer is lost is the only ambiguous outcome.
  *
  * <h2>Reads, and crashes half-way</h2>
- * A key lookup is two small reads: the key, then its account (and a conditional re-read of the key, 304 when
- * unchanged, if a write to the account was applied since the key was written, so that both reads are of one moment).
- * An account with committed entries not yet applied (a writer is finishing them, or was killed) is read as those
- * entries leave it: one more read, of the head ({@link LiveViews}). An account deletion answers once its entry is
+ * A key lookup is three small reads: the key, the head (304 when unchanged), then the account (and a conditional
+ * re-read of the key, 304 when unchanged, if a write to the account was applied since the key was written, so that
+ * the reads are of one moment). An account with committed entries not yet applied (a writer is finishing them, or
+ * was killed) is read as those entries leave it: the head read before the account object lists them
+ * ({@link LiveViews}). An account deletion answers once its entry is
  * committed; its per-user cleanup runs after, and is finished by the next write to the account if this handle stops
  * first. So the committed entry is the decision, and every lookup honours it from the moment it commits.
  *
@@ -221,12 +224,13 @@ public final class S3IdentityStore
     @Override
     public List<AccountSummary> listAccounts()
     {
-        List<AccountId> ids = objects.list(ObjectLayout.ACCOUNTS).stream()
-                .flatMap(name -> ObjectLayout.accountOfListedName(name).stream())
-                .map(AccountId::of)
-                .toList();
+        // the head first: an account whose creation it holds and whose object is not written yet is listed by it
+        Documents.Head head = feed.readHead().head();
+        TreeSet<String> names = new TreeSet<>(head.unapplied().keySet());
+        objects.list(ObjectLayout.ACCOUNTS).forEach(name -> ObjectLayout.accountOfListedName(name).ifPresent(names::add));
+        List<AccountId> ids = names.stream().map(AccountId::of).toList();
         List<AccountSummary> accounts = new ArrayList<>();
-        for (Optional<AccountView> view : parallel.map(ids, views::account)) {
+        for (Optional<AccountView> view : parallel.map(ids, id -> views.account(id, head))) {
             view.filter(AccountView::exists)
                     .map(AccountView::account)
                     .ifPresent(account -> accounts.add(new AccountSummary(AccountId.of(account.accountId()), account.createdAt(), account.userCount())));
@@ -547,6 +551,15 @@ public final class S3IdentityStore
         return FeedPosition.of(feed.readHead().head().position());
     }
 
+    /**
+     * The newest head this handle committed or read: every write it answered committed at or before it (no request).
+     */
+    @Override
+    public FeedPosition writtenPosition()
+    {
+        return FeedPosition.of(feed.lastKnownHead().position());
+    }
+
     @Override
     public void close()
     {
@@ -577,6 +590,14 @@ public final class S3IdentityStore
             throws InterruptedException
     {
         committer.awaitApplied(wait);
+    }
+
+    /**
+     * The head as S3 holds it now, for tests.
+     */
+    Documents.Head readHead()
+    {
+        return feed.readHead().head();
     }
 
     /**

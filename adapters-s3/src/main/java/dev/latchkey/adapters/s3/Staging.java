@@ -1,36 +1,27 @@
 package dev.latchkey.adapters.s3;
 
 import dev.latchkey.adapters.s3.Documents.Entry;
-import dev.latchkey.adapters.s3.LiveViews.AccountRead;
 import dev.latchkey.adapters.s3.S3Objects.Versioned;
-import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.error.LatchkeyException;
 import dev.latchkey.core.store.ChangeType;
 
-import java.util.List;
 import java.util.Optional;
 
 import static java.util.Objects.requireNonNull;
 
 /**
- * The writes a batch makes before its commit, none of them to the head: each account written marked with the
- * positions its writes take, each new key staged.
+ * The writes a batch makes before its commit, none of them to the head: each new key staged. (The commit itself lists
+ * its entries as unapplied to their accounts: no account object is written before it.)
  */
 final class Staging
 {
-    private static final int MARK_ATTEMPTS = 10;
-
     private final S3Objects objects;
-    private final LiveViews views;
-    private final Applier applier;
 
-    Staging(S3Objects objects, LiveViews views, Applier applier)
+    Staging(S3Objects objects)
     {
         this.objects = requireNonNull(objects, "objects is null");
-        this.views = requireNonNull(views, "views is null");
-        this.applier = requireNonNull(applier, "applier is null");
     }
 
     /**
@@ -49,30 +40,6 @@ final class Staging
 
         /** The id is a live key of another user. */
         record InUse() implements Staged {}
-    }
-
-    /**
-     * Records on the account that writes are about to take {@code positions}, keeping the positions other writers
-     * marked. Re-reads and marks again when the object changed since it was read (an apply, or another writer's
-     * mark), unless a write newer than the head read was applied to it.
-     */
-    Optional<AccountRead> mark(AccountId accountId, Optional<AccountRead> read, List<Long> positions, long headPosition, List<Entry> committed)
-    {
-        Optional<AccountRead> stored = read;
-        for (int attempt = 0; attempt < MARK_ATTEMPTS; attempt++) {
-            Documents.Account account = stored.map(AccountRead::account).orElseGet(() -> Documents.Account.absent(accountId));
-            if (account.applied() > headPosition) {
-                return Optional.empty();
-            }
-            // the committed entries still pending on it whose objects this handle wrote count as applied, oldest first
-            Documents.Account marked = account.applying(committed, applier::wrote).marking(positions);
-            Optional<String> etag = objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(marked), stored.map(AccountRead::etag).orElse(null));
-            if (etag.isPresent()) {
-                return Optional.of(new AccountRead(marked, etag.get()));
-            }
-            stored = views.readDocument(accountId);
-        }
-        return Optional.empty();
     }
 
     /**

@@ -86,7 +86,7 @@ class TestBatchReading
         for (int position = 33; position <= 40; position++) {
             newest.add(added(position, OTHER, "user" + position, String.format("key%013d", position)));
         }
-        assertThat(reading.advancedTo(read(new Head(40, 0, 32, newest)))).isNull();
+        assertThat(reading.advancedTo(read(new Head(40, 0, 32, newest, Map.of())))).isNull();
     }
 
     @Test
@@ -108,7 +108,7 @@ class TestBatchReading
 
     private static HeadRead head(long position, long spilledThrough, Entry... entries)
     {
-        return read(new Head(position, 0, spilledThrough, List.of(entries)));
+        return read(new Head(position, 0, spilledThrough, List.of(entries), Map.of()));
     }
 
     private static HeadRead read(Head head)

@@ -79,8 +79,8 @@ class TestDocuments
     {
         User admin = new User(ACME, UserId.of("admin"), Role.ADMIN, KEY, CREATED);
         User bob = new User(ACME, UserId.of("bob"), Role.USER, NEW_KEY, CREATED);
-        Documents.Account marked = Documents.Account.absent(ACME).marking(List.of(1L, 2L, 5L));
-        assertThat(marked.hasPending()).isTrue();
+        // marked by an older version, which marked positions on the account before committing them
+        Documents.Account marked = new Documents.Account(ACME.value(), Instant.EPOCH, false, "", false, 0, 0, 0, List.of(1L, 2L, 5L));
 
         Documents.Account created = marked.after(Entry.accountCreated(new Account(ACME, CREATED, true), "inc-1", Optional.of(new NewUser(admin, HASH))).committed(1, "t1", LATER, ORIGIN));
         assertThat(created.exists()).isTrue();
@@ -96,20 +96,34 @@ class TestDocuments
         assertThat(List.of(added.userCount(), added.adminCount())).containsExactly(2, 1);
         assertThat(List.of(promoted.userCount(), promoted.adminCount())).containsExactly(2, 2);
         assertThat(promoted.pending()).isEmpty();
-        assertThat(promoted.hasPending()).isFalse();
 
-        Documents.Account deleted = promoted.marking(List.of(9L)).after(Entry.accountDeleted(ACME, "inc-1").committed(9, "t9", LATER, ORIGIN));
+        Documents.Account deleted = promoted.after(Entry.accountDeleted(ACME, "inc-1").committed(9, "t9", LATER, ORIGIN));
         assertThat(deleted.exists()).isFalse();
         assertThat(List.of(deleted.userCount(), deleted.adminCount())).containsExactly(0, 0);
         assertThat(deleted.incarnation()).as("the deleted incarnation, whose users the cleanup removes").isEqualTo("inc-1");
     }
 
     @Test
-    void markingKeepsOtherWritersMarksAndDropsPositionsAlreadyApplied()
+    void anOlderVersionsMarkAtOrBeforeTheAppliedPositionMeansNothing()
     {
         Documents.Account account = new Documents.Account("acme", CREATED, false, "inc", true, 1, 1, 10, List.of(4L, 12L));
-        assertThat(account.pending()).as("a mark at or before the applied position means nothing").containsExactly(12L);
-        assertThat(account.marking(List.of(11L, 13L)).pending()).containsExactly(11L, 12L, 13L);
+        assertThat(account.pending()).containsExactly(12L);
+    }
+
+    @Test
+    void theHeadListsUnappliedPositionsInOrderByAccountAndReadsAHeadWrittenBeforeAsListingNone()
+    {
+        Documents.Head head = new Documents.Head(9, 0, 0, List.of(), java.util.Map.of("zeta", List.of(9L, 7L, 7L), "acme", List.of(3L), "empty", List.of()));
+        assertThat(head.unapplied()).containsOnlyKeys("acme", "zeta");
+        assertThat(head.unappliedOf("zeta")).containsExactly(7L, 9L);
+        assertThat(head.unappliedOf("other")).isEmpty();
+        assertThat(new String(Documents.write(head), StandardCharsets.UTF_8)).endsWith("\"unapplied\":{\"acme\":[3],\"zeta\":[7,9]}}");
+        assertThat(Documents.read(Documents.write(head), Documents.Head.class)).isEqualTo(head);
+        assertThat(head.compactedThrough(4).unapplied()).isEqualTo(head.unapplied());
+
+        String before = """
+                {"position":3,"compactedThrough":0,"spilledThrough":0,"entries":[]}""";
+        assertThat(Documents.read(before.getBytes(StandardCharsets.UTF_8), Documents.Head.class).unapplied()).isEmpty();
     }
 
     @Test
@@ -194,7 +208,7 @@ class TestDocuments
         assertThat(account.createdAt()).isEqualTo(CREATED);
 
         String settled = before.replace("\"pending\":7", "\"pending\":0");
-        assertThat(Documents.read(settled.getBytes(StandardCharsets.UTF_8), Documents.Account.class).hasPending()).isFalse();
+        assertThat(Documents.read(settled.getBytes(StandardCharsets.UTF_8), Documents.Account.class).pending()).isEmpty();
 
         String key = """
                 {"keyId":"k","secretHash":"ab","accountId":"acme","incarnation":"inc-1","userId":"bob","role":"user",

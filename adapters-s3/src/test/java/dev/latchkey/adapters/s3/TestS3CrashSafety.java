@@ -5,6 +5,7 @@ import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
 import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.AccountSummary;
 import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyId;
 import dev.latchkey.core.domain.KeyName;
@@ -33,8 +34,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
@@ -266,7 +272,53 @@ class TestS3CrashSafety
 
         assertThat(survivor.findAccount(ACME)).isPresent();
         assertThat(survivor.findKey(alice.keyId())).isPresent();
+        // no account object is written before the commit: the head alone lists the account
+        assertThat(survivor.listAccounts()).extracting(AccountSummary::id).containsExactly(ACME);
         assertThatThrownBy(() -> survivor.createAccount(account(), Optional.of(newUser(ALICE, Role.ADMIN)))).hasMessageContaining("already exists");
+    }
+
+    @Test
+    void aWriteKilledAfterItsCommitIsFinishedByAnotherHandleOnceItsEntryHasLeftTheHeadsNewest()
+            throws Exception
+    {
+        createAccountWithAdmin();
+        NewUser bob = newUser(BOB, Role.USER);
+        assertThatThrownBy(() -> killedAt(WriteStep.COMMITTED).addUser(bob)).isInstanceOf(Killed.class);
+        long bobsEntry = survivor.readHead().position();
+        assertThat(survivor.readHead().unappliedOf(ACME.value())).contains(bobsEntry);
+
+        // writes to another account only (none reads acme), until bob's entry is in a feed page
+        AccountId other = AccountId.of("other");
+        survivor.createAccount(new Account(other, clock.instant(), false), Optional.empty());
+        ExecutorService writers = Executors.newFixedThreadPool(16);
+        try {
+            for (int round = 0; survivor.readHead().spilledThrough() < bobsEntry; round++) {
+                assertThat(round).as("rounds of writes before the head spills").isLessThan(20);
+                List<Future<?>> writes = new ArrayList<>();
+                for (int i = 0; i < 16; i++) {
+                    ApiKey key = keys.random();
+                    NewUser user = new NewUser(new User(other, UserId.of("u" + round + "-" + i), Role.USER, key.keyId(), clock.instant()), hasher.hash(key));
+                    writes.add(writers.submit(() -> survivor.addUser(user)));
+                }
+                for (Future<?> write : writes) {
+                    write.get(30, TimeUnit.SECONDS);
+                }
+            }
+        }
+        finally {
+            writers.shutdownNow();
+        }
+        assertThat(survivor.readHead().unappliedOf(ACME.value())).as("nobody applied bob's entry yet").contains(bobsEntry);
+
+        // the next commit finds acme listed that long and finishes it; the one after stops listing it
+        survivor.addUser(new NewUser(new User(other, UserId.of("after-1"), Role.USER, keys.random().keyId(), clock.instant()), hasher.hash(keys.random())));
+        awaitFinished(survivor);
+        survivor.addUser(new NewUser(new User(other, UserId.of("after-2"), Role.USER, keys.random().keyId(), clock.instant()), hasher.hash(keys.random())));
+        assertThat(survivor.readHead().unappliedOf(ACME.value())).isEmpty();
+        assertThat(survivor.findUser(ACME, BOB)).isPresent();
+        assertThat(survivor.findKey(bob.keyId())).isPresent();
+        assertThat(survivor.listAccounts()).filteredOn(summary -> summary.id().equals(ACME)).singleElement()
+                .satisfies(summary -> assertThat(summary.userCount()).isEqualTo(2));
     }
 
     @Test
@@ -283,30 +335,38 @@ class TestS3CrashSafety
     }
 
     @Test
-    void lookupThatReadTheKeyBeforeAWriteAndTheAccountAfterItSeesTheWrite()
+    void lookupThatReadTheKeyBeforeAWriteAndTheHeadAfterItSeesTheWrite()
     {
-        // The reader goes through the proxy; the writer straight to S3Mock, in the gap between the reader's two reads.
+        // The reader goes through the proxy; the writer straight to S3Mock, in the gap between the reader's read of
+        // the key and its read of the head (which comes before its read of the account).
         SerializingS3Proxy proxy = TestingS3.shared().serializingProxy();
         S3IdentityStore reader = stores.open(TestingS3Stores.config(proxy.endpoint(), config.prefix()), clock);
         createAccountWithAdmin();
         NewUser bob = newUser(BOB, Role.USER);
         survivor.addUser(bob);
-        String accountObject = config.prefix() + "accounts/acme/account.json";
-        Predicate<SerializingS3Proxy.ProxiedRequest> accountRead = request -> request.method().equals("GET") && request.key().equals(Optional.of(accountObject));
+        String head = config.prefix() + "head.json";
+        Predicate<SerializingS3Proxy.ProxiedRequest> headRead = request -> request.method().equals("GET") && request.key().equals(Optional.of(head));
 
-        SerializingS3Proxy.Fault promotion = proxy.beforeNext(accountRead, () -> survivor.setRole(ACME, BOB, Role.ADMIN));
+        // the promotion settled on the account, and a later commit no longer listing it as unapplied: a reader that
+        // read the account before the head would find it in neither
+        SerializingS3Proxy.Fault promotion = proxy.beforeNext(headRead, () -> {
+            survivor.setRole(ACME, BOB, Role.ADMIN);
+            awaitFinished(survivor);
+            survivor.addUser(newUser(UserId.of("carol"), Role.USER));
+            assertThat(survivor.readHead().unappliedOf(ACME.value())).as("the head lists only carol's entry").hasSize(1);
+        });
         assertThat(reader.findKey(bob.keyId())).hasValueSatisfying(key -> assertThat(key.role()).isEqualTo(Role.ADMIN));
         assertThat(promotion.fired()).isTrue();
         assertThat(promotion.failure()).isEmpty();
 
         ApiKey newKey = keys.random();
-        SerializingS3Proxy.Fault replacement = proxy.beforeNext(accountRead,
+        SerializingS3Proxy.Fault replacement = proxy.beforeNext(headRead,
                 () -> survivor.replaceKey(ACME, BOB, newKey.keyId(), hasher.hash(newKey), clock.instant()));
         assertThat(reader.findKey(bob.keyId())).as("the replaced key").isEmpty();
         assertThat(replacement.fired()).isTrue();
         assertThat(replacement.failure()).isEmpty();
 
-        SerializingS3Proxy.Fault removal = proxy.beforeNext(accountRead, () -> survivor.removeUser(ACME, BOB));
+        SerializingS3Proxy.Fault removal = proxy.beforeNext(headRead, () -> survivor.removeUser(ACME, BOB));
         assertThat(reader.findKey(newKey.keyId())).as("the removed user's key").isEmpty();
         assertThat(removal.fired()).isTrue();
         assertThat(removal.failure()).isEmpty();
@@ -339,6 +399,17 @@ class TestS3CrashSafety
     private Account account()
     {
         return new Account(ACME, clock.instant(), true);
+    }
+
+    private static void awaitFinished(S3IdentityStore store)
+    {
+        try {
+            store.awaitFinished(Duration.ofSeconds(30));
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     private NewUser newUser(UserId userId, Role role)

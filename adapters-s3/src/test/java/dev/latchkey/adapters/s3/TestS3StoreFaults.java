@@ -215,10 +215,10 @@ class TestS3StoreFaults
         AccountId acme = AccountId.of("acme");
         ApiKey adminKey = createAccount(store, acme);
 
-        // the account's pending mark, the step before the commit, answers after the write's time is over (but
-        // within one request's attempt timeout, so the SDK does not retry it)
-        Fault slowMark = proxy.beforeNext(request -> request.isPutOf(prefix + "accounts/acme/account.json"), () -> sleep(Duration.ofMillis(500)));
+        // the new key's staging, the step before the commit, answers after the write's time is over (but within one
+        // request's attempt timeout, so the SDK does not retry it)
         ApiKey lateKey = keys.random();
+        Fault slowStage = proxy.beforeNext(request -> request.isPutOf(prefix + "keys/" + lateKey.keyId().value() + ".json"), () -> sleep(Duration.ofMillis(500)));
         long start = System.nanoTime();
         assertThatThrownBy(() -> store.addUser(newUser(acme, "late", Role.USER, lateKey)))
                 .isInstanceOfSatisfying(LatchkeyException.class, e -> {
@@ -226,10 +226,10 @@ class TestS3StoreFaults
                     assertThat(e.getMessage()).startsWith("the store is busy");
                 });
         Duration took = Duration.ofNanos(System.nanoTime() - start);
-        assertThat(slowMark.fired()).isTrue();
+        assertThat(slowStage.fired()).isTrue();
         assertThat(took).as("the write timeout plus the one request in flight").isLessThan(writeTimeout.plus(S3StoreConfig.DEFAULT_CALL_TIMEOUT));
 
-        // what it marked and staged is overwritten by the next write, and the given-up write never lands
+        // what it staged is ignored, and the given-up write never lands
         ApiKey nextKey = keys.random();
         store.addUser(newUser(acme, "next", Role.USER, nextKey));
         for (S3IdentityStore handle : List.of(store, stores.openAnother(store, clock))) {
