@@ -13,6 +13,7 @@ import dev.latchkey.core.error.LatchkeyException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -321,16 +322,18 @@ final class BatchCommit
 
     /**
      * Accounts, besides the batch's, that the head lists as unapplied since before its newest entries (a few at a
-     * time): listed so long, they are settled (and the listing is stale) or their writer stopped first.
+     * time, picked at random): listed so long, they are settled (and the listing is stale) or their writer stopped first.
      */
     private static List<AccountId> lingering(Documents.Head head, List<AccountId> batchAccounts)
     {
-        return head.unapplied().entrySet().stream()
-                .filter(listed -> listed.getValue().get(0) <= head.spilledThrough())
-                .map(listed -> AccountId.of(listed.getKey()))
+        List<AccountId> listed = new ArrayList<>(head.unapplied().entrySet().stream()
+                .filter(unapplied -> unapplied.getValue().get(0) <= head.spilledThrough())
+                .map(unapplied -> AccountId.of(unapplied.getKey()))
                 .filter(account -> !batchAccounts.contains(account))
-                .limit(LINGERING_READS)
-                .toList();
+                .toList());
+        // a random few: one that cannot be finished for now must not keep the others waiting
+        Collections.shuffle(listed, ThreadLocalRandom.current());
+        return List.copyOf(listed.subList(0, Math.min(LINGERING_READS, listed.size())));
     }
 
     private static void backOff(int attempt)

@@ -54,7 +54,7 @@ final class Committer
     static final int MAX_BATCH = ObjectLayout.PAGE_SIZE;
     private static final int APPLIER_THREADS = 4;
     private static final Duration FINISH_WAIT = Duration.ofSeconds(2);
-    /** About one attempt: time for the next batch to the account to fold a settled apply into its mark. */
+    /** About one attempt: time for the next batch of this handle to the same account to come first and settle both. */
     private static final Duration SETTLE_DELAY = Duration.ofMillis(250);
 
     private final Applier applier;
@@ -81,7 +81,7 @@ final class Committer
             Duration writeTimeout, Duration callTimeout, CrashPoints crashPoints)
     {
         this.applier = requireNonNull(applier, "applier is null");
-        // a batch's reads, marks and stages each go out in one round, whatever its size: the head waits on them
+        // a batch's reads and stages each go out in one round, whatever its size: the head waits on them
         this.parallel = new ParallelReads(MAX_BATCH, "latchkey-s3-commit-io");
         this.writeTimeout = requireNonNull(writeTimeout, "writeTimeout is null");
         // the write timeout, then the commit in flight and the apply after it, each request bounded by the call timeout
@@ -279,7 +279,7 @@ final class Committer
 
     /**
      * Counts a batch's entries as applied on their account a moment after their objects are written, unless a later
-     * batch of this handle writes to the account meanwhile: its mark folds them in, and its own settling counts them.
+     * batch of this handle writes to the account meanwhile: its own settling counts them too.
      */
     private void settleLater(AccountId account, Optional<AccountRead> read, List<Entry> entries, long ticket)
     {

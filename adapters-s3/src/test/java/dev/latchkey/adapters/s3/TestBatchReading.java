@@ -90,6 +90,24 @@ class TestBatchReading
     }
 
     @Test
+    void aNewerHeadNoLongerListingAnUnappliedEntryOfAnAccountTheChecksReadMeansReadingAgain()
+    {
+        Entry added = added(2, OTHER, "bob", String.format("key%013d", 2));
+        HeadRead listing = read(new Head(2, 0, 0, List.of(created(1, ACME), added), Map.of("other", List.of(2L))));
+        // position 3 committed since, by a commit that knew other's object counts position 2
+        HeadRead pruned = read(new Head(3, 0, 0, List.of(created(1, ACME), added, created(3, AccountId.of("third"))), Map.of("third", List.of(3L))));
+
+        Set<String> checkedOther = new HashSet<>(Set.of(BatchReading.account(OTHER.value())));
+        assertThat(new BatchReading(listing, reads, Map.of(ACME, view(ACME, 1)), checkedOther).advancedTo(pruned))
+                .as("other's object as read may not count position 2, and the newer head no longer says so").isNull();
+        assertThat(new BatchReading(listing, reads, Map.of(ACME, view(ACME, 1)), new HashSet<>()).advancedTo(pruned))
+                .as("an account the checks did not read").isNotNull();
+        HeadRead stillListing = read(new Head(3, 0, 0, List.of(created(1, ACME), added, created(3, AccountId.of("third"))),
+                Map.of("other", List.of(2L), "third", List.of(3L))));
+        assertThat(new BatchReading(listing, reads, Map.of(ACME, view(ACME, 1)), checkedOther).advancedTo(stillListing)).isNotNull();
+    }
+
+    @Test
     void rememberedReadsAnswerWithTheFirstAnswerOrWhatWasWritten()
     {
         CountingReads s3 = new CountingReads();
