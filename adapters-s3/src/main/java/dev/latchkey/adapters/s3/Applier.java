@@ -105,21 +105,6 @@ final class Applier
     }
 
     /**
-     * The last step of {@link #apply}: the account object counting the entries as applied (the first attempt on
-     * the object as the writer {@code read} it, so it needs no read unless it changed since). Taken a moment later
-     * than the rest, and only if no later apply of the account is due (which counts these entries too). Entries of
-     * other writers among them are written first if the account does not count them by then (their writer is slow,
-     * or stopped).
-     *
-     * @param entries every committed entry about the account that its object did not count when the writer read it,
-     *         the writer's own included, oldest first
-     */
-    void settle(AccountId accountId, Optional<AccountRead> read, List<Entry> entries)
-    {
-        markApplied(accountId, read, entries);
-    }
-
-    /**
      * The account objects this handle last read or wrote.
      */
     KnownAccounts known()
@@ -158,14 +143,21 @@ final class Applier
         }
         writeObjects(entries, Map.of());
         crashPoints.passing(WriteStep.OBJECTS_WRITTEN);
-        markApplied(accountId, stored, entries);
+        settle(accountId, stored, entries);
     }
 
     /**
-     * The account object counting {@code entries} as applied: replaced conditionally, re-read and folded again when
-     * it changed meanwhile (another writer applied some of them, or later ones).
+     * The last step of {@link #apply}: the account object counting the entries as applied, replaced conditionally
+     * (the first attempt on the object as the writer read it, {@code known}, so it needs no read unless it changed
+     * since; then it is read again and the entries counted on that). Taken a moment later
+     * than the rest, and only if no later apply of the account is due (which counts these entries too). Entries of
+     * other writers among them are written first if the account does not count them by then (their writer is slow,
+     * or stopped).
+     *
+     * @param entries every committed entry about the account that its object did not count when the writer read it,
+     *         the writer's own included, oldest first
      */
-    private void markApplied(AccountId accountId, Optional<AccountRead> known, List<Entry> entries)
+    void settle(AccountId accountId, Optional<AccountRead> known, List<Entry> entries)
     {
         long last = entries.get(entries.size() - 1).position();
         Optional<AccountRead> stored = known;

@@ -150,8 +150,9 @@ final class BatchCommit
         Map<String, Long> appliedThrough = new HashMap<>(settled);
         // every account of the batch not planned yet, as the head read leaves it: from the version of its object known
         // here when the head's newest entries bring it up to date, else read after the head
+        List<AccountId> batchAccounts = batch.stream().map(write -> write.accountId).distinct().toList();
         List<AccountId> accounts = new ArrayList<>();
-        for (AccountId account : batch.stream().map(write -> write.accountId).distinct().filter(account -> !current.containsKey(account)).toList()) {
+        for (AccountId account : batchAccounts.stream().filter(account -> !current.containsKey(account)).toList()) {
             Optional<AccountRead> known = applier.known().get(account);
             Optional<AccountView> view = known.flatMap(read -> attemptViews.foldNewest(read, account, head.head()));
             if (view.isPresent()) {
@@ -164,7 +165,7 @@ final class BatchCommit
             }
         }
         // and a few accounts the head has long listed as unapplied (their writer settled them since, or stopped first)
-        List<AccountId> lingering = lingering(head.head(), batch.stream().map(write -> write.accountId).distinct().toList());
+        List<AccountId> lingering = lingering(head.head(), batchAccounts);
         List<AccountId> toRead = new ArrayList<>(accounts);
         toRead.addAll(lingering);
         List<Optional<AccountRead>> stored = parallel.map(toRead, views::readDocument);
@@ -283,7 +284,7 @@ final class BatchCommit
         entries.forEach(entry -> written.add(AccountId.of(entry.accountId())));
         for (AccountId account : written) {
             List<QueuedWrite<?>> ofAccount = batch.stream().filter(write -> write.accountId.equals(account)).toList();
-            Optional<AccountRead> read = documents.containsKey(account) ? documents.get(account) : Optional.empty();
+            Optional<AccountRead> read = documents.getOrDefault(account, Optional.empty());
             List<Entry> own = entries.stream().filter(entry -> entry.accountId().equals(account.value())).toList();
             applyLater.accept(new Committed(account, read, current.get(account).pending(), own, stagedKeys, ofAccount));
         }

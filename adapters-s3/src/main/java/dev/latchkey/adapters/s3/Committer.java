@@ -224,23 +224,19 @@ final class Committer
         List<QueuedWrite<?>> waiting = writes.stream().filter(write -> write.planned == null || write.planned.type() != ChangeType.ACCOUNT_DELETED).toList();
         long ticket = tickets.merge(account.value(), 1L, Long::sum);
         try {
-            CompletableFuture<Void> apply = applying.compute(account.value(), (name, previous) -> {
-                CompletableFuture<Void> after = previous == null ? CompletableFuture.completedFuture(null) : previous.exceptionally(failure -> null);
-                return after.thenRunAsync(() -> {
-                    try {
-                        applier.apply(pending, committed.own(), stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
-                        settleLater(account, read, pending, ticket);
+            afterApplies(account, () -> {
+                try {
+                    applier.apply(pending, committed.own(), stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
+                    settleLater(account, read, pending, ticket);
+                }
+                catch (RuntimeException e) {
+                    if (waiting.isEmpty()) {
+                        LOG.log(System.Logger.Level.WARNING, "finishing a deletion of an account failed; the next write to it finishes it: {0}", e.getMessage());
                     }
-                    catch (RuntimeException e) {
-                        if (waiting.isEmpty()) {
-                            LOG.log(System.Logger.Level.WARNING, "finishing a deletion of an account failed; the next write to it finishes it: {0}", e.getMessage());
-                        }
-                        waiting.forEach(write -> write.fail(e));
-                        throw e;
-                    }
-                }, appliers);
+                    waiting.forEach(write -> write.fail(e));
+                    throw e;
+                }
             });
-            apply.whenComplete((done, failure) -> applying.remove(account.value(), apply));
         }
         catch (RejectedExecutionException e) {
             // closing: committed, and left to the next write to the account
@@ -260,21 +256,32 @@ final class Committer
             return;
         }
         try {
-            CompletableFuture<Void> finish = applying.compute(account.value(), (name, previous) ->
-                    (previous == null ? CompletableFuture.<Void>completedFuture(null) : previous.exceptionally(failure -> null)).thenRunAsync(() -> {
-                        try {
-                            applier.finish(account);
-                        }
-                        catch (RuntimeException e) {
-                            // left to the next write to the account, or to the next commit that finds it unapplied
-                            LOG.log(System.Logger.Level.DEBUG, "finishing account {0} failed: {1}", account, e.getMessage());
-                        }
-                    }, appliers));
-            finish.whenComplete((done, failure) -> applying.remove(account.value(), finish));
+            afterApplies(account, () -> {
+                try {
+                    applier.finish(account);
+                }
+                catch (RuntimeException e) {
+                    // left to the next write to the account, or to the next commit that finds it unapplied
+                    LOG.log(System.Logger.Level.DEBUG, "finishing account {0} failed: {1}", account, e.getMessage());
+                }
+            });
         }
         catch (RejectedExecutionException e) {
             // closing: left to another handle
         }
+    }
+
+    /**
+     * Runs {@code task} on the applier threads after the applies of the account started here before it (failed or
+     * not), as the account's newest apply until it is done.
+     *
+     * @throws RejectedExecutionException when closing
+     */
+    private void afterApplies(AccountId account, Runnable task)
+    {
+        CompletableFuture<Void> next = applying.compute(account.value(), (name, previous) ->
+                (previous == null ? CompletableFuture.<Void>completedFuture(null) : previous.exceptionally(failure -> null)).thenRunAsync(task, appliers));
+        next.whenComplete((done, failure) -> applying.remove(account.value(), next));
     }
 
     /**
