@@ -38,7 +38,7 @@ import static java.util.Objects.requireNonNull;
 final class BatchCommit
 {
     /** At most this many accounts read per attempt to drop them from the head's list of unapplied entries. */
-    private static final int LINGERING_READS = 4;
+    static final int LINGERING_READS = 4;
 
     private final S3Objects objects;
     private final Feed feed;
@@ -325,7 +325,7 @@ final class BatchCommit
      * Accounts, besides the batch's, that the head lists as unapplied since before its newest entries (a few at a
      * time, picked at random): listed so long, they are settled (and the listing is stale) or their writer stopped first.
      */
-    private static List<AccountId> lingering(Documents.Head head, List<AccountId> batchAccounts)
+    static List<AccountId> lingering(Documents.Head head, List<AccountId> batchAccounts)
     {
         List<AccountId> listed = new ArrayList<>(head.unapplied().entrySet().stream()
                 .filter(unapplied -> unapplied.getValue().get(0) <= head.spilledThrough())
