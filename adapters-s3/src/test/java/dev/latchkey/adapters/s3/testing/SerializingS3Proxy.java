@@ -35,14 +35,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Predicate;
 
 import static java.util.Objects.requireNonNull;
 
 /**
  * A test-only HTTP/1.1 reverse proxy on 127.0.0.1 in front of an S3-compatible server (S3Mock), that forwards every
- * request unchanged but one at a time per object key.
+ * request unchanged, but the writes of one object one at a time.
  *
  * <p>Why: S3Mock checks {@code If-None-Match: *} and {@code If-Match} correctly for one request at a time, but not
  * atomically under concurrency. Measured: 32 clients PUTting the same new key with {@code If-None-Match: *} at once,
@@ -51,9 +52,10 @@ import static java.util.Objects.requireNonNull;
  * code built on conditional writes test that code rather than S3Mock's race; a test asserting the race itself would
  * be flaky.
  *
- * <p>What it does: requests on one key (bucket and key from the path-style URL {@code /bucket/key}) are forwarded
- * one at a time, in arrival order; requests on different keys, and requests on no key (listings, bucket requests,
- * multi-object delete), go through in parallel. It forwards the method, path, query, headers (Authorization,
+ * <p>What it does: writes on one key (bucket and key from the path-style URL {@code /bucket/key}: PUT, DELETE, POST)
+ * are forwarded one at a time, in arrival order, and reads of it (GET, HEAD) side by side, but never beside a write
+ * of it: as on AWS S3, whose reads of one object are not serialized and see the latest write. Requests on different
+ * keys, and requests on no key (listings, bucket requests, multi-object delete), go through in parallel. It forwards the method, path, query, headers (Authorization,
  * {@code x-amz-*}, conditional headers) and body, and returns the status, headers and body. Request bodies are read
  * whole into memory (test objects are small): a {@code Transfer-Encoding: chunked} body is forwarded with a
  * {@code Content-Length}, and an {@code aws-chunked} body (the SDK's streaming signatures and trailing checksums)
@@ -64,8 +66,8 @@ import static java.util.Objects.requireNonNull;
  *
  * <p>When the target does not answer (refused, reset, or no answer within a minute) the proxy closes the client's
  * connection without an answer, so that the client sees a network error, as it would without the proxy, rather
- * than a 502 or 504. A request waiting on a paused target keeps its key locked: later requests on that key wait
- * behind it.
+ * than a 502 or 504. A request waiting on a paused target keeps its key locked: later writes on that key wait
+ * behind it (and reads, behind a write).
  *
  * <p>For tests of what a client makes of S3, it also counts requests ({@link #countRequests}, by {@link Operation},
  * as S3 bills them) and injects faults into the next request that matches: {@link #dropNextResponse} forwards the
@@ -93,6 +95,7 @@ public final class SerializingS3Proxy
     private final HttpClient client;
     private final Map<String, KeyLock> locks = new HashMap<>();
     private final List<RequestCounter> counters = new CopyOnWriteArrayList<>();
+    private final AtomicInteger forwarding = new AtomicInteger();
     private final List<Fault> faults = new CopyOnWriteArrayList<>();
 
     private SerializingS3Proxy(URI target)
@@ -152,6 +155,15 @@ public final class SerializingS3Proxy
     public S3Client newClient()
     {
         return TestingS3.newClient(endpoint());
+    }
+
+    /**
+     * How many requests on an object key are forwarded to the target now, their answer not back yet: those that got
+     * past the key's lock.
+     */
+    public int forwarding()
+    {
+        return forwarding.get();
     }
 
     /**
@@ -247,11 +259,14 @@ public final class SerializingS3Proxy
             HttpResponse<byte[]> response;
             Optional<String> key = objectKey(exchange.getRequestURI());
             if (key.isPresent()) {
-                KeyLock lock = lock(key.get());
+                boolean read = exchange.getRequestMethod().equals("GET") || exchange.getRequestMethod().equals("HEAD");
+                Lock lock = lock(key.get(), read);
+                forwarding.incrementAndGet();
                 try {
                     response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
                 }
                 finally {
+                    forwarding.decrementAndGet();
                     unlock(key.get(), lock);
                 }
             }
@@ -381,23 +396,28 @@ public final class SerializingS3Proxy
         return Optional.of(path.substring(1));
     }
 
-    private KeyLock lock(String key)
+    /**
+     * Takes the key's lock: shared for a read, exclusive for a write.
+     */
+    private Lock lock(String key, boolean read)
     {
-        KeyLock lock;
+        KeyLock keyLock;
         synchronized (locks) {
-            lock = locks.computeIfAbsent(key, ignored -> new KeyLock());
-            lock.users++;
+            keyLock = locks.computeIfAbsent(key, ignored -> new KeyLock());
+            keyLock.users++;
         }
-        lock.lock.lock();
+        Lock lock = read ? keyLock.lock.readLock() : keyLock.lock.writeLock();
+        lock.lock();
         return lock;
     }
 
-    private void unlock(String key, KeyLock lock)
+    private void unlock(String key, Lock lock)
     {
-        lock.lock.unlock();
+        lock.unlock();
         synchronized (locks) {
-            lock.users--;
-            if (lock.users == 0) {
+            KeyLock keyLock = locks.get(key);
+            keyLock.users--;
+            if (keyLock.users == 0) {
                 locks.remove(key);
             }
         }
@@ -595,8 +615,8 @@ public final class SerializingS3Proxy
 
     private static final class KeyLock
     {
-        // fair: requests on one key are forwarded in the order they arrived
-        private final ReentrantLock lock = new ReentrantLock(true);
+        // fair: writes on one key are forwarded in the order they arrived, and a write waiting holds back later reads
+        private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock(true);
         // guarded by the map of locks
         private int users;
     }

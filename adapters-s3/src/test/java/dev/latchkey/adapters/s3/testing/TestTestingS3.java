@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -243,6 +244,54 @@ final class TestTestingS3
         }
         finally {
             executor.shutdownNow();
+        }
+    }
+
+    @Test
+    void proxyForwardsReadsOfOneKeySideBySideAndAWriteAfterThem()
+            throws Exception
+    {
+        ExecutorService executor = Executors.newFixedThreadPool(3);
+        try (TestingS3 own = TestingS3.start("side-by-side");
+                S3Client ownClient = own.newClient();
+                S3Client proxied = own.serializingProxy().newClient()) {
+            SerializingS3Proxy proxy = own.serializingProxy();
+            put(ownClient, "side-by-side", "key", "before");
+            try (RequestCounter writes = proxy.countRequests(request -> request.operation() == Operation.PUT_OBJECT)) {
+                own.pause();
+                List<Future<String>> reads = new ArrayList<>();
+                for (int i = 0; i < 2; i++) {
+                    reads.add(executor.submit(() -> proxied.getObjectAsBytes(request -> request.bucket("side-by-side").key("key")).asUtf8String()));
+                }
+                awaitUntil(() -> proxy.forwarding() == 2, "both reads of the key forwarded to the paused server at once");
+
+                Future<?> write = executor.submit(() -> put(proxied, "side-by-side", "key", "after"));
+                awaitUntil(() -> writes.total() == 1, "the write received by the proxy");
+                assertThat(proxy.forwarding()).as("the write waits for the reads of its key").isEqualTo(2);
+
+                own.resume();
+                for (Future<String> read : reads) {
+                    assertThat(read.get(60, TimeUnit.SECONDS)).isEqualTo("before");
+                }
+                write.get(60, TimeUnit.SECONDS);
+                assertThat(ownClient.getObjectAsBytes(request -> request.bucket("side-by-side").key("key")).asUtf8String()).isEqualTo("after");
+            }
+            finally {
+                own.resume();
+            }
+        }
+        finally {
+            executor.shutdownNow();
+        }
+    }
+
+    private static void awaitUntil(BooleanSupplier condition, String what)
+            throws InterruptedException
+    {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() - deadline).as("waiting for %s", what).isNegative();
+            Thread.sleep(10);
         }
     }
 
