@@ -143,33 +143,69 @@ final class Applier
         }
         writeObjects(entries, Map.of());
         crashPoints.passing(WriteStep.OBJECTS_WRITTEN);
-        settle(accountId, stored, entries);
+        settle(accountId, stored, entries, true);
     }
 
     /**
      * The last step of {@link #apply}: the account object counting the entries as applied, replaced conditionally
      * (the first attempt on the object as the writer read it, {@code known}, so it needs no read unless it changed
-     * since; then it is read again and the entries counted on that). Taken a moment later
-     * than the rest, and only if no later apply of the account is due (which counts these entries too). Entries of
-     * other writers among them are written first if the account does not count them by then (their writer is slow,
-     * or stopped).
+     * since; then it is read again and the entries counted on that). Taken later than the rest, once for many
+     * writes ({@link Committer}). It counts the entries in order, as far as their users and keys are known written:
+     * by this handle, or by another writer that said so in a commit since ({@link Documents.Head#knownWritten}). It
+     * stops before another writer's entry not known written yet, unless {@code finishOthers} or that one has been
+     * listed for long ({@link BatchCommit#lingeringThrough}): then its writer is taken as stopped, and this handle
+     * writes it first.
      *
      * @param entries every committed entry about the account that its object did not count when the writer read it,
      *         the writer's own included, oldest first
+     * @param finishOthers whether to write the entries of other writers that are not known written, rather than stop
+     * @return the entries left uncounted, oldest first: from another writer's entry not said to be written yet, or all
+     *         of them when another writer settled the account since {@code known} (it settles the rest too, as a rule)
      */
-    void settle(AccountId accountId, Optional<AccountRead> known, List<Entry> entries)
+    List<Entry> settle(AccountId accountId, Optional<AccountRead> known, List<Entry> entries, boolean finishOthers)
     {
-        long last = entries.get(entries.size() - 1).position();
+        Documents.Head latest = feed.lastKnownHead();
+        List<Long> listed = latest.unappliedOf(accountId.value());
+        if (latest.unwritten() != null && entries.stream().noneMatch(entry -> listed.contains(entry.position()))) {
+            // the head lists an entry until an account object counts it: another writer settled all of them
+            return List.of();
+        }
         Optional<AccountRead> stored = known;
         boolean fresh = false;
+        if (stored.isPresent() && countedSince(stored.get().account(), entries, listed)) {
+            if (!finishOthers) {
+                // another writer settled the account since that version, and settles it now and then: it counts the
+                // rest too, once they are said to be written
+                return entries.stream().filter(entry -> listed.contains(entry.position())).toList();
+            }
+            // a PUT on that version would be refused
+            stored = read(accountId);
+            fresh = true;
+        }
+        long lingering = BatchCommit.lingeringThrough(latest);
         while (true) {
             Documents.Account account = stored.map(AccountRead::account).orElseGet(() -> Documents.Account.absent(accountId));
-            if (account.applied() >= last) {
-                knownApplied(accountId, account.applied());
-                return;
-            }
             long applied = account.applied();
-            List<Entry> others = entries.stream().filter(entry -> entry.position() > applied && !written.contains(entry.position())).toList();
+            List<Entry> uncounted = entries.stream().filter(entry -> entry.position() > applied).toList();
+            List<Entry> countable = new ArrayList<>();
+            List<Entry> others = new ArrayList<>();
+            for (Entry entry : uncounted) {
+                boolean writtenHere = written.contains(entry.position()) || latest.knownWritten(accountId.value(), entry.position());
+                if (!writtenHere && entry.position() > lingering && !finishOthers) {
+                    break;
+                }
+                countable.add(entry);
+                if (!writtenHere) {
+                    others.add(entry);
+                }
+            }
+            if (countable.isEmpty()) {
+                if (!uncounted.isEmpty()) {
+                    return uncounted;
+                }
+                knownApplied(accountId, applied);
+                return List.of();
+            }
             if (!others.isEmpty()) {
                 if (!fresh) {
                     // their writer may have settled them since the object was read
@@ -179,16 +215,34 @@ final class Applier
                 }
                 writeObjects(others, Map.of());
             }
-            account = account.applying(entries, position -> true);
-            Optional<String> etag = objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(account), stored.map(AccountRead::etag).orElse(null));
+            Documents.Account settled = account.applying(countable, position -> true);
+            Optional<String> etag = objects.putIfUnchanged(ObjectLayout.account(accountId.value()), Documents.write(settled), stored.map(AccountRead::etag).orElse(null));
             if (etag.isPresent()) {
-                knownAccounts.saw(accountId, new AccountRead(account, etag.get()));
-                knownApplied(accountId, account.applied());
-                return;
+                knownAccounts.saw(accountId, new AccountRead(settled, etag.get()));
+                knownApplied(accountId, settled.applied());
+                return uncounted.subList(countable.size(), uncounted.size());
             }
             stored = read(accountId);
             fresh = true;
         }
+    }
+
+    /**
+     * Whether an account object newer than {@code account} counts some of the entries: one past what it counts that
+     * the head no longer lists as unapplied (it stops listing an entry once an account object counts it).
+     */
+    private static boolean countedSince(Documents.Account account, List<Entry> entries, List<Long> listed)
+    {
+        return entries.stream().anyMatch(entry -> entry.position() > account.applied() && !listed.contains(entry.position()));
+    }
+
+    /**
+     * Whether this handle wrote the users and keys of the entry at {@code position} (among the last few thousand it
+     * wrote): what its next commit stops listing as unwritten.
+     */
+    boolean wrote(long position)
+    {
+        return written.contains(position);
     }
 
     private Optional<AccountRead> read(AccountId accountId)
@@ -231,13 +285,24 @@ final class Applier
 
     private void writeUsers(Map<String, List<Entry>> byUser, Map<String, String> stagedKeys)
     {
-        parallel.map(List.copyOf(byUser.values()), userEntries -> {
-            for (Entry entry : userEntries) {
-                writeUser(entry, stagedKeys);
-                remember(entry);
+        List<Runnable> writes = new ArrayList<>();
+        for (List<Entry> userEntries : byUser.values()) {
+            Entry first = userEntries.get(0);
+            if (userEntries.size() == 1 && (first.type() == ChangeType.USER_ADDED || first.type() == ChangeType.ACCOUNT_CREATED)) {
+                // a new user: its object and its key's do not depend on each other (the account counts neither before
+                // both are written), so they are written side by side
+                writes.add(() -> writeUserObject(first, stagedKeys));
+                writes.add(() -> writeIssuedKey(first, stagedKeys));
             }
+            else {
+                writes.add(() -> userEntries.forEach(entry -> writeUser(entry, stagedKeys)));
+            }
+        }
+        parallel.map(writes, write -> {
+            write.run();
             return null;
         });
+        byUser.values().forEach(userEntries -> userEntries.forEach(this::remember));
     }
 
     private void remember(Entry entry)
@@ -248,7 +313,7 @@ final class Applier
         }
     }
 
-    private void writeUser(Entry entry, Map<String, String> stagedKeys)
+    private void writeUserObject(Entry entry, Map<String, String> stagedKeys)
     {
         String userKey = ObjectLayout.user(entry.accountId(), entry.incarnation(), entry.userId());
         byte[] user = Documents.write(Documents.User.writtenBy(entry));
@@ -259,6 +324,11 @@ final class Applier
         if (!created) {
             advance(userKey, user, entry.position(), bytes -> Documents.read(bytes, Documents.User.class).position());
         }
+    }
+
+    private void writeUser(Entry entry, Map<String, String> stagedKeys)
+    {
+        writeUserObject(entry, stagedKeys);
         switch (entry.type()) {
             case ACCOUNT_CREATED, USER_ADDED -> writeIssuedKey(entry, stagedKeys);
             case KEY_ADDED -> {

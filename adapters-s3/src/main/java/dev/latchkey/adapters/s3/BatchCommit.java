@@ -39,6 +39,8 @@ final class BatchCommit
 {
     /** At most this many accounts read per attempt to drop them from the head's list of unapplied entries. */
     static final int LINGERING_READS = 4;
+    /** How many entries after its commit a position still listed as unapplied is taken as lingering. */
+    static final int LINGERING_LAG = 8 * ObjectLayout.PAGE_SIZE;
 
     private final S3Objects objects;
     private final Feed feed;
@@ -149,12 +151,12 @@ final class BatchCommit
         Map<String, Long> settled = applier.settled();
         Map<String, Long> appliedThrough = new HashMap<>(settled);
         // every account of the batch not planned yet, as the head read leaves it: from the version of its object known
-        // here when the head's newest entries bring it up to date, else read after the head
+        // here brought up to date with the feed's entries since, else read after the head
         List<AccountId> batchAccounts = batch.stream().map(write -> write.accountId).distinct().toList();
         List<AccountId> accounts = new ArrayList<>();
         for (AccountId account : batchAccounts.stream().filter(account -> !current.containsKey(account)).toList()) {
             Optional<AccountRead> known = applier.known().get(account);
-            Optional<AccountView> view = known.flatMap(read -> attemptViews.foldNewest(read, account, head.head()));
+            Optional<AccountView> view = known.flatMap(read -> attemptViews.foldKnown(read, account, head.head()));
             if (view.isPresent()) {
                 documents.put(account, known);
                 current.put(account, view.get());
@@ -177,7 +179,7 @@ final class BatchCommit
             });
             if (i >= accounts.size()) {
                 long applied = appliedThrough.getOrDefault(account.value(), 0L);
-                if (head.head().unappliedOf(account.value()).stream().anyMatch(unapplied -> unapplied > applied && unapplied <= head.head().spilledThrough())) {
+                if (head.head().unappliedOf(account.value()).stream().anyMatch(unapplied -> unapplied > applied && unapplied <= lingeringThrough(head.head()))) {
                     // committed long ago and still not applied: its writer stopped first, so this handle finishes it
                     finishLater.accept(account);
                 }
@@ -271,7 +273,7 @@ final class BatchCommit
         }
         crashPoints.passing(WriteStep.STAGED);
 
-        Optional<HeadRead> committed = feed.append(head, entries, appliedThrough);
+        Optional<HeadRead> committed = feed.append(head, entries, appliedThrough, applier::wrote);
         if (committed.isEmpty() && !feed.holds(entries)) {
             return Outcome.LOST;
         }
@@ -322,13 +324,22 @@ final class BatchCommit
     }
 
     /**
-     * Accounts, besides the batch's, that the head lists as unapplied since before its newest entries (a few at a
-     * time, picked at random): listed so long, they are settled (and the listing is stale) or their writer stopped first.
+     * The newest position that, listed as unapplied, has been for long: its writer settles its account well before
+     * ({@link Committer#SETTLE_LAG} entries later at most, as a rule), unless it stopped first.
+     */
+    static long lingeringThrough(Documents.Head head)
+    {
+        return head.position() - LINGERING_LAG;
+    }
+
+    /**
+     * Accounts, besides the batch's, that the head has listed as unapplied for long ({@link #lingeringThrough}; a few
+     * at a time, picked at random): they are settled (and the listing is stale) or their writer stopped first.
      */
     static List<AccountId> lingering(Documents.Head head, List<AccountId> batchAccounts)
     {
         List<AccountId> listed = new ArrayList<>(head.unapplied().entrySet().stream()
-                .filter(unapplied -> unapplied.getValue().get(0) <= head.spilledThrough())
+                .filter(unapplied -> unapplied.getValue().get(0) <= lingeringThrough(head))
                 .map(unapplied -> AccountId.of(unapplied.getKey()))
                 .filter(account -> !batchAccounts.contains(account))
                 .toList());

@@ -42,7 +42,8 @@ import static java.util.Objects.requireNonNull;
  * Before the commit, each new key is staged ({@link Staging}), and the commit lists its entries in the head as
  * unapplied to their accounts (so readers fold them in from then on); after it, the writes' users and keys are written
  * on the applier threads, off the committer's path, each write answers once those of its account are, and the account
- * counts them as applied a moment later ({@link Applier}), after which a later commit stops listing them. An account deletion answers at its commit: its per-user cleanup runs after. A write that has not
+ * counts them as applied later, once for many writes ({@link #settleLater}), after which a later commit stops listing
+ * them. An account deletion answers at its commit: its per-user cleanup runs after. A write that has not
  * gone out with a commit within the write timeout answers UNAVAILABLE "the store is busy", and never lands.
  */
 final class Committer
@@ -54,9 +55,21 @@ final class Committer
     static final int MAX_BATCH = ObjectLayout.PAGE_SIZE;
     private static final int APPLIER_THREADS = 4;
     private static final Duration FINISH_WAIT = Duration.ofSeconds(2);
-    /** About one attempt: time for the next batch of this handle to the same account to come first and settle both. */
-    private static final Duration SETTLE_DELAY = Duration.ofMillis(250);
+    /**
+     * How long after its first uncounted entry applied here an account object is settled at the latest: the writes to
+     * it from here meanwhile (and from other instances, once written) are counted by the same PUT.
+     */
+    static final Duration SETTLE_DELAY = Duration.ofSeconds(4);
+    /**
+     * How many times a settle that another writer's entries hold up is taken again, {@link #SETTLE_DELAY} apart,
+     * waiting for that writer to say they are written; the last time, this handle writes them (that writer stopped, or
+     * is very slow).
+     */
+    private static final int SETTLE_RETRIES = 3;
+    /** How many entries after its oldest uncounted entry an account object is settled, at the latest. */
+    static final int SETTLE_LAG = 5 * ObjectLayout.PAGE_SIZE;
 
+    private final Feed feed;
     private final Applier applier;
     private final ParallelReads parallel;
     private final BatchCommit batches;
@@ -71,15 +84,18 @@ final class Committer
     });
     /** The newest apply of each account started here: the next one of the same account runs after it. */
     private final Map<String, CompletableFuture<Void>> applying = new ConcurrentHashMap<>();
-    /** Account objects waiting to count applied entries ({@link #settleLater}). */
+    /** Accounts whose entries applied here their objects do not count yet, and what settling each takes. */
+    private final Map<AccountId, Unsettled> unsettled = new ConcurrentHashMap<>();
+    /** Accounts with a settle due after {@link #SETTLE_DELAY}. */
+    private final Set<AccountId> timed = ConcurrentHashMap.newKeySet();
+    /** The settles under way. */
     private final Set<CompletableFuture<Void>> settlings = ConcurrentHashMap.newKeySet();
-    /** How many applies of each account were started here: an apply leaves the account object to a later one. */
-    private final Map<String, Long> tickets = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     Committer(S3Objects objects, Feed feed, LiveViews views, Applier applier, ConditionalWriteProbe probe, Clock clock,
             Duration writeTimeout, Duration callTimeout, CrashPoints crashPoints)
     {
+        this.feed = requireNonNull(feed, "feed is null");
         this.applier = requireNonNull(applier, "applier is null");
         // a batch's reads and stages each go out in one round, whatever its size: the head waits on them
         this.parallel = new ParallelReads(MAX_BATCH, "latchkey-s3-commit-io");
@@ -140,6 +156,8 @@ final class Committer
     {
         try {
             CompletableFuture.allOf(applying.values().toArray(CompletableFuture[]::new)).get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            // and the settles not due yet, now
+            List.copyOf(unsettled.keySet()).forEach(this::settleNow);
             CompletableFuture.allOf(settlings.toArray(CompletableFuture[]::new)).get(wait.toMillis(), TimeUnit.MILLISECONDS);
         }
         catch (ExecutionException e) {
@@ -191,6 +209,7 @@ final class Committer
             queue.drainTo(batch, MAX_BATCH - 1);
             try {
                 batches.commit(batch);
+                settleDue(feed.lastKnownHead().position());
                 yieldToOtherWriters();
             }
             catch (RuntimeException e) {
@@ -208,10 +227,11 @@ final class Committer
     /**
      * Applies a committed batch's entries about one account on the applier threads, after the previous apply of the
      * same account from here, and answers that account's writes once their users and keys are written (the account
-     * object is settled after, {@link #settleLater}). An account deletion answers at once: the
+     * object is settled later, {@link #settleLater}). An account deletion answers at once: the
      * committed entry is the decision (every key of the account stopped with it), and its cleanup costs about four
-     * requests per user. If this handle stops first, the head keeps listing the entries as unapplied, and the next
-     * write to the account, from any instance, applies them (or a commit that finds them listed that long).
+     * requests per user. If this handle stops first, the head keeps listing the entries as unapplied (and unwritten),
+     * and the next handle to settle the account applies them, after waiting a few turns for this one (as does a
+     * commit that finds them listed for long).
      */
     private void applyLater(BatchCommit.Committed committed)
     {
@@ -222,12 +242,11 @@ final class Committer
         List<QueuedWrite<?>> writes = committed.writes();
         List<QueuedWrite<?>> deletions = writes.stream().filter(write -> write.planned != null && write.planned.type() == ChangeType.ACCOUNT_DELETED).toList();
         List<QueuedWrite<?>> waiting = writes.stream().filter(write -> write.planned == null || write.planned.type() != ChangeType.ACCOUNT_DELETED).toList();
-        long ticket = tickets.merge(account.value(), 1L, Long::sum);
         try {
             afterApplies(account, () -> {
                 try {
                     applier.apply(pending, committed.own(), stagedKeys, () -> waiting.forEach(QueuedWrite::answer));
-                    settleLater(account, read, pending, ticket);
+                    settleLater(account, read, pending);
                 }
                 catch (RuntimeException e) {
                     if (waiting.isEmpty()) {
@@ -285,25 +304,95 @@ final class Committer
     }
 
     /**
-     * Counts a batch's entries as applied on their account a moment after their objects are written, unless a later
-     * batch of this handle writes to the account meanwhile: its own settling counts them too.
+     * What settling an account takes: the newest version of its object read by a batch, and the entries it did not
+     * count, oldest first.
      */
-    private void settleLater(AccountId account, Optional<AccountRead> read, List<Entry> entries, long ticket)
+    private record Unsettled(Optional<AccountRead> read, List<Entry> entries, int retries)
     {
-        CompletableFuture<Void> settling = CompletableFuture.runAsync(() -> {
-            // the newest apply of the account started here settles it, and forgets the account (unless another began)
-            if (tickets.remove(account.value(), ticket)) {
+        long oldest()
+        {
+            return entries.get(0).position();
+        }
+    }
+
+    /**
+     * Counts a batch's entries as applied on their account later, with the entries applied here after them: at most
+     * {@link #SETTLE_DELAY} after the account's first entry left uncounted here, or once the head is
+     * {@link #SETTLE_LAG} entries past it ({@link #settleDue}), whichever comes first. Until then the head lists them
+     * as unapplied, and every reader folds them in; the later an account is settled, the more writes (of any
+     * instance) one PUT counts.
+     */
+    private void settleLater(AccountId account, Optional<AccountRead> read, List<Entry> entries)
+    {
+        if (entries.isEmpty()) {
+            return;
+        }
+        // the newest apply's entries hold every older one its object did not count
+        waitToSettle(account, new Unsettled(read, entries, 0));
+    }
+
+    private void waitToSettle(AccountId account, Unsettled waiting)
+    {
+        unsettled.put(account, waiting);
+        if (timed.add(account)) {
+            // from three quarters of the delay to five quarters: instances that wrote to an account at the same moment
+            // take turns to settle it, and the later one finds it settled
+            long delay = SETTLE_DELAY.toMillis() * 3 / 4 + ThreadLocalRandom.current().nextLong(SETTLE_DELAY.toMillis() / 2 + 1);
+            CompletableFuture.runAsync(() -> {
+                timed.remove(account);
+                settleNow(account);
+            }, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS));
+        }
+    }
+
+    /**
+     * Settles now, after a commit, the accounts whose oldest uncounted entry is {@link #SETTLE_LAG} entries behind
+     * the head (but those waiting for another writer: they wait for their time).
+     */
+    private void settleDue(long headPosition)
+    {
+        unsettled.forEach((account, waiting) -> {
+            if (waiting.retries() == 0 && headPosition - waiting.oldest() >= SETTLE_LAG) {
+                settleNow(account);
+            }
+        });
+    }
+
+    /**
+     * Settles the account on the applier threads, beside its applies (it counts only entries whose objects are
+     * written, so it waits for none of them).
+     */
+    private void settleNow(AccountId account)
+    {
+        Unsettled waiting = unsettled.remove(account);
+        if (waiting == null) {
+            return;
+        }
+        try {
+            CompletableFuture<Void> settling = CompletableFuture.runAsync(() -> {
+                // an apply registered since counts its entries too: they are in its list, newer
+                Unsettled newer = unsettled.remove(account);
+                Unsettled taken = newer == null ? waiting : newer;
+                Optional<AccountRead> known = applier.known().get(account).or(taken::read);
                 try {
-                    applier.settle(account, read, entries);
+                    // held up that long by another writer's entries, this handle writes them itself
+                    List<Entry> left = applier.settle(account, known, taken.entries(), taken.retries() >= SETTLE_RETRIES);
+                    if (!left.isEmpty() && taken.retries() < SETTLE_RETRIES && !unsettled.containsKey(account)) {
+                        // another writer's entry, not said to be written yet, comes first: try again later
+                        waitToSettle(account, new Unsettled(applier.known().get(account), left, taken.retries() + 1));
+                    }
                 }
                 catch (RuntimeException e) {
-                    // the entries stay pending on the account, which reads the same; the next write to it settles them
+                    // the entries stay listed as unapplied, and read the same; the next write to the account settles them
                     LOG.log(System.Logger.Level.DEBUG, "settling account {0} failed: {1}", account, e.getMessage());
                 }
-            }
-        }, CompletableFuture.delayedExecutor(SETTLE_DELAY.toMillis(), TimeUnit.MILLISECONDS, appliers));
-        settlings.add(settling);
-        settling.whenComplete((done, failure) -> settlings.remove(settling));
+            }, appliers);
+            settlings.add(settling);
+            settling.whenComplete((done, failure) -> settlings.remove(settling));
+        }
+        catch (RejectedExecutionException e) {
+            // closing: left to the next write to the account
+        }
     }
 
     /**

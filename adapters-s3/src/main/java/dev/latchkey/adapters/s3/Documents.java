@@ -41,6 +41,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.LongPredicate;
@@ -80,10 +81,15 @@ final class Documents
      *         applied yet: written by the commit that makes them, dropped by a later commit once their account object
      *         is known to count them; a reader of an account reads the head first, then the account object, and folds
      *         in the changes listed here past what the object counts (null in a head written before: none)
+     * @param unwritten the positions, among those listed in {@code unapplied}, whose users and keys may not all be
+     *         written yet: listed by the commit that makes them (an entry that writes no such object is not), dropped by
+     *         a later commit of a handle that wrote them. A listed-unapplied position missing here is written, so that
+     *         any instance may count it on its account without writing anything else first (null, in a head written
+     *         before this list: every listed position may be unwritten)
      */
-    record Head(long position, long compactedThrough, long spilledThrough, List<Entry> entries, Map<String, List<Long>> unapplied)
+    record Head(long position, long compactedThrough, long spilledThrough, List<Entry> entries, Map<String, List<Long>> unapplied, List<Long> unwritten)
     {
-        static final Head EMPTY = new Head(0, 0, 0, List.of(), Map.of());
+        static final Head EMPTY = new Head(0, 0, 0, List.of(), Map.of(), List.of());
 
         Head
         {
@@ -97,6 +103,38 @@ final class Documents
                 });
             }
             unapplied = Collections.unmodifiableMap(byAccount);
+            unwritten = unwritten == null ? null : List.copyOf(new TreeSet<>(unwritten));
+        }
+
+        /**
+         * A head that does not say which of its unapplied positions are written (as one written before it did).
+         */
+        Head(long position, long compactedThrough, long spilledThrough, List<Entry> entries, Map<String, List<Long>> unapplied)
+        {
+            this(position, compactedThrough, spilledThrough, entries, unapplied, null);
+        }
+
+        /**
+         * Whether the users and keys of the entry at {@code position} about the account are known written: it is
+         * listed as unapplied to the account, and not as unwritten.
+         */
+        boolean knownWritten(String accountId, long position)
+        {
+            return unwritten != null && unappliedOf(accountId).contains(position) && Collections.binarySearch(unwritten, position) < 0;
+        }
+
+        /**
+         * The positions whose users and keys may not all be written: {@code unwritten}, or every listed position in a
+         * head that does not say.
+         */
+        Set<Long> maybeUnwritten()
+        {
+            if (unwritten != null) {
+                return new TreeSet<>(unwritten);
+            }
+            TreeSet<Long> listed = new TreeSet<>();
+            unapplied.values().forEach(listed::addAll);
+            return listed;
         }
 
         /**
@@ -112,7 +150,7 @@ final class Documents
          */
         Head compactedThrough(long through)
         {
-            return new Head(position, through, spilledThrough, entries, unapplied);
+            return new Head(position, through, spilledThrough, entries, unapplied, unwritten);
         }
     }
 
@@ -329,6 +367,15 @@ final class Documents
         {
             return keyId != null && secretHash != null
                     && (type == ChangeType.ACCOUNT_CREATED || type == ChangeType.USER_ADDED || type == ChangeType.KEY_REPLACED || type == ChangeType.KEY_ADDED);
+        }
+
+        /**
+         * Whether applying the write writes objects besides its account's: a user and its keys, or, for an account
+         * deletion, the revocation of every key of the account (what {@link Applier} writes for it).
+         */
+        boolean writesObjects()
+        {
+            return userId != null || type == ChangeType.ACCOUNT_DELETED;
         }
 
         boolean names(UserId user)

@@ -1,5 +1,7 @@
 package dev.latchkey.adapters.s3;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.latchkey.adapters.s3.Documents.Entry;
 import dev.latchkey.adapters.s3.Documents.Head;
 import dev.latchkey.adapters.s3.Documents.Page;
@@ -11,6 +13,7 @@ import dev.latchkey.core.store.FeedPosition;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +22,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.LongPredicate;
 
 import static dev.latchkey.adapters.s3.ObjectLayout.HEAD;
 import static dev.latchkey.adapters.s3.ObjectLayout.PAGE_SIZE;
@@ -32,15 +36,23 @@ import static java.util.Objects.requireNonNull;
  * consecutive and one writer wins each. Nothing read is trusted without asking S3: the entity tag of the newest head
  * read is only sent back, so that an unchanged head costs a 304.
  * <p>
+ * A page holds committed entries only, and never changes once written (the audit's retention may delete it): the
+ * pages read or written here are kept, a bounded number of them, so that folding in entries that left the head costs
+ * no request, as a rule.
+ * <p>
  * Compaction only raises the head's {@code compactedThrough} (a reader behind it is reset): the pages stay, as the
  * archive of the audit trail, which each entry's origin makes of the feed ({@link AuditTrail}), until the audit's
  * retention deletes them.
  */
 final class Feed
 {
+    /** How many pages are kept in memory: the last 8,192 entries. */
+    private static final int KEPT_PAGES = 256;
+
     private final S3Objects objects;
     private final int retention;
     private final AtomicReference<HeadRead> lastHead = new AtomicReference<>();
+    private final Cache<Long, List<Entry>> pages = Caffeine.newBuilder().maximumSize(KEPT_PAGES).build();
 
     Feed(S3Objects objects, int retention)
     {
@@ -106,13 +118,13 @@ final class Feed
      */
     List<Entry> committedAt(Head head, Collection<Long> positions, Reads reads)
     {
-        Map<Long, List<Entry>> pages = new HashMap<>();
+        Map<Long, List<Entry>> read = new HashMap<>();
         TreeMap<Long, Entry> found = new TreeMap<>();
         for (long position : positions) {
             if (position < 1 || position > head.position()) {
                 continue;
             }
-            List<Entry> entries = position > head.spilledThrough() ? head.entries() : pages.computeIfAbsent(pageStart(position), start -> readPage(start, reads));
+            List<Entry> entries = position > head.spilledThrough() ? head.entries() : read.computeIfAbsent(pageStart(position), start -> readPage(start, reads));
             for (Entry entry : entries) {
                 if (entry.position() == position) {
                     found.put(position, entry);
@@ -162,10 +174,12 @@ final class Feed
      *
      * @param appliedThrough for some accounts, a position their account object is known to count as applied (it
      *         only ever moves forward): the head stops listing their entries up to it as unapplied
+     * @param writtenHere whether this handle wrote the users and keys of the entry at a position: the head stops
+     *         listing it as unwritten
      * @return the new head; empty when the head changed since it was read (or this PUT's answer was lost and its
      *         retry failed the condition: see {@link #holds})
      */
-    Optional<HeadRead> append(HeadRead read, List<Entry> entries, Map<String, Long> appliedThrough)
+    Optional<HeadRead> append(HeadRead read, List<Entry> entries, Map<String, Long> appliedThrough, LongPredicate writtenHere)
     {
         Head head = read.head();
         List<Entry> newest = new ArrayList<>(head.entries());
@@ -174,10 +188,14 @@ final class Feed
         while (newest.size() > 2 * PAGE_SIZE) {
             List<Entry> spilled = List.copyOf(newest.subList(0, PAGE_SIZE));
             objects.put(page(spilledThrough + 1), Documents.write(new Page(spilled)));
+            // committed entries only (the head holds more than a page of them before any spills): kept as it is
+            pages.put(spilledThrough + 1, spilled);
             newest.subList(0, PAGE_SIZE).clear();
             spilledThrough += PAGE_SIZE;
         }
-        Head next = new Head(head.position() + entries.size(), head.compactedThrough(), spilledThrough, newest, unapplied(head, entries, appliedThrough));
+        Map<String, List<Long>> unapplied = unapplied(head, entries, appliedThrough);
+        Head next = new Head(head.position() + entries.size(), head.compactedThrough(), spilledThrough, newest, unapplied,
+                unwritten(head, entries, unapplied, writtenHere));
         Optional<HeadRead> committed = objects.putIfUnchanged(HEAD, Documents.write(next), read.etag()).map(etag -> new HeadRead(next, etag));
         committed.ifPresent(this::remember);
         return committed;
@@ -201,6 +219,58 @@ final class Feed
             unapplied.computeIfAbsent(entry.accountId(), account -> new ArrayList<>()).add(entry.position());
         }
         return unapplied;
+    }
+
+    /**
+     * What a head appending {@code entries}, and listing {@code unapplied}, lists as unwritten: what {@code head} may
+     * not have written, but for the positions written here and those no longer listed as unapplied (an account object
+     * counts them: they were written first), and the new entries that write users or keys.
+     */
+    static List<Long> unwritten(Head head, List<Entry> entries, Map<String, List<Long>> unapplied, LongPredicate writtenHere)
+    {
+        Set<Long> listed = new HashSet<>();
+        unapplied.values().forEach(listed::addAll);
+        List<Long> unwritten = new ArrayList<>();
+        for (long position : head.maybeUnwritten()) {
+            if (listed.contains(position) && !writtenHere.test(position)) {
+                unwritten.add(position);
+            }
+        }
+        for (Entry entry : entries) {
+            if (entry.writesObjects()) {
+                unwritten.add(entry.position());
+            }
+        }
+        return unwritten;
+    }
+
+    /**
+     * Every committed entry after {@code after}, oldest first, from the pages (kept here, or read) and the head; empty
+     * when a page is missing (deleted by the audit's retention).
+     */
+    Optional<List<Entry>> entriesAfter(Head head, long after, Reads reads)
+    {
+        List<Entry> found = new ArrayList<>();
+        long next = after + 1;
+        while (next <= head.spilledThrough()) {
+            long start = pageStart(next);
+            List<Entry> page = readPage(start, reads);
+            if (page.isEmpty()) {
+                return Optional.empty();
+            }
+            for (Entry entry : page) {
+                if (entry.position() >= next) {
+                    found.add(entry);
+                }
+            }
+            next = start + PAGE_SIZE;
+        }
+        for (Entry entry : head.entries()) {
+            if (entry.position() >= next) {
+                found.add(entry);
+            }
+        }
+        return Optional.of(List.copyOf(found));
     }
 
     /**
@@ -260,10 +330,18 @@ final class Feed
         return objects.get(page(start)).map(found -> Documents.read(found.bytes(), Page.class).entries());
     }
 
-    private static List<Entry> readPage(long start, Reads reads)
+    private List<Entry> readPage(long start, Reads reads)
     {
-        return reads.get(page(start))
+        List<Entry> kept = pages.getIfPresent(start);
+        if (kept != null) {
+            return kept;
+        }
+        List<Entry> entries = reads.get(page(start))
                 .map(found -> Documents.read(found.bytes(), Page.class).entries())
                 .orElse(List.of());
+        if (!entries.isEmpty()) {
+            pages.put(start, entries);
+        }
+        return entries;
     }
 }

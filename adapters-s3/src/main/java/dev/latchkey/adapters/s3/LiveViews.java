@@ -29,6 +29,8 @@ import static java.util.Objects.requireNonNull;
 final class LiveViews
 {
     private static final int MAX_LOOKUP_ATTEMPTS = 5;
+    /** How far behind the head a known account object may be for {@link #foldKnown}: 16 pages, read once each. */
+    static final int KNOWN_LAG = 16 * ObjectLayout.PAGE_SIZE;
 
     private final Reads objects;
     private final Feed feed;
@@ -182,21 +184,21 @@ final class LiveViews
     }
 
     /**
-     * An account object read or written earlier, brought up to {@code head} with every entry about the account among
-     * the head's newest entries past what it counts: the view a read of the object now would give, when those entries
-     * hold everything committed since the object (it counts at least every entry the head has moved to pages, and
-     * holds no older version's marks); empty otherwise, or when the object is newer than the head.
+     * An account object read or written earlier, brought up to {@code head} with every committed entry about the
+     * account past what it counts, from the feed (its pages are kept in memory, as a rule): the view a read of the
+     * object now would give. Empty when the object holds an older version's marks, is newer than the head, or counts
+     * less than the last {@link #KNOWN_LAG} entries, or when a page it needs is gone.
      */
-    Optional<AccountView> foldNewest(AccountRead known, AccountId accountId, Head head)
+    Optional<AccountView> foldKnown(AccountRead known, AccountId accountId, Head head)
     {
         Documents.Account account = known.account();
-        if (account.applied() < head.spilledThrough() || account.applied() > head.position() || !account.pending().isEmpty()) {
+        if (!account.pending().isEmpty() || account.applied() > head.position() || head.position() - account.applied() > KNOWN_LAG) {
             return Optional.empty();
         }
-        List<Entry> newer = head.entries().stream()
-                .filter(entry -> entry.accountId().equals(accountId.value()) && entry.position() > account.applied())
-                .toList();
-        return Optional.of(new AccountView(account.applying(newer, position -> true), newer));
+        return feed.entriesAfter(head, account.applied(), objects).map(entries -> {
+            List<Entry> newer = entries.stream().filter(entry -> entry.accountId().equals(accountId.value())).toList();
+            return new AccountView(account.applying(newer, position -> true), newer);
+        });
     }
 
     /**

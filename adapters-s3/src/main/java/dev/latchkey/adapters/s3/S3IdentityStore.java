@@ -57,9 +57,10 @@ import static java.util.Objects.requireNonNull;
  * condition, reads again and re-checks its preconditions: no write is lost and conflicting writes have one winner.
  * The writes of one handle are committed in batches, one conditional PUT for every write queued meanwhile
  * ({@link Committer}). Before committing, the writer stages the new keys; the commit lists its entries in the head
- * as unapplied to their accounts; after it, the writer writes the users and keys and finally the accounts
- * ({@link Applier}), and a later commit stops listing the entries once their accounts count them. Every object write
- * carries the position of its entry and never replaces a newer one.
+ * as unapplied to their accounts (and those that write users or keys as unwritten); after it, the writer writes the
+ * users and keys (its next commit stops listing them as unwritten) and, later and once for many writes, the accounts
+ * ({@link Applier#settle}), and a later commit stops listing the entries once their accounts count them. Every object
+ * write carries the position of its entry and never replaces a newer one.
  * <p>
  * A write that has not gone out with a commit within the write timeout ({@link S3StoreConfig#writeTimeout()}) is
  * given up: UNAVAILABLE, "the store is busy". It has not landed and never will (what it staged is ignored and
@@ -71,8 +72,8 @@ import static java.util.Objects.requireNonNull;
  * the reads are of one moment). An account with committed entries not yet applied (a writer is finishing them, or
  * was killed) is read as those entries leave it: the head read before the account object lists them
  * ({@link LiveViews}). An account deletion answers once its entry is
- * committed; its per-user cleanup runs after, and is finished by the next write to the account if this handle stops
- * first. So the committed entry is the decision, and every lookup honours it from the moment it commits.
+ * committed; its per-user cleanup runs after, and is finished by the next handle to settle the account if this one
+ * stops first. So the committed entry is the decision, and every lookup honours it from the moment it commits.
  *
  * <h2>Several keys per user</h2>
  * A user object lists every key its user holds and names its primary key; each key object carries its attributes

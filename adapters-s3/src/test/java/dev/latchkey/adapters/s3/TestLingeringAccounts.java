@@ -12,16 +12,16 @@ import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The accounts a commit reads besides its batch's: those the head has listed as unapplied since before its newest
- * entries, a few at a time, so that one that cannot be finished does not keep the others waiting.
+ * The accounts a commit reads besides its batch's: those the head has listed as unapplied for long (since more than
+ * {@link BatchCommit#LINGERING_LAG} entries), a few at a time, so that one that cannot be finished does not keep the others waiting.
  */
 class TestLingeringAccounts
 {
     @Test
     void aFewOfTheLongListedAccountsOtherThanTheBatchsAreReadAndEveryOneOfThemInTurn()
     {
-        // spilled through 10: entries at 10 or before have left the head's newest
-        Head head = new Head(20, 0, 10, List.of(), Map.of(
+        // entries at 10 or before were committed LINGERING_LAG entries ago, or more
+        Head head = new Head(10 + BatchCommit.LINGERING_LAG, 0, BatchCommit.LINGERING_LAG, List.of(), Map.of(
                 "a1", List.of(2L), "a2", List.of(3L, 15L), "a3", List.of(4L), "a4", List.of(5L), "a5", List.of(6L),
                 "batch", List.of(7L), "recent", List.of(11L)));
         List<AccountId> batchAccounts = List.of(AccountId.of("batch"));
@@ -40,7 +40,7 @@ class TestLingeringAccounts
     @Test
     void nothingListedLongReadsNothing()
     {
-        Head head = new Head(20, 0, 10, List.of(), Map.of("recent", List.of(11L), "batch", List.of(3L)));
+        Head head = new Head(10 + BatchCommit.LINGERING_LAG, 0, BatchCommit.LINGERING_LAG, List.of(), Map.of("recent", List.of(11L), "batch", List.of(3L)));
 
         assertThat(BatchCommit.lingering(head, List.of(AccountId.of("batch")))).isEmpty();
     }

@@ -278,7 +278,7 @@ class TestS3CrashSafety
     }
 
     @Test
-    void aWriteKilledAfterItsCommitIsFinishedByAnotherHandleOnceItsEntryHasLeftTheHeadsNewest()
+    void aWriteKilledAfterItsCommitIsFinishedByAnotherHandleOnceItsEntryHasBeenListedForLong()
             throws Exception
     {
         createAccountWithAdmin();
@@ -287,13 +287,13 @@ class TestS3CrashSafety
         long bobsEntry = survivor.readHead().position();
         assertThat(survivor.readHead().unappliedOf(ACME.value())).contains(bobsEntry);
 
-        // writes to another account only (none reads acme), until bob's entry is in a feed page
+        // writes to another account only (none reads acme), until bob's entry has been listed for long
         AccountId other = AccountId.of("other");
         survivor.createAccount(new Account(other, clock.instant(), false), Optional.empty());
         ExecutorService writers = Executors.newFixedThreadPool(16);
         try {
-            for (int round = 0; survivor.readHead().spilledThrough() < bobsEntry; round++) {
-                assertThat(round).as("rounds of writes before the head spills").isLessThan(20);
+            for (int round = 0; BatchCommit.lingeringThrough(survivor.readHead()) < bobsEntry; round++) {
+                assertThat(round).as("rounds of writes before bob's entry lingers").isLessThan(BatchCommit.LINGERING_LAG / 16 + 4);
                 List<Future<?>> writes = new ArrayList<>();
                 for (int i = 0; i < 16; i++) {
                     ApiKey key = keys.random();
