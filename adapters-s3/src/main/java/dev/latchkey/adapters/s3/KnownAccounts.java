@@ -9,8 +9,8 @@ import java.util.Optional;
 
 /**
  * The newest version of each account object that this handle's writes read or wrote (a bounded number of them):
- * where a batch may start its checks of an account instead of reading it again, when the head's newest entries hold
- * everything committed about the account since ({@link LiveViews#foldNewest}). Never an answer to a read, and never
+ * where a batch may start its checks of an account instead of reading it again, folding in every entry committed
+ * about the account since from the feed ({@link LiveViews#foldKnown}). Never an answer to a read, and never
  * trusted beyond that: the head's condition still decides every commit, and a settle with a version that changed
  * since fails its condition and reads the object again.
  */
