@@ -150,17 +150,18 @@ final class Applier
      * The last step of {@link #apply}: the account object counting the entries as applied, replaced conditionally
      * (the first attempt on the object as the writer read it, {@code known}, so it needs no read unless it changed
      * since; then it is read again and the entries counted on that). Taken later than the rest, once for many
-     * writes ({@link Committer}). It counts the entries in order, as far as their users and keys are known written:
-     * by this handle, or by another writer that said so in a commit since ({@link Documents.Head#knownWritten}). It
-     * stops before another writer's entry not known written yet, unless {@code finishOthers} or that one has been
-     * listed for long ({@link BatchCommit#lingeringThrough}): then its writer is taken as stopped, and this handle
-     * writes it first.
+     * writes ({@link Committer}). It counts the entries in order, as far as their users and keys are written: by this
+     * handle, or by another writer that said so in a commit since ({@link Documents.Head#knownWritten}). It stops
+     * before another writer's entry not known written yet, unless {@code finishOthers} or that one has been listed
+     * for long ({@link BatchCommit#lingeringThrough}): then its writer is taken as stopped, and this handle writes it
+     * first, and counts it.
      *
      * @param entries every committed entry about the account that its object did not count when the writer read it,
      *         the writer's own included, oldest first
      * @param finishOthers whether to write the entries of other writers that are not known written, rather than stop
-     * @return the entries left uncounted, oldest first: from another writer's entry not said to be written yet, or all
-     *         of them when another writer settled the account since {@code known} (it settles the rest too, as a rule)
+     * @return the entries left uncounted, oldest first: from another writer's entry not said to be written yet on; or,
+     *         when another writer settled the account since {@code known}, those still listed as unapplied (that writer
+     *         settles the rest too, as a rule)
      */
     List<Entry> settle(AccountId accountId, Optional<AccountRead> known, List<Entry> entries, boolean finishOthers)
     {
@@ -233,7 +234,9 @@ final class Applier
      */
     private static boolean countedSince(Documents.Account account, List<Entry> entries, List<Long> listed)
     {
-        return entries.stream().anyMatch(entry -> entry.position() > account.applied() && !listed.contains(entry.position()));
+        // an older version's marks on the object were never listed in the head
+        return entries.stream().anyMatch(entry -> entry.position() > account.applied() && !listed.contains(entry.position())
+                && !account.pending().contains(entry.position()));
     }
 
     /**
@@ -453,8 +456,10 @@ final class Applier
     }
 
     /**
-     * Writes the key as a committed entry leaves it unless a newer entry wrote it already; a key still staged by the
-     * entry's own write is replaced whatever position it was staged at (an earlier attempt of the write staged it).
+     * Writes the key as a committed entry leaves it unless a newer committed entry wrote it already; a key staged by
+     * a write (the entry's own, in an earlier attempt of it, or another write, which staged the id over the entry's
+     * stage before the entry committed, and then cannot commit with it) is replaced whatever position it was staged
+     * at.
      */
     private void advanceKey(String objectKey, byte[] bytes, Entry entry)
     {
@@ -462,8 +467,7 @@ final class Applier
             Optional<Versioned> existing = objects.get(objectKey);
             if (existing.isPresent()) {
                 Documents.Key current = Documents.read(existing.get().bytes(), Documents.Key.class);
-                boolean stagedByThisWrite = current.stagedBy() != null && current.stagedBy().equals(entry.txn());
-                if (!stagedByThisWrite && (current.position() > entry.position() || (current.position() == entry.position() && current.stagedBy() == null))) {
+                if (current.stagedBy() == null && current.position() >= entry.position()) {
                     return;
                 }
             }

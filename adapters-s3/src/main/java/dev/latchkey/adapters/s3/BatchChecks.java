@@ -88,6 +88,15 @@ record BatchChecks(LiveViews views, Reads.Remembering reads, Map<String, Entry> 
     }
 
     /**
+     * Whether a committed entry among the head's newest issues the id of the key {@code entry} issues to another user
+     * ({@link LiveViews#issuedToAnotherUser}).
+     */
+    boolean issuedToAnotherUser(Entry entry)
+    {
+        return views.issuedToAnotherUser(entry);
+    }
+
+    /**
      * Throws CONFLICT if a live key of another user has this id (and no write earlier in the batch ended it).
      */
     void verifyKeyIdFree(KeyId keyId, Optional<User> owner)

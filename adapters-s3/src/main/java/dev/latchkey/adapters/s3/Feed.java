@@ -46,7 +46,7 @@ import static java.util.Objects.requireNonNull;
  */
 final class Feed
 {
-    /** How many pages are kept in memory: the last 8,192 entries. */
+    /** How many pages are kept in memory (of 32 entries each), the least used dropped first. */
     private static final int KEPT_PAGES = 256;
 
     private final S3Objects objects;
@@ -188,7 +188,8 @@ final class Feed
         while (newest.size() > 2 * PAGE_SIZE) {
             List<Entry> spilled = List.copyOf(newest.subList(0, PAGE_SIZE));
             objects.put(page(spilledThrough + 1), Documents.write(new Page(spilled)));
-            // committed entries only (the head holds more than a page of them before any spills): kept as it is
+            // committed entries only: a batch is at most a page (Committer.MAX_BATCH), so the head holds more than a
+            // page of committed entries before any spills; kept as it is
             pages.put(spilledThrough + 1, spilled);
             newest.subList(0, PAGE_SIZE).clear();
             spilledThrough += PAGE_SIZE;
@@ -246,10 +247,20 @@ final class Feed
 
     /**
      * Every committed entry after {@code after}, oldest first, from the pages (kept here, or read) and the head; empty
-     * when a page is missing (deleted by the audit's retention).
+     * when a page is missing (deleted by the audit's retention), or when more than {@code maxPageReads} pages are not
+     * kept here.
      */
-    Optional<List<Entry>> entriesAfter(Head head, long after, Reads reads)
+    Optional<List<Entry>> entriesAfter(Head head, long after, Reads reads, int maxPageReads)
     {
+        int toRead = 0;
+        for (long start = pageStart(after + 1); start <= head.spilledThrough(); start += PAGE_SIZE) {
+            if (pages.getIfPresent(start) == null) {
+                toRead++;
+            }
+        }
+        if (toRead > maxPageReads) {
+            return Optional.empty();
+        }
         List<Entry> found = new ArrayList<>();
         long next = after + 1;
         while (next <= head.spilledThrough()) {

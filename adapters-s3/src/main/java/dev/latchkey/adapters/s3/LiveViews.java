@@ -29,8 +29,10 @@ import static java.util.Objects.requireNonNull;
 final class LiveViews
 {
     private static final int MAX_LOOKUP_ATTEMPTS = 5;
-    /** How far behind the head a known account object may be for {@link #foldKnown}: 16 pages, read once each. */
+    /** How far behind the head a known account object may be for {@link #foldKnown}: 16 pages. */
     static final int KNOWN_LAG = 16 * ObjectLayout.PAGE_SIZE;
+    /** How many of those pages {@link #foldKnown} reads, at most, when not kept in memory: more cost more than one read of the object. */
+    private static final int KNOWN_PAGE_READS = 1;
 
     private final Reads objects;
     private final Feed feed;
@@ -60,6 +62,19 @@ final class LiveViews
     LiveViews asOf(Head fixed, Reads reads)
     {
         return new LiveViews(reads, feed, Optional.of(fixed), parallel);
+    }
+
+    /**
+     * Whether a committed entry among the head's newest that another write made issues this key id to another user
+     * than {@code entry}'s (these views as of one head only; false otherwise). The key object does not tell, when a
+     * concurrent write staged the id over the stage of that entry's write before that one committed.
+     */
+    boolean issuedToAnotherUser(Entry entry)
+    {
+        return head.map(fixed -> fixed.entries().stream().anyMatch(committed -> committed.issuesKey() && committed.keyId().equals(entry.keyId())
+                && !committed.txn().equals(entry.txn()) && !(committed.accountId().equals(entry.accountId())
+                        && committed.incarnation().equals(entry.incarnation()) && committed.userId().equals(entry.userId()))))
+                .orElse(false);
     }
 
     /**
@@ -187,7 +202,8 @@ final class LiveViews
      * An account object read or written earlier, brought up to {@code head} with every committed entry about the
      * account past what it counts, from the feed (its pages are kept in memory, as a rule): the view a read of the
      * object now would give. Empty when the object holds an older version's marks, is newer than the head, or counts
-     * less than the last {@link #KNOWN_LAG} entries, or when a page it needs is gone.
+     * less than the last {@link #KNOWN_LAG} entries, or when a page it needs is gone or more than one of them is not
+     * kept in memory.
      */
     Optional<AccountView> foldKnown(AccountRead known, AccountId accountId, Head head)
     {
@@ -195,7 +211,7 @@ final class LiveViews
         if (!account.pending().isEmpty() || account.applied() > head.position() || head.position() - account.applied() > KNOWN_LAG) {
             return Optional.empty();
         }
-        return feed.entriesAfter(head, account.applied(), objects).map(entries -> {
+        return feed.entriesAfter(head, account.applied(), objects, KNOWN_PAGE_READS).map(entries -> {
             List<Entry> newer = entries.stream().filter(entry -> entry.accountId().equals(accountId.value())).toList();
             return new AccountView(account.applying(newer, position -> true), newer);
         });

@@ -67,6 +67,11 @@ final class Staging
                 return new Staged.AlreadyOwned();
             }
             if (entry.txn().equals(current.stagedBy())) {
+                if (checks.issuedToAnotherUser(entry)) {
+                    // this write staged the id over the stage of another write, which then committed: the id is that
+                    // write's (its apply writes the key over this stage)
+                    return new Staged.InUse();
+                }
                 // staged by an earlier attempt of this very write: the entry, once committed, makes it work
                 return new Staged.Written(existing.get().etag());
             }

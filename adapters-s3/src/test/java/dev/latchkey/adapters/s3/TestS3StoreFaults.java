@@ -8,8 +8,10 @@ import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
 import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.KeyAttributes;
 import dev.latchkey.core.domain.KeyRecord;
 import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.Scopes;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
@@ -23,6 +25,7 @@ import dev.latchkey.core.store.Change;
 import dev.latchkey.core.store.ChangeType;
 import dev.latchkey.core.store.FeedBatch;
 import dev.latchkey.core.store.FeedPosition;
+import dev.latchkey.core.store.NewKey;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.Origin;
 import dev.latchkey.core.store.UserQuery;
@@ -168,6 +171,77 @@ class TestS3StoreFaults
             assertWorks(handle, carolKey, "carol");
             assertThat(handle.listAccounts()).singleElement().satisfies(summary -> assertThat(summary.userCount()).isEqualTo(2));
         }
+    }
+
+    @Test
+    void aWriteThatStagedAKeyIdOverTheStageOfAnotherThatThenCommittedLosesTheId()
+            throws Exception
+    {
+        String prefix = TestingS3.uniquePrefix("stage-over");
+        S3IdentityStore first = stores.open(TestingS3Stores.config(proxy.endpoint(), prefix), clock);
+        S3IdentityStore second = stores.open(TestingS3Stores.config(proxy.endpoint(), prefix), clock);
+        AccountId acme = AccountId.of("acme");
+        createAccount(first, acme);
+        first.addUser(newUser(acme, "bob", Role.USER, keys.random()));
+        ApiKey shared = keys.random();
+        KeyAttributes extra = KeyAttributes.extra(Optional.empty(), Scopes.all(), Optional.empty());
+        NewKey forAdmin = new NewKey(acme, UserId.of("admin"), shared.keyId(), hasher.hash(shared), clock.instant(), extra);
+        NewKey forBob = new NewKey(acme, UserId.of("bob"), shared.keyId(), hasher.hash(keys.random()), clock.instant(), extra);
+        String keyObject = prefix + "keys/" + shared.keyId().value() + ".json";
+        String head = prefix + HEAD;
+
+        // The first write stages the id and goes to commit; held there, the second stages the id over the first's stage
+        // (not committed: not in use) and goes to commit; held there, the first commits; held before the first writes its
+        // key, the second loses its commit, tries again, and finds its own stage on the key object.
+        ExecutorService background = Executors.newSingleThreadExecutor();
+        CountDownLatch secondAtCommit = new CountDownLatch(1);
+        CountDownLatch firstCommitted = new CountDownLatch(1);
+        CountDownLatch secondAnswered = new CountDownLatch(1);
+        Future<Object> secondOutcome;
+        try {
+            Future<?>[] started = new Future<?>[1];
+            Fault firstCommit = proxy.beforeNext(request -> request.isPutOf(head), () -> {
+                proxy.beforeNext(request -> request.isPutOf(head), () -> {
+                    proxy.beforeNext(request -> request.isPutOf(keyObject), () -> {
+                        firstCommitted.countDown();
+                        awaitQuietly(secondAnswered);
+                    });
+                    secondAtCommit.countDown();
+                    awaitQuietly(firstCommitted);
+                });
+                started[0] = background.submit(() -> {
+                    try {
+                        second.addKey(forBob);
+                        return "added";
+                    }
+                    catch (LatchkeyException e) {
+                        return e.code();
+                    }
+                    finally {
+                        secondAnswered.countDown();
+                    }
+                });
+                awaitQuietly(secondAtCommit);
+            });
+            first.addKey(forAdmin);
+            assertThat(firstCommit.fired()).isTrue();
+            assertThat(firstCommit.failure()).isEmpty();
+            @SuppressWarnings("unchecked")
+            Future<Object> outcome = (Future<Object>) started[0];
+            secondOutcome = outcome;
+            assertThat(secondOutcome.get(30, TimeUnit.SECONDS)).as("the second write").isEqualTo(ErrorCode.ALREADY_EXISTS);
+        }
+        finally {
+            proxy.clearFaults();
+            background.shutdownNow();
+        }
+
+        for (S3IdentityStore handle : List.of(first, second, stores.openAnother(first, clock))) {
+            assertThat(handle.findKey(shared.keyId())).as("the id is the first write's").contains(forAdmin.keyRecord(Role.ADMIN));
+        }
+        awaitFinished(first);
+        assertThat(stores.openAnother(first, clock).findKey(shared.keyId())).contains(forAdmin.keyRecord(Role.ADMIN));
+        assertThat(readFeed(first)).extracting(TestS3StoreFaults::describe).filteredOn(line -> line.contains("KEY_ADDED")).hasSize(1);
     }
 
     @Test
