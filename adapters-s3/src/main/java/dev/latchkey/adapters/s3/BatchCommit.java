@@ -40,7 +40,7 @@ final class BatchCommit
     /** At most this many accounts read per attempt to drop them from the head's list of unapplied entries. */
     static final int LINGERING_READS = 4;
     /** How many entries after its commit a position still listed as unapplied is taken as lingering. */
-    static final int LINGERING_LAG = 8 * ObjectLayout.PAGE_SIZE;
+    static final int LINGERING_LAG = 16 * ObjectLayout.PAGE_SIZE;
 
     private final S3Objects objects;
     private final Feed feed;
@@ -288,7 +288,7 @@ final class BatchCommit
             List<QueuedWrite<?>> ofAccount = batch.stream().filter(write -> write.accountId.equals(account)).toList();
             Optional<AccountRead> read = documents.getOrDefault(account, Optional.empty());
             List<Entry> own = entries.stream().filter(entry -> entry.accountId().equals(account.value())).toList();
-            applyLater.accept(new Committed(account, read, current.get(account).pending(), own, stagedKeys, ofAccount));
+            applyLater.accept(new Committed(account, read, stillPending(current.get(account), head.head(), read), own, stagedKeys, ofAccount));
         }
         batch.stream().filter(write -> write.planned == null).forEach(QueuedWrite::answer);
         batch.clear();
@@ -299,6 +299,20 @@ final class BatchCommit
             // housekeeping: the writes are done, and a later commit compacts instead
         }
         return Outcome.DONE;
+    }
+
+    /**
+     * The entries of a view that are still to apply and count: those the head lists as unapplied to the account (one
+     * no longer listed is counted on it: a view from an older version of its object folds it in all the same), those
+     * an older version marked on the object, and the batch's own.
+     */
+    static List<Entry> stillPending(AccountView view, Documents.Head head, Optional<AccountRead> read)
+    {
+        List<Long> listed = head.unappliedOf(view.account().accountId());
+        List<Long> marked = read.map(found -> found.account().pending()).orElse(List.of());
+        return view.pending().stream()
+                .filter(entry -> entry.position() > head.position() || listed.contains(entry.position()) || marked.contains(entry.position()))
+                .toList();
     }
 
     /**

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,8 +57,9 @@ final class Committer
     private static final int APPLIER_THREADS = 4;
     private static final Duration FINISH_WAIT = Duration.ofSeconds(2);
     /**
-     * How long after its first uncounted entry applied here an account object is settled at the latest: the writes to
-     * it from here meanwhile (and from other instances, once written) are counted by the same PUT.
+     * About how long after its first uncounted entry applied here an account object is settled (from three quarters to
+     * five quarters of it, at random): the writes to it from here meanwhile (and from other instances, once written)
+     * are counted by the same PUT.
      */
     static final Duration SETTLE_DELAY = Duration.ofSeconds(4);
     /**
@@ -157,8 +159,7 @@ final class Committer
         try {
             CompletableFuture.allOf(applying.values().toArray(CompletableFuture[]::new)).get(wait.toMillis(), TimeUnit.MILLISECONDS);
             // and the settles not due yet, now
-            List.copyOf(unsettled.keySet()).forEach(this::settleNow);
-            CompletableFuture.allOf(settlings.toArray(CompletableFuture[]::new)).get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            settleAllNow(wait);
         }
         catch (ExecutionException e) {
             // a failed apply is finished too: the next write to its account does it again
@@ -313,6 +314,18 @@ final class Committer
         {
             return entries.get(0).position();
         }
+
+        /**
+         * What settling the account takes now that {@code newer} is due too: every entry of both (a settle skips those
+         * counted already), the newer read, and the turns already waited.
+         */
+        Unsettled with(Unsettled newer)
+        {
+            TreeMap<Long, Entry> both = new TreeMap<>();
+            entries.forEach(entry -> both.put(entry.position(), entry));
+            newer.entries().forEach(entry -> both.put(entry.position(), entry));
+            return new Unsettled(newer.read().or(this::read), List.copyOf(both.values()), Math.max(retries, newer.retries()));
+        }
     }
 
     /**
@@ -327,13 +340,16 @@ final class Committer
         if (entries.isEmpty()) {
             return;
         }
-        // the newest apply's entries hold every older one its object did not count
         waitToSettle(account, new Unsettled(read, entries, 0));
     }
 
+    /**
+     * Registers what settling the account takes, with what was registered already (keeping the turns it has waited
+     * for another writer), and starts its timer unless one runs.
+     */
     private void waitToSettle(AccountId account, Unsettled waiting)
     {
-        unsettled.put(account, waiting);
+        unsettled.merge(account, waiting, Unsettled::with);
         if (timed.add(account)) {
             // from three quarters of the delay to five quarters: instances that wrote to an account at the same moment
             // take turns to settle it, and the later one finds it settled
@@ -359,6 +375,17 @@ final class Committer
     }
 
     /**
+     * Settles every account waiting to be, now, and waits for those settles (and those under way) for at most
+     * {@code wait}.
+     */
+    private void settleAllNow(Duration wait)
+            throws InterruptedException, ExecutionException, TimeoutException
+    {
+        List.copyOf(unsettled.keySet()).forEach(this::settleNow);
+        CompletableFuture.allOf(settlings.toArray(CompletableFuture[]::new)).get(wait.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
      * Settles the account on the applier threads, beside its applies (it counts only entries whose objects are
      * written, so it waits for none of them).
      */
@@ -370,14 +397,14 @@ final class Committer
         }
         try {
             CompletableFuture<Void> settling = CompletableFuture.runAsync(() -> {
-                // an apply registered since counts its entries too: they are in its list, newer
+                // and what was registered since
                 Unsettled newer = unsettled.remove(account);
-                Unsettled taken = newer == null ? waiting : newer;
+                Unsettled taken = newer == null ? waiting : waiting.with(newer);
                 Optional<AccountRead> known = applier.known().get(account).or(taken::read);
                 try {
                     // held up that long by another writer's entries, this handle writes them itself
                     List<Entry> left = applier.settle(account, known, taken.entries(), taken.retries() >= SETTLE_RETRIES);
-                    if (!left.isEmpty() && taken.retries() < SETTLE_RETRIES && !unsettled.containsKey(account)) {
+                    if (!left.isEmpty() && taken.retries() < SETTLE_RETRIES) {
                         // another writer's entry, not said to be written yet, comes first: try again later
                         waitToSettle(account, new Unsettled(applier.known().get(account), left, taken.retries() + 1));
                     }

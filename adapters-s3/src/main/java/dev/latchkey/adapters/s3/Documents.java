@@ -83,7 +83,8 @@ final class Documents
      *         in the changes listed here past what the object counts (null in a head written before: none)
      * @param unwritten the positions, among those listed in {@code unapplied}, whose users and keys may not all be
      *         written yet: listed by the commit that makes them (an entry that writes no such object is not), dropped by
-     *         a later commit of a handle that wrote them. A listed-unapplied position missing here is written, so that
+     *         a later commit of a handle that wrote them, or once no longer listed as unapplied (counted on its account,
+     *         so written). A listed-unapplied position missing here is written, so that
      *         any instance may count it on its account without writing anything else first (null, in a head written
      *         before this list: every listed position may be unwritten)
      */
