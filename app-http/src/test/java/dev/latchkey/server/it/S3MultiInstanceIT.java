@@ -50,6 +50,8 @@ class S3MultiInstanceIT
     /** Where the servers keep the store in the bucket: the default prefix. */
     private static final String PREFIX = S3StoreConfig.DEFAULT_PREFIX;
     private static final Duration IDLE_WINDOW = Duration.ofSeconds(20);
+    /** How long after its last write an instance may still update its accounts' objects (the S3 store's settle turns). */
+    private static final Duration SETTLED_AFTER = Duration.ofSeconds(21);
     private static final Duration PATIENCE = Duration.ofSeconds(20);
     private static final int READY_MAX_LAG_SECONDS = 2;
 
@@ -116,6 +118,10 @@ class S3MultiInstanceIT
         long total;
         List<String> others = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<String> purges = new java.util.concurrent.CopyOnWriteArrayList<>();
+        // the earlier tests' writes: each instance counts them on their accounts a few seconds later, once for many
+        // writes, taking at most four turns of at most 5 s (waiting for the other instance to say its entries are
+        // written); idle starts after the last of them
+        Thread.sleep(SETTLED_AFTER.toMillis());
         try (SerializingS3Proxy.RequestCounter headGets = s3.serializingProxy().countRequests(
                         request -> request.operation() == SerializingS3Proxy.Operation.GET_OBJECT && request.key().equals(Optional.of(PREFIX + "head.json")));
                 SerializingS3Proxy.RequestCounter registryPuts = s3.serializingProxy().countRequests(
