@@ -44,6 +44,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
+import static dev.latchkey.adapters.s3.TestingS3Stores.awaitFinished;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -401,16 +402,6 @@ class TestS3CrashSafety
         return new Account(ACME, clock.instant(), true);
     }
 
-    private static void awaitFinished(S3IdentityStore store)
-    {
-        try {
-            store.awaitFinished(Duration.ofSeconds(30));
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
 
     private NewUser newUser(UserId userId, Role role)
     {

@@ -20,7 +20,6 @@ import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.s3.S3Client;
 
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -30,6 +29,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
+import static dev.latchkey.adapters.s3.TestingS3Stores.awaitFinished;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -193,14 +193,4 @@ class TestS3Settling
         return new NewUser(new User(account, UserId.of(userId), role, key.keyId(), clock.instant()), hasher.hash(key));
     }
 
-    private static void awaitFinished(S3IdentityStore store)
-    {
-        try {
-            store.awaitFinished(Duration.ofSeconds(30));
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -55,6 +55,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 import java.util.function.Predicate;
 
+import static dev.latchkey.adapters.s3.TestingS3Stores.awaitFinished;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -789,16 +790,6 @@ class TestS3StoreFaults
         }
     }
 
-    private static void awaitFinished(S3IdentityStore store)
-    {
-        try {
-            store.awaitFinished(Duration.ofSeconds(30));
-        }
-        catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
-    }
 
     private static void awaitQuietly(CountDownLatch latch)
     {

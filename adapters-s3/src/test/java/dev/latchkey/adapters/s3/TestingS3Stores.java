@@ -6,6 +6,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 import java.net.URI;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -50,6 +51,21 @@ final class TestingS3Stores
     S3IdentityStore openAnother(S3IdentityStore store, Clock clock)
     {
         return open(configs.get(store), clock);
+    }
+
+    /**
+     * Waits until every write the handle committed is applied and its accounts settled ({@link S3IdentityStore#awaitFinished}), for
+     * at most 30 s.
+     */
+    static void awaitFinished(S3IdentityStore store)
+    {
+        try {
+            store.awaitFinished(Duration.ofSeconds(30));
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
     }
 
     static S3StoreConfig config(URI endpoint, String prefix)

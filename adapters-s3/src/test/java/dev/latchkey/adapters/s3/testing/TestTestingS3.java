@@ -7,6 +7,7 @@ import org.junit.jupiter.api.TestInstance;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Fault;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Operation;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
+import dev.latchkey.core.testing.Waiting;
 import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -29,7 +30,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -263,10 +263,10 @@ final class TestTestingS3
                 for (int i = 0; i < 2; i++) {
                     reads.add(executor.submit(() -> proxied.getObjectAsBytes(request -> request.bucket("side-by-side").key("key")).asUtf8String()));
                 }
-                awaitUntil(() -> proxy.forwarding() == 2, "both reads of the key forwarded to the paused server at once");
+                assertThat(Waiting.until(() -> proxy.forwarding() == 2, Duration.ofSeconds(30))).as("both reads of the key forwarded to the paused server at once").isTrue();
 
                 Future<?> write = executor.submit(() -> put(proxied, "side-by-side", "key", "after"));
-                awaitUntil(() -> writes.total() == 1, "the write received by the proxy");
+                assertThat(Waiting.until(() -> writes.total() == 1, Duration.ofSeconds(30))).as("the write received by the proxy").isTrue();
                 assertThat(proxy.forwarding()).as("the write waits for the reads of its key").isEqualTo(2);
 
                 own.resume();
@@ -285,15 +285,6 @@ final class TestTestingS3
         }
     }
 
-    private static void awaitUntil(BooleanSupplier condition, String what)
-            throws InterruptedException
-    {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime() - deadline).as("waiting for %s", what).isNegative();
-            Thread.sleep(10);
-        }
-    }
 
     @Test
     void proxyCountsRequests()
