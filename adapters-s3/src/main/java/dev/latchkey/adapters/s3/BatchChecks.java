@@ -26,9 +26,9 @@ record BatchChecks(LiveViews views, Reads.Remembering reads, Map<String, Entry> 
         implements WritePlanner.Context
 {
     @Override
-    public Optional<User> user(AccountView view, UserId userId)
+    public boolean userExists(AccountView view, UserId userId)
     {
-        return views.user(view, userId);
+        return views.userExists(view, userId);
     }
 
     @Override

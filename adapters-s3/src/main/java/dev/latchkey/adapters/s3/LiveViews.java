@@ -38,21 +38,24 @@ final class LiveViews
     private final Feed feed;
     private final Optional<Head> head;
     private final ParallelReads parallel;
+    private final KnownUsers knownUsers;
 
     /**
      * @param parallel where the keys of a user are read side by side (never from a task of that pool)
+     * @param knownUsers the users of accounts that writes checked, for {@link #userExists}
      */
-    LiveViews(Reads objects, Feed feed, ParallelReads parallel)
+    LiveViews(Reads objects, Feed feed, ParallelReads parallel, KnownUsers knownUsers)
     {
-        this(objects, feed, Optional.empty(), parallel);
+        this(objects, feed, Optional.empty(), parallel, knownUsers);
     }
 
-    private LiveViews(Reads objects, Feed feed, Optional<Head> head, ParallelReads parallel)
+    private LiveViews(Reads objects, Feed feed, Optional<Head> head, ParallelReads parallel, KnownUsers knownUsers)
     {
         this.objects = requireNonNull(objects, "objects is null");
         this.feed = requireNonNull(feed, "feed is null");
         this.head = requireNonNull(head, "head is null");
         this.parallel = requireNonNull(parallel, "parallel is null");
+        this.knownUsers = requireNonNull(knownUsers, "knownUsers is null");
     }
 
     /**
@@ -61,7 +64,7 @@ final class LiveViews
      */
     LiveViews asOf(Head fixed, Reads reads)
     {
-        return new LiveViews(reads, feed, Optional.of(fixed), parallel);
+        return new LiveViews(reads, feed, Optional.of(fixed), parallel, knownUsers);
     }
 
     /**
@@ -232,6 +235,18 @@ final class LiveViews
     Optional<User> user(AccountView view, UserId userId)
     {
         return userState(view, userId).map(UserState::user);
+    }
+
+    /**
+     * Whether the account holds a user with this id, as the view leaves it. In views as of one head, an id the account
+     * never held is known free without a read, as a rule ({@link KnownUsers}).
+     */
+    boolean userExists(AccountView view, UserId userId)
+    {
+        if (view.latestAbout(userId).isEmpty() && head.isPresent() && knownUsers.absent(view, userId, head.get())) {
+            return false;
+        }
+        return userState(view, userId).isPresent();
     }
 
     /**

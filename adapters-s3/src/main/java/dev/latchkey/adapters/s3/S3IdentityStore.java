@@ -172,7 +172,7 @@ public final class S3IdentityStore
         this.feed = new Feed(objects, config.feedRetention());
         this.parallel = new ParallelReads(PARALLEL_READS, "latchkey-s3-read");
         this.keyReads = new ParallelReads(PARALLEL_READS, "latchkey-s3-key-read");
-        this.views = new LiveViews(objects, feed, keyReads);
+        this.views = new LiveViews(objects, feed, keyReads, new KnownUsers(objects, feed));
         Applier applier = new Applier(objects, feed, views, parallel, crashPoints);
         ConditionalWriteProbe probe = new ConditionalWriteProbe(objects);
         this.committer = new Committer(objects, feed, views, applier, probe, clock, config.writeTimeout(), config.callTimeout(), crashPoints);
@@ -328,7 +328,7 @@ public final class S3IdentityStore
         User user = newUser.user();
         committer.write(origin, user.accountId(), (current, context) -> {
             AccountView view = requireAccount(current, user.accountId());
-            if (context.user(view, user.id()).isPresent()) {
+            if (context.userExists(view, user.id())) {
                 throw StoreErrors.userExists(user.accountId(), user.id());
             }
             context.requireKeyIdFree(user.primaryKeyId().orElseThrow(), Optional.empty());

@@ -28,7 +28,11 @@ interface WritePlanner<T>
      */
     interface Context
     {
-        Optional<User> user(AccountView view, UserId userId);
+        /**
+         * Whether the account holds a user with this id, as the batch's earlier writes leave it: known without a read
+         * for an id it never held, as a rule.
+         */
+        boolean userExists(AccountView view, UserId userId);
 
         /**
          * The user and every key it holds, as the batch's earlier writes leave them.

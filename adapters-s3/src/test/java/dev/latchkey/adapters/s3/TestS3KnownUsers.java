@@ -1,0 +1,203 @@
+package dev.latchkey.adapters.s3;
+
+import dev.latchkey.adapters.s3.LiveViews.AccountView;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Operation;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.ProxiedRequest;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
+import dev.latchkey.adapters.s3.testing.TestingS3;
+import dev.latchkey.core.domain.Account;
+import dev.latchkey.core.domain.AccountId;
+import dev.latchkey.core.domain.Role;
+import dev.latchkey.core.domain.User;
+import dev.latchkey.core.domain.UserId;
+import dev.latchkey.core.error.ErrorCode;
+import dev.latchkey.core.error.LatchkeyException;
+import dev.latchkey.core.key.ApiKey;
+import dev.latchkey.core.key.ApiKeyGenerator;
+import dev.latchkey.core.key.SecretHasher;
+import dev.latchkey.core.store.NewUser;
+import dev.latchkey.core.store.UserQuery;
+import dev.latchkey.core.testing.TestingClock;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.security.SecureRandom;
+import java.util.Optional;
+import java.util.function.Predicate;
+
+import static dev.latchkey.adapters.s3.TestingS3Stores.awaitFinished;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * A new user's id is checked free without reading its object once the account is listed ({@link KnownUsers}), and
+ * a user that another instance added since is still found: through the feed, or by listing again.
+ */
+class TestS3KnownUsers
+{
+    private static final AccountId ACME = AccountId.of("acme");
+
+    private final TestingS3Stores stores = new TestingS3Stores();
+    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
+    private final SecretHasher hasher = SecretHasher.sha256();
+    private final TestingClock clock = new TestingClock();
+    private final SerializingS3Proxy proxy = TestingS3.shared().serializingProxy();
+    private S3StoreConfig config;
+
+    @BeforeEach
+    void setUp()
+    {
+        config = TestingS3Stores.config(proxy.endpoint(), TestingS3.uniquePrefix("known-users"));
+    }
+
+    @AfterEach
+    void closeStores()
+    {
+        stores.closeAll();
+    }
+
+    @Test
+    void aNewUsersIdIsCheckedFreeWithoutReadingItsObjectFromTheAccountsSecondCheckOn()
+    {
+        S3IdentityStore store = stores.open(config, clock);
+        store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
+        try (RequestCounter bobsReads = proxy.countRequests(userObjectGet("bob"))) {
+            store.addUser(newUser("bob", Role.USER));
+
+            assertThat(bobsReads.total()).as("the account's first check reads the user").isEqualTo(1);
+        }
+        try (RequestCounter listings = proxy.countRequests(usersListing()); RequestCounter carolsReads = proxy.countRequests(userObjectGet("carol"))) {
+            store.addUser(newUser("carol", Role.USER));
+
+            assertThat(listings.total()).as("the second lists the account").isEqualTo(1);
+            assertThat(carolsReads.total()).isZero();
+        }
+        try (RequestCounter listings = proxy.countRequests(usersListing()); RequestCounter userReads = proxy.countRequests(userObjectGet("dave").or(userObjectGet("erin")))) {
+            store.addUser(newUser("dave", Role.USER));
+            store.addUser(newUser("erin", Role.USER));
+
+            assertThat(listings.total()).as("kept up from the feed").isZero();
+            assertThat(userReads.total()).isZero();
+        }
+        assertThatThrownBy(() -> store.addUser(newUser("carol", Role.USER)))
+                .isInstanceOfSatisfying(LatchkeyException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ALREADY_EXISTS));
+        assertThat(store.listUsers(ACME, UserQuery.all()).users()).extracting(user -> user.id().value())
+                .containsExactly("alice", "bob", "carol", "dave", "erin");
+    }
+
+    @Test
+    void aUserAnotherInstanceAddedAfterTheListingIsFoundThroughTheFeedWhenTheAccountObjectCountsItAlready()
+    {
+        S3IdentityStore store = stores.open(config, clock);
+        store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
+        awaitFinished(store);
+
+        try (S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
+                ParallelReads parallel = new ParallelReads(2, "test-known-users")) {
+            S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
+            Feed feed = new Feed(objects, config.feedRetention());
+            KnownUsers known = new KnownUsers(objects, feed);
+            LiveViews views = new LiveViews(objects, feed, parallel, known);
+            Documents.Head before = feed.readHead().head();
+            AccountView acme = views.account(ACME, before).orElseThrow();
+            known.absent(acme, UserId.of("bob"), before);
+            assertThat(known.absent(acme, UserId.of("bob"), before)).as("listed").isTrue();
+
+            // another instance adds bob, and its settle counts him on the account object
+            store.addUser(newUser("bob", Role.USER));
+            awaitFinished(store);
+            Documents.Head after = feed.readHead().head();
+            AccountView now = views.account(ACME, after).orElseThrow();
+            assertThat(now.latestAbout(UserId.of("bob"))).as("no entry about bob left to fold in").isEmpty();
+
+            try (RequestCounter listings = proxy.countRequests(usersListing())) {
+                assertThat(known.absent(now, UserId.of("bob"), after)).as("bob, from the feed").isFalse();
+                assertThat(known.absent(now, UserId.of("carol"), after)).isTrue();
+
+                assertThat(listings.total()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void anAccountIsListedAtItsSecondCheckAndNotKeptWhenItHasMoreUsersThanOneListingHolds()
+    {
+        S3IdentityStore store = stores.open(config, clock);
+        store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
+        store.addUser(newUser("bob", Role.USER));
+        awaitFinished(store);
+
+        try (S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
+                ParallelReads parallel = new ParallelReads(2, "test-known-users");
+                RequestCounter listings = proxy.countRequests(usersListing())) {
+            S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
+            Feed feed = new Feed(objects, config.feedRetention());
+            KnownUsers known = new KnownUsers(objects, feed, 2);
+            KnownUsers few = new KnownUsers(objects, feed, 1);
+            Documents.Head head = feed.readHead().head();
+            AccountView acme = new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
+
+            assertThat(known.absent(acme, UserId.of("carol"), head)).as("first check: not known").isFalse();
+            assertThat(listings.total()).isZero();
+            assertThat(known.absent(acme, UserId.of("carol"), head)).as("second: listed").isTrue();
+            assertThat(known.absent(acme, UserId.of("bob"), head)).isFalse();
+            assertThat(known.absent(acme, UserId.of("alice"), head)).isFalse();
+            assertThat(listings.total()).isEqualTo(1);
+
+            assertThat(few.absent(acme, UserId.of("carol"), head)).isFalse();
+            assertThat(few.absent(acme, UserId.of("carol"), head)).as("two users, one may be kept").isFalse();
+            assertThat(few.absent(acme, UserId.of("carol"), head)).isFalse();
+            assertThat(listings.total()).as("listed once more, then read user by user").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aListingHoldsTheUsersOfCommittedEntriesWhoseObjectsAreNotWrittenYet()
+    {
+        S3IdentityStore store = stores.open(config, clock);
+        store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
+        awaitFinished(store);
+        // committed, and its writer stopped before writing bob's object
+        S3IdentityStore stopped = stores.open(config, clock, step -> {
+            if (step == S3IdentityStore.WriteStep.COMMITTED) {
+                throw new IllegalStateException("stopped");
+            }
+        });
+        assertThatThrownBy(() -> stopped.addUser(newUser("bob", Role.USER))).hasMessage("stopped");
+
+        try (S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
+                ParallelReads parallel = new ParallelReads(2, "test-known-users")) {
+            S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
+            Feed feed = new Feed(objects, config.feedRetention());
+            KnownUsers known = new KnownUsers(objects, feed);
+            Documents.Head head = feed.readHead().head();
+            AccountView acme = new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
+            assertThat(objects.get(ObjectLayout.user(ACME.value(), acme.incarnation(), "bob"))).as("bob's object").isEmpty();
+            known.absent(acme, UserId.of("carol"), head);
+
+            assertThat(known.absent(acme, UserId.of("carol"), head)).as("listed").isTrue();
+            assertThat(known.absent(acme, UserId.of("bob"), head)).as("bob, pending when listed").isFalse();
+        }
+    }
+
+    private Predicate<ProxiedRequest> userObjectGet(String userId)
+    {
+        return request -> request.method().equals("GET") && request.isUnder(config.prefix())
+                && request.key().map(key -> key.endsWith("/users/" + userId + ".json")).orElse(false);
+    }
+
+    private Predicate<ProxiedRequest> usersListing()
+    {
+        return request -> request.operation() == Operation.LIST_OBJECTS && request.bucket().equals(config.bucket())
+                && request.parameters().getOrDefault("prefix", "").startsWith(config.prefix() + ObjectLayout.ACCOUNTS + ACME.value() + "/");
+    }
+
+    private NewUser newUser(String userId, Role role)
+    {
+        ApiKey key = keys.random();
+        return new NewUser(new User(ACME, UserId.of(userId), role, key.keyId(), clock.instant()), hasher.hash(key));
+    }
+}
