@@ -22,9 +22,9 @@ import static java.util.Objects.requireNonNull;
  * that head leaves pending, holds every user the account had then (and some removed since: those are read, as
  * before). The users of later entries come from the feed, whose pages this handle keeps.
  * <p>
- * An account is listed at its second check here: a single new user in an account costs one read of its object, as
- * before, rather than a LIST (which AWS prices at ten GETs). One with more users than one LIST page answers is not
- * listed: its users are read.
+ * An account is listed at its check for a second user here: a single new user in an account costs one read of its
+ * object, as before, rather than a LIST (which AWS prices at ten GETs). One with more users than one LIST page answers
+ * is not listed: its users are read.
  */
 final class KnownUsers
 {
@@ -43,8 +43,11 @@ final class KnownUsers
 
     private sealed interface Known
     {
-        /** Checked once, by reading the user: the next check lists the account. */
-        record CheckedOnce() implements Known {}
+        /**
+         * Checked for one user, by reading it: a check for another user lists the account (a write's checks may run
+         * more than once, in its batch's attempts).
+         */
+        record CheckedOnce(String userId) implements Known {}
 
         /** Being listed by one check: the others read their users meanwhile. */
         record Listing() implements Known {}
@@ -93,17 +96,17 @@ final class KnownUsers
     boolean absent(AccountView view, UserId userId, Head head)
     {
         String account = view.account().accountId() + "/" + view.incarnation();
-        Known known = accounts.asMap().putIfAbsent(account, new Known.CheckedOnce());
+        Known known = accounts.asMap().putIfAbsent(account, new Known.CheckedOnce(userId.value()));
         Optional<Known.Listed> listed = known instanceof Known.Listed found ? upTo(found, view, head) : Optional.empty();
-        if (listed.isEmpty() && (known instanceof Known.CheckedOnce || known instanceof Known.Listed)
-                && accounts.asMap().replace(account, known, new Known.Listing())) {
+        boolean another = known instanceof Known.CheckedOnce once && !once.userId().equals(userId.value());
+        if (listed.isEmpty() && (another || known instanceof Known.Listed) && accounts.asMap().replace(account, known, new Known.Listing())) {
             // this check lists the account; checks meanwhile read their users
             Known fresh;
             try {
                 fresh = list(view, head);
             }
             catch (RuntimeException e) {
-                accounts.asMap().replace(account, new Known.Listing(), new Known.CheckedOnce());
+                accounts.asMap().replace(account, new Known.Listing(), new Known.CheckedOnce(userId.value()));
                 throw e;
             }
             accounts.put(account, fresh);
@@ -138,13 +141,13 @@ final class KnownUsers
 
     private Known list(AccountView view, Head head)
     {
-        // one more than may be kept tells that there are too many
-        List<String> names = objects.listFirst(ObjectLayout.users(view.account().accountId(), view.incarnation()), maxListed + 1);
-        if (names.size() > maxListed) {
+        // one more than may be kept tells that there are too many; a page cut short (S3 may answer fewer) is not all
+        S3Objects.Page page = objects.listPage(ObjectLayout.users(view.account().accountId(), view.incarnation()), maxListed + 1);
+        if (page.truncated() || page.names().size() > maxListed) {
             return new Known.TooMany();
         }
         Set<String> users = new HashSet<>();
-        names.forEach(name -> ObjectLayout.userOfListedName(name).ifPresent(users::add));
+        page.names().forEach(name -> ObjectLayout.userOfListedName(name).ifPresent(users::add));
         // committed by the head and maybe not written yet (and, in a batch, its own earlier writes: more is harmless)
         addUsers(users, view.pending(), view);
         return new Known.Listed(head.position(), users);

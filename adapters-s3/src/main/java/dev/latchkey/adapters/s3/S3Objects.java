@@ -196,6 +196,26 @@ final class S3Objects
      */
     List<String> listFirst(String directory, int maxKeys)
     {
+        return listPage(directory, maxKeys).names();
+    }
+
+    /**
+     * One LIST request's page of names, and whether S3 said there are more (a page may hold fewer than asked for).
+     */
+    record Page(List<String> names, boolean truncated)
+    {
+        Page
+        {
+            names = List.copyOf(names);
+        }
+    }
+
+    /**
+     * The first page of names (relative to {@code directory}) of the objects directly in a "directory", at most
+     * {@code maxKeys} of them, in S3's (binary) order: one LIST request.
+     */
+    Page listPage(String directory, int maxKeys)
+    {
         String fullPrefix = prefix + directory;
         try {
             ListObjectsV2Response response = client.listObjectsV2(ListObjectsV2Request.builder().bucket(bucket).prefix(fullPrefix).delimiter("/").maxKeys(maxKeys).build());
@@ -203,7 +223,7 @@ final class S3Objects
             for (S3Object object : response.contents()) {
                 names.add(object.key().substring(fullPrefix.length()));
             }
-            return names;
+            return new Page(names, Boolean.TRUE.equals(response.isTruncated()));
         }
         catch (SdkException e) {
             throw unavailable("list", e);

@@ -86,6 +86,20 @@ class TestS3KnownUsers
                 .isInstanceOfSatisfying(LatchkeyException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ALREADY_EXISTS));
         assertThat(store.listUsers(ACME, UserQuery.all()).users()).extracting(user -> user.id().value())
                 .containsExactly("alice", "bob", "carol", "dave", "erin");
+
+        // a removed user's id is on the list: read, found removed, and free again
+        store.removeUser(ACME, UserId.of("bob"));
+        store.addUser(newUser("bob", Role.ADMIN));
+        assertThat(store.findUser(ACME, UserId.of("bob")).map(User::role)).contains(Role.ADMIN);
+        // a re-created account has users of its own: the listing of the one before does not count
+        store.deleteAccount(ACME);
+        store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
+        store.addUser(newUser("carol", Role.USER));
+        store.addUser(newUser("frank", Role.USER));
+        assertThatThrownBy(() -> store.addUser(newUser("frank", Role.USER)))
+                .isInstanceOfSatisfying(LatchkeyException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ALREADY_EXISTS));
+        assertThat(store.listUsers(ACME, UserQuery.all()).users()).extracting(user -> user.id().value())
+                .containsExactly("alice", "carol", "frank");
     }
 
     @Test
@@ -103,7 +117,7 @@ class TestS3KnownUsers
             LiveViews views = new LiveViews(objects, feed, parallel, known);
             Documents.Head before = feed.readHead().head();
             AccountView acme = views.account(ACME, before).orElseThrow();
-            known.absent(acme, UserId.of("bob"), before);
+            known.absent(acme, UserId.of("carol"), before);
             assertThat(known.absent(acme, UserId.of("bob"), before)).as("listed").isTrue();
 
             // another instance adds bob, and its settle counts him on the account object
@@ -141,15 +155,17 @@ class TestS3KnownUsers
             AccountView acme = new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
 
             assertThat(known.absent(acme, UserId.of("carol"), head)).as("first check: not known").isFalse();
+            assertThat(known.absent(acme, UserId.of("carol"), head)).as("the same user checked again (a batch's next attempt)").isFalse();
             assertThat(listings.total()).isZero();
-            assertThat(known.absent(acme, UserId.of("carol"), head)).as("second: listed").isTrue();
+            assertThat(known.absent(acme, UserId.of("dave"), head)).as("a second user: listed").isTrue();
+            assertThat(known.absent(acme, UserId.of("carol"), head)).isTrue();
             assertThat(known.absent(acme, UserId.of("bob"), head)).isFalse();
             assertThat(known.absent(acme, UserId.of("alice"), head)).isFalse();
             assertThat(listings.total()).isEqualTo(1);
 
             assertThat(few.absent(acme, UserId.of("carol"), head)).isFalse();
-            assertThat(few.absent(acme, UserId.of("carol"), head)).as("two users, one may be kept").isFalse();
-            assertThat(few.absent(acme, UserId.of("carol"), head)).isFalse();
+            assertThat(few.absent(acme, UserId.of("dave"), head)).as("two users, one may be kept").isFalse();
+            assertThat(few.absent(acme, UserId.of("erin"), head)).isFalse();
             assertThat(listings.total()).as("listed once more, then read user by user").isEqualTo(2);
         }
     }
@@ -177,10 +193,31 @@ class TestS3KnownUsers
             AccountView acme = new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
             assertThat(objects.get(ObjectLayout.user(ACME.value(), acme.incarnation(), "bob"))).as("bob's object").isEmpty();
             known.absent(acme, UserId.of("carol"), head);
+            assertThat(known.absent(acme, UserId.of("dave"), head)).as("listed").isTrue();
 
-            assertThat(known.absent(acme, UserId.of("carol"), head)).as("listed").isTrue();
-            assertThat(known.absent(acme, UserId.of("bob"), head)).as("bob, pending when listed").isFalse();
+            // the live handle finishes bob's entry (after its settle turns) and counts it; a later commit stops listing it
+            store.addUser(newUser("carol", Role.USER));
+            for (int settle = 0; settle < 8 && accountObject(objects, acme).applied() < head.position(); settle++) {
+                awaitFinished(store);
+            }
+            store.addUser(newUser("dave", Role.USER));
+            awaitFinished(store);
+            Documents.Head later = feed.readHead().head();
+            AccountView now = new LiveViews(objects, feed, parallel, known).account(ACME, later).orElseThrow();
+            assertThat(now.latestAbout(UserId.of("bob"))).as("no entry about bob left to fold in").isEmpty();
+
+            try (RequestCounter listings = proxy.countRequests(usersListing())) {
+                assertThat(known.absent(now, UserId.of("bob"), later)).as("bob, pending when listed").isFalse();
+                assertThat(known.absent(now, UserId.of("erin"), later)).isTrue();
+
+                assertThat(listings.total()).isZero();
+            }
         }
+    }
+
+    private static Documents.Account accountObject(S3Objects objects, AccountView view)
+    {
+        return Documents.read(objects.get(ObjectLayout.account(view.account().accountId())).orElseThrow().bytes(), Documents.Account.class);
     }
 
     private Predicate<ProxiedRequest> userObjectGet(String userId)
