@@ -23,7 +23,7 @@ import static java.util.Objects.requireNonNull;
  * before). The users of later entries come from the feed, whose pages this handle keeps.
  * <p>
  * An account is listed at its check for a second user here: a single new user in an account costs one read of its
- * object, as before, rather than a LIST (which AWS prices at ten GETs). One with more users than one LIST page answers
+ * object, as before, rather than a LIST (which AWS prices as 12.5 GETs). One with more users than one LIST page answers
  * is not listed: its users are read.
  */
 final class KnownUsers
