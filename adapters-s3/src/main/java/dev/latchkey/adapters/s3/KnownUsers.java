@@ -133,9 +133,14 @@ final class KnownUsers
             return Optional.empty();
         }
         return feed.entriesAfter(head, listed.through(), objects, 1).map(entries -> {
-            Set<String> users = new HashSet<>(listed.users());
-            addUsers(users, entries, view);
-            return new Known.Listed(head.position(), users);
+            Set<String> added = new HashSet<>();
+            addUsers(added, entries, view);
+            if (listed.users().containsAll(added)) {
+                // as a rule: the set is not copied for every check
+                return new Known.Listed(head.position(), listed.users());
+            }
+            added.addAll(listed.users());
+            return new Known.Listed(head.position(), added);
         });
     }
 
