@@ -1,11 +1,9 @@
 package dev.latchkey.adapters.s3;
 
 import dev.latchkey.adapters.s3.LiveViews.AccountView;
-import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Operation;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.ProxiedRequest;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
-import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Role;
@@ -13,18 +11,11 @@ import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
 import dev.latchkey.core.error.ErrorCode;
 import dev.latchkey.core.error.LatchkeyException;
-import dev.latchkey.core.key.ApiKey;
-import dev.latchkey.core.key.ApiKeyGenerator;
-import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.NewUser;
 import dev.latchkey.core.store.UserQuery;
-import dev.latchkey.core.testing.TestingClock;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.s3.S3Client;
 
-import java.security.SecureRandom;
 import java.util.Optional;
 import java.util.function.Predicate;
 
@@ -37,26 +28,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * a user that another instance added since is still found: through the feed, or by listing again.
  */
 class TestS3KnownUsers
+        extends ProxiedS3StoreTest
 {
     private static final AccountId ACME = AccountId.of("acme");
 
-    private final TestingS3Stores stores = new TestingS3Stores();
-    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
-    private final SecretHasher hasher = SecretHasher.sha256();
-    private final TestingClock clock = new TestingClock();
-    private final SerializingS3Proxy proxy = TestingS3.shared().serializingProxy();
-    private S3StoreConfig config;
-
-    @BeforeEach
-    void setUp()
+    TestS3KnownUsers()
     {
-        config = TestingS3Stores.config(proxy.endpoint(), TestingS3.uniquePrefix("known-users"));
-    }
-
-    @AfterEach
-    void closeStores()
-    {
-        stores.closeAll();
+        super("known-users");
     }
 
     @Test
@@ -109,22 +87,18 @@ class TestS3KnownUsers
         store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
         awaitFinished(store);
 
-        try (S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
-                ParallelReads parallel = new ParallelReads(2, "test-known-users")) {
-            S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
-            Feed feed = new Feed(objects, config.feedRetention());
-            KnownUsers known = new KnownUsers(objects, feed);
-            LiveViews views = new LiveViews(objects, feed, parallel, known);
-            Documents.Head before = feed.readHead().head();
-            AccountView acme = views.account(ACME, before).orElseThrow();
+        try (StoreParts parts = new StoreParts()) {
+            KnownUsers known = new KnownUsers(parts.objects, parts.feed);
+            Documents.Head before = parts.head();
+            AccountView acme = parts.acme(known, before);
             known.absent(acme, UserId.of("carol"), before);
             assertThat(known.absent(acme, UserId.of("bob"), before)).as("listed").isTrue();
 
             // another instance adds bob, and its settle counts him on the account object
             store.addUser(newUser("bob", Role.USER));
             awaitFinished(store);
-            Documents.Head after = feed.readHead().head();
-            AccountView now = views.account(ACME, after).orElseThrow();
+            Documents.Head after = parts.head();
+            AccountView now = parts.acme(known, after);
             assertThat(now.latestAbout(UserId.of("bob"))).as("no entry about bob left to fold in").isEmpty();
 
             try (RequestCounter listings = proxy.countRequests(usersListing())) {
@@ -144,15 +118,11 @@ class TestS3KnownUsers
         store.addUser(newUser("bob", Role.USER));
         awaitFinished(store);
 
-        try (S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
-                ParallelReads parallel = new ParallelReads(2, "test-known-users");
-                RequestCounter listings = proxy.countRequests(usersListing())) {
-            S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
-            Feed feed = new Feed(objects, config.feedRetention());
-            KnownUsers known = new KnownUsers(objects, feed, 2);
-            KnownUsers few = new KnownUsers(objects, feed, 1);
-            Documents.Head head = feed.readHead().head();
-            AccountView acme = new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
+        try (StoreParts parts = new StoreParts(); RequestCounter listings = proxy.countRequests(usersListing())) {
+            KnownUsers known = new KnownUsers(parts.objects, parts.feed, 2);
+            KnownUsers few = new KnownUsers(parts.objects, parts.feed, 1);
+            Documents.Head head = parts.head();
+            AccountView acme = parts.acme(known, head);
 
             assertThat(known.absent(acme, UserId.of("carol"), head)).as("first check: not known").isFalse();
             assertThat(known.absent(acme, UserId.of("carol"), head)).as("the same user checked again (a batch's next attempt)").isFalse();
@@ -184,26 +154,23 @@ class TestS3KnownUsers
         });
         assertThatThrownBy(() -> stopped.addUser(newUser("bob", Role.USER))).hasMessage("stopped");
 
-        try (S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
-                ParallelReads parallel = new ParallelReads(2, "test-known-users")) {
-            S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
-            Feed feed = new Feed(objects, config.feedRetention());
-            KnownUsers known = new KnownUsers(objects, feed);
-            Documents.Head head = feed.readHead().head();
-            AccountView acme = new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
-            assertThat(objects.get(ObjectLayout.user(ACME.value(), acme.incarnation(), "bob"))).as("bob's object").isEmpty();
+        try (StoreParts parts = new StoreParts()) {
+            KnownUsers known = new KnownUsers(parts.objects, parts.feed);
+            Documents.Head head = parts.head();
+            AccountView acme = parts.acme(known, head);
+            assertThat(parts.objects.get(ObjectLayout.user(ACME.value(), acme.incarnation(), "bob"))).as("bob's object").isEmpty();
             known.absent(acme, UserId.of("carol"), head);
             assertThat(known.absent(acme, UserId.of("dave"), head)).as("listed").isTrue();
 
             // the live handle finishes bob's entry (after its settle turns) and counts it; a later commit stops listing it
             store.addUser(newUser("carol", Role.USER));
-            for (int settle = 0; settle < 8 && accountObject(objects, acme).applied() < head.position(); settle++) {
+            for (int settle = 0; settle < 8 && parts.accountObject().applied() < head.position(); settle++) {
                 awaitFinished(store);
             }
             store.addUser(newUser("dave", Role.USER));
             awaitFinished(store);
-            Documents.Head later = feed.readHead().head();
-            AccountView now = new LiveViews(objects, feed, parallel, known).account(ACME, later).orElseThrow();
+            Documents.Head later = parts.head();
+            AccountView now = parts.acme(known, later);
             assertThat(now.latestAbout(UserId.of("bob"))).as("no entry about bob left to fold in").isEmpty();
 
             try (RequestCounter listings = proxy.countRequests(usersListing())) {
@@ -215,9 +182,38 @@ class TestS3KnownUsers
         }
     }
 
-    private static Documents.Account accountObject(S3Objects objects, AccountView view)
+    /**
+     * The store's own parts on the test's prefix, beside its handles: to drive {@link KnownUsers} directly.
+     */
+    private final class StoreParts
+            implements AutoCloseable
     {
-        return Documents.read(objects.get(ObjectLayout.account(view.account().accountId())).orElseThrow().bytes(), Documents.Account.class);
+        private final S3Client client = S3ClientFactory.create(config, TestingS3Stores.credentials());
+        private final ParallelReads parallel = new ParallelReads(2, "test-known-users");
+        final S3Objects objects = new S3Objects(client, config.bucket(), config.prefix());
+        final Feed feed = new Feed(objects, config.feedRetention());
+
+        Documents.Head head()
+        {
+            return feed.readHead().head();
+        }
+
+        AccountView acme(KnownUsers known, Documents.Head head)
+        {
+            return new LiveViews(objects, feed, parallel, known).account(ACME, head).orElseThrow();
+        }
+
+        Documents.Account accountObject()
+        {
+            return Documents.read(objects.get(ObjectLayout.account(ACME.value())).orElseThrow().bytes(), Documents.Account.class);
+        }
+
+        @Override
+        public void close()
+        {
+            parallel.close();
+            client.close();
+        }
     }
 
     private Predicate<ProxiedRequest> userObjectGet(String userId)
@@ -234,7 +230,6 @@ class TestS3KnownUsers
 
     private NewUser newUser(String userId, Role role)
     {
-        ApiKey key = keys.random();
-        return new NewUser(new User(ACME, UserId.of(userId), role, key.keyId(), clock.instant()), hasher.hash(key));
+        return newUser(ACME, userId, role);
     }
 }

@@ -1,25 +1,16 @@
 package dev.latchkey.adapters.s3;
 
-import dev.latchkey.adapters.s3.testing.SerializingS3Proxy;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.ProxiedRequest;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
-import dev.latchkey.adapters.s3.testing.TestingS3;
 import dev.latchkey.core.domain.Account;
 import dev.latchkey.core.domain.AccountId;
 import dev.latchkey.core.domain.Role;
 import dev.latchkey.core.domain.User;
 import dev.latchkey.core.domain.UserId;
-import dev.latchkey.core.key.ApiKey;
-import dev.latchkey.core.key.ApiKeyGenerator;
-import dev.latchkey.core.key.SecretHasher;
 import dev.latchkey.core.store.NewUser;
-import dev.latchkey.core.testing.TestingClock;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.s3.S3Client;
 
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -39,26 +30,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * account object it knows, folding in the entries since from the feed, without reading the object again.
  */
 class TestS3Settling
+        extends ProxiedS3StoreTest
 {
     private static final AccountId ACME = AccountId.of("acme");
 
-    private final TestingS3Stores stores = new TestingS3Stores();
-    private final ApiKeyGenerator keys = new ApiKeyGenerator(new SecureRandom());
-    private final SecretHasher hasher = SecretHasher.sha256();
-    private final TestingClock clock = new TestingClock();
-    private final SerializingS3Proxy proxy = TestingS3.shared().serializingProxy();
-    private S3StoreConfig config;
-
-    @BeforeEach
-    void setUp()
+    TestS3Settling()
     {
-        config = TestingS3Stores.config(proxy.endpoint(), TestingS3.uniquePrefix("settling"));
-    }
-
-    @AfterEach
-    void closeStores()
-    {
-        stores.closeAll();
+        super("settling");
     }
 
     @Test
@@ -185,12 +163,6 @@ class TestS3Settling
             byte[] bytes = client.getObjectAsBytes(request -> request.bucket(config.bucket()).key(config.prefix() + ObjectLayout.account(ACME.value()))).asByteArray();
             return Documents.read(bytes, Documents.Account.class);
         }
-    }
-
-    private NewUser newUser(AccountId account, String userId, Role role)
-    {
-        ApiKey key = keys.random();
-        return new NewUser(new User(account, UserId.of(userId), role, key.keyId(), clock.instant()), hasher.hash(key));
     }
 
 }
