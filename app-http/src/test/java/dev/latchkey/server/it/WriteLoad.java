@@ -16,6 +16,7 @@ import dev.latchkey.core.store.IdentityStore;
 import dev.latchkey.server.it.LatchkeyClient.Response;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.services.s3.S3Client;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -55,6 +57,14 @@ import java.util.function.Supplier;
  * table row per scenario (wall time, failures, p50 and max latency, writes per second) and, on S3, the S3 requests
  * made per acknowledged write (the instances' idle polls included). Exits 1 if a check fails.
  * <p>
+ * The servers start cold for each store, so the first scenarios also measure their JIT compilation. With
+ * {@code -Dlatchkey.load.warmup=N}, N registrations into accounts of their own go first (reported as a
+ * {@code warm-up} row), then those accounts are deleted and, on S3, their leftover objects removed, so that the
+ * scenarios run on warmed-up servers and a store of the size they start on cold. With
+ * {@code -Dlatchkey.s3mock.peak-speed=true}, S3Mock runs with every tier of the JIT compiler instead of the first
+ * only (the tests' quick start). {@code scripts/cpu-by-process.py} run around this program says which process used
+ * the CPU in each scenario.
+ * <p>
  * Usage, after {@code ./mvnw install -DskipTests}:
  * <pre>
  * ./mvnw -q -o -pl app-http test-compile dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test
@@ -68,6 +78,9 @@ public final class WriteLoad
     private static final String BUCKET = "latchkey-write-load";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration SCENARIO_TIMEOUT = Duration.ofMinutes(5);
+    /** Registrations sent (and then deleted) before the scenarios, {@code -Dlatchkey.load.warmup=N}; none by default. */
+    private static final int WARM_UP = Integer.getInteger("latchkey.load.warmup", 0);
+    private static final Duration WARM_UP_CLEANUP_TIMEOUT = Duration.ofMinutes(2);
 
     private final LatchkeyClient client = new LatchkeyClient(ROOT_KEY);
     private final List<String> failures = new ArrayList<>();
@@ -101,6 +114,9 @@ public final class WriteLoad
         Path directory = Files.createTempDirectory("latchkey-write-load-" + kind);
         try (StoreUnderLoad store = StoreUnderLoad.start(kind, directory)) {
             try (Instances two = Instances.launch(store, 2, directory.resolve("two"))) {
+                if (WARM_UP > 0) {
+                    warmUp(store, two, WARM_UP);
+                }
                 scenario(store, two, "burst", 16, accounts("burst", 1), 40);
                 scenario(store, two, "sustained", 32, accounts("sustained", 20), 400);
             }
@@ -110,6 +126,30 @@ public final class WriteLoad
                 checkFeed(store, accounts, acknowledged);
             }
         }
+    }
+
+    /**
+     * Warms the instances up (the JIT compilers, connection pools) with writes that leave nothing behind:
+     * registrations into accounts of their own, those accounts deleted, and on S3 the objects they left (revoked keys)
+     * removed once the deletions' cleanup has run, so that the scenarios after start on a store of the size they
+     * start on cold.
+     */
+    private void warmUp(StoreUnderLoad store, Instances instances, int writes)
+            throws Exception
+    {
+        List<String> accounts = accounts("warm-up", 20);
+        Set<String> before = store.objectNames();
+        scenario(store, instances, "warm-up", 32, accounts, writes);
+        for (String account : accounts) {
+            Response deleted = client.tryDeleteAccount(instances.get(0), account);
+            if (deleted.status() != 200) {
+                failures.add(store.kind() + " warm-up: deleting " + account + " answered " + deleted.status() + " " + deleted.errorCode());
+            }
+        }
+        long began = System.nanoTime();
+        Optional<String> left = store.removeLeftovers(before, WARM_UP_CLEANUP_TIMEOUT);
+        left.ifPresent(problem -> failures.add(store.kind() + " warm-up: " + problem));
+        System.out.printf("%s warm-up: %d registrations, accounts deleted, leftovers removed in %.1f s%n", store.kind(), writes, seconds(System.nanoTime() - began));
     }
 
     private static List<String> accounts(String scenario, int count)
@@ -169,11 +209,14 @@ public final class WriteLoad
             }));
         }
         long began = System.nanoTime();
+        long beganMillis = System.currentTimeMillis();
         start.countDown();
         for (Future<?> future : running) {
             future.get(SCENARIO_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         }
         long wallNanos = System.nanoTime() - began;
+        // for scripts/cpu-by-process.py
+        System.out.printf("WINDOW store=%s scenario=%s start=%.3f end=%.3f%n", store.kind(), name, beganMillis / 1000.0, System.currentTimeMillis() / 1000.0);
         threads.shutdown();
         long s3Requests = requests.isEmpty() ? -1 : requests.values().stream().mapToLong(RequestCounter::total).sum();
         requests.values().forEach(RequestCounter::close);
@@ -306,7 +349,7 @@ public final class WriteLoad
      * A store of one kind, started for the run: its server settings, a reader of it, and (on S3) a request counter.
      */
     private record StoreUnderLoad(String kind, Map<String, String> settings, Supplier<IdentityStore> reader, Supplier<Map<String, RequestCounter>> counter,
-                                  AutoCloseable resource)
+                                  Optional<TestingS3> s3, AutoCloseable resource)
             implements AutoCloseable
     {
         static StoreUnderLoad start(String kind, Path directory)
@@ -316,14 +359,14 @@ public final class WriteLoad
                 case "filesystem" -> {
                     Path store = Files.createDirectories(directory.resolve("store"));
                     yield new StoreUnderLoad(kind, Map.of("LATCHKEY_FS_DIR", store.toString()), () -> FileSystemIdentityStore.open(store, Clock.systemUTC()),
-                            Map::of, () -> {});
+                            Map::of, Optional.empty(), () -> {});
                 }
                 case "postgres" -> {
                     TestingPostgres postgres = TestingPostgres.start(false);
                     String url = postgres.createDatabase();
                     yield new StoreUnderLoad(kind, Map.of("LATCHKEY_STORE", "jdbc", "LATCHKEY_JDBC_URL", url, "LATCHKEY_JDBC_USER", TestingPostgres.SUPERUSER),
                             () -> JdbcIdentityStore.open(JdbcStoreConfig.of(url, Optional.of(TestingPostgres.SUPERUSER), Optional.empty()), Clock.systemUTC()),
-                            Map::of, postgres);
+                            Map::of, Optional.empty(), postgres);
                 }
                 case "s3" -> {
                     TestingS3 s3 = TestingS3.start(BUCKET);
@@ -331,7 +374,7 @@ public final class WriteLoad
                     yield new StoreUnderLoad(kind, settings,
                             () -> S3IdentityStore.open(S3StoreConfig.of(BUCKET).withEndpoint(s3.serializingProxy().endpoint()).withPathStyle(true),
                                     StaticCredentialsProvider.create(AwsBasicCredentials.create(TestingS3.ACCESS_KEY, TestingS3.SECRET_KEY)), Clock.systemUTC()),
-                            () -> countByObject(s3), s3);
+                            () -> countByObject(s3), Optional.of(s3), s3);
                 }
                 default -> throw new IllegalArgumentException("unknown store " + kind + ": filesystem, postgres or s3");
             };
@@ -348,6 +391,49 @@ public final class WriteLoad
         Map<String, RequestCounter> countRequests()
         {
             return counter.get();
+        }
+
+        /**
+         * The names of every object in the S3 bucket; empty for the other stores.
+         */
+        Set<String> objectNames()
+        {
+            if (s3.isEmpty()) {
+                return Set.of();
+            }
+            try (S3Client bucket = s3.get().newClient()) {
+                Set<String> names = new TreeSet<>();
+                bucket.listObjectsV2Paginator(request -> request.bucket(BUCKET)).contents().forEach(object -> names.add(object.key()));
+                return names;
+            }
+        }
+
+        /**
+         * On S3, waits until the deleted accounts' cleanup has removed their users (and so revoked their keys), then
+         * removes the objects written since {@code before} that the cleanup leaves: the revoked keys. The other stores
+         * keep nothing per object that slows them.
+         *
+         * @return what went wrong, if anything
+         */
+        Optional<String> removeLeftovers(Set<String> before, Duration timeout)
+                throws InterruptedException
+        {
+            if (s3.isEmpty()) {
+                return Optional.empty();
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (objectNames().stream().anyMatch(name -> name.contains("accounts/warm-up-") && name.contains("/users/"))) {
+                if (System.nanoTime() > deadline) {
+                    return Optional.of("the deleted accounts' users are still in the bucket after " + timeout.toSeconds() + " s");
+                }
+                Thread.sleep(200);
+            }
+            try (S3Client bucket = s3.get().newClient()) {
+                objectNames().stream()
+                        .filter(name -> !before.contains(name) && (name.startsWith("keys/") || name.contains("/keys/")))
+                        .forEach(name -> bucket.deleteObject(request -> request.bucket(BUCKET).key(name)));
+            }
+            return Optional.empty();
         }
 
         private static Map<String, RequestCounter> countByObject(TestingS3 s3)

@@ -67,6 +67,11 @@ public final class TestingS3
      * The system property that names the S3Mock runnable jar.
      */
     public static final String JAR_PROPERTY = "latchkey.s3mock.jar";
+    /**
+     * When {@code true}, S3Mock is run for peak speed (every tier of the JIT compiler) rather than for a quick start
+     * (the first tier only): what a load measurement wants once it has warmed S3Mock up.
+     */
+    public static final String PEAK_SPEED_PROPERTY = "latchkey.s3mock.peak-speed";
     public static final String SHARED_BUCKET = "latchkey-test";
     public static final String ACCESS_KEY = "test";
     public static final String SECRET_KEY = "test";
@@ -400,12 +405,16 @@ public final class TestingS3
 
     private static Process launch(Path jar, Path directory, int httpPort, int httpsPort, List<String> buckets)
     {
-        List<String> command = List.of(
+        List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m",
-                "-Xss512k",
-                // start-up time over peak speed, and few threads on a small machine
-                "-XX:TieredStopAtLevel=1",
+                "-Xss512k"));
+        if (!Boolean.getBoolean(PEAK_SPEED_PROPERTY)) {
+            // start-up time over peak speed: the compiler's first tier only
+            command.add("-XX:TieredStopAtLevel=1");
+        }
+        command.addAll(List.of(
+                // few threads on a small machine
                 "-XX:+UseSerialGC",
                 "-XX:-UsePerfData",
                 // Tomcat's work directories
@@ -418,7 +427,7 @@ public final class TestingS3
                 "--com.adobe.testing.s3mock.store.initial-buckets=" + String.join(",", buckets),
                 "--com.adobe.testing.s3mock.store.retain-files-on-exit=false",
                 "--logging.level.root=WARN",
-                "--spring.main.banner-mode=off");
+                "--spring.main.banner-mode=off"));
         ProcessBuilder builder = new ProcessBuilder(command)
                 .directory(directory.toFile())
                 .redirectErrorStream(true)
