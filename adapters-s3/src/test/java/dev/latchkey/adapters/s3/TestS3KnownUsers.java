@@ -1,6 +1,7 @@
 package dev.latchkey.adapters.s3;
 
 import dev.latchkey.adapters.s3.LiveViews.AccountView;
+import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Fault;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.Operation;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.ProxiedRequest;
 import dev.latchkey.adapters.s3.testing.SerializingS3Proxy.RequestCounter;
@@ -137,6 +138,30 @@ class TestS3KnownUsers
             assertThat(few.absent(acme, UserId.of("dave"), head)).as("two users, one may be kept").isFalse();
             assertThat(few.absent(acme, UserId.of("erin"), head)).isFalse();
             assertThat(listings.total()).as("listed once more, then read user by user").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aListingThatS3CutsShortIsNotTakenForEveryUser()
+    {
+        S3IdentityStore store = stores.open(config, clock);
+        store.createAccount(new Account(ACME, clock.instant(), false), Optional.of(newUser("alice", Role.ADMIN)));
+        store.addUser(newUser("bob", Role.USER));
+        store.addUser(newUser("carol", Role.USER));
+        awaitFinished(store);
+
+        try (StoreParts parts = new StoreParts(); RequestCounter listings = proxy.countRequests(usersListing())) {
+            KnownUsers known = new KnownUsers(parts.objects, parts.feed);
+            Documents.Head head = parts.head();
+            AccountView acme = parts.acme(known, head);
+            known.absent(acme, UserId.of("dave"), head);
+            Fault cut = proxy.cutNextListing(usersListing(), 1);
+
+            assertThat(known.absent(acme, UserId.of("erin"), head)).as("a page of one user of three: not known").isFalse();
+            assertThat(cut.fired()).isTrue();
+            assertThat(known.absent(acme, UserId.of("carol"), head)).as("carol, past the page").isFalse();
+            assertThat(known.absent(acme, UserId.of("frank"), head)).isFalse();
+            assertThat(listings.total()).as("not listed again: read user by user").isEqualTo(1);
         }
     }
 

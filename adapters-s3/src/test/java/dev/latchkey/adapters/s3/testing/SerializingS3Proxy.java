@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -73,7 +74,8 @@ import static java.util.Objects.requireNonNull;
  * as S3 bills them) and injects faults into the next request that matches: {@link #dropNextResponse} forwards the
  * request, which the server executes, and closes the client's connection without the answer (a connection lost
  * after the server committed: the client retries, or reports the outcome unknown); {@link #beforeNext} runs an
- * action first, such as another client's write that makes the request's condition fail.
+ * action first, such as another client's write that makes the request's condition fail; {@link #cutNextListing}
+ * has the server answer a listing with a page cut short.
  */
 public final class SerializingS3Proxy
         implements AutoCloseable
@@ -182,7 +184,20 @@ public final class SerializingS3Proxy
      */
     public Fault dropNextResponse(Predicate<ProxiedRequest> matching)
     {
-        return arm(new Fault(matching, Optional.empty(), true));
+        return arm(new Fault(matching, Optional.empty(), true, OptionalInt.empty()));
+    }
+
+    /**
+     * Arms a fault for the next listing that matches: the proxy forwards it asking for at most {@code maxKeys}
+     * names ({@code max-keys}), so that the server answers a page cut short ({@code IsTruncated}), as S3 may answer
+     * any listing. Fires once.
+     */
+    public Fault cutNextListing(Predicate<ProxiedRequest> matching, int maxKeys)
+    {
+        if (maxKeys < 1) {
+            throw new IllegalArgumentException("maxKeys must be at least 1: " + maxKeys);
+        }
+        return arm(new Fault(request -> request.operation() == Operation.LIST_OBJECTS && matching.test(request), Optional.empty(), false, OptionalInt.of(maxKeys)));
     }
 
     /**
@@ -193,7 +208,7 @@ public final class SerializingS3Proxy
     public Fault beforeNext(Predicate<ProxiedRequest> matching, Runnable action)
     {
         requireNonNull(action, "action is null");
-        return arm(new Fault(matching, Optional.of(action), false));
+        return arm(new Fault(matching, Optional.of(action), false, OptionalInt.empty()));
     }
 
     /**
@@ -255,7 +270,7 @@ public final class SerializingS3Proxy
             }
             Optional<Fault> fault = claimFault(proxied);
             fault.ifPresent(Fault::runBefore);
-            HttpRequest request = forwardedRequest(exchange, body);
+            HttpRequest request = forwardedRequest(exchange, body, fault.map(Fault::listLimit).orElse(OptionalInt.empty()));
             HttpResponse<byte[]> response;
             Optional<String> key = objectKey(exchange.getRequestURI());
             if (key.isPresent()) {
@@ -335,10 +350,20 @@ public final class SerializingS3Proxy
         return new ProxiedRequest(method, operation, bucket, key, parameters, exchange.getRequestHeaders());
     }
 
-    private HttpRequest forwardedRequest(HttpExchange exchange, byte[] body)
+    private HttpRequest forwardedRequest(HttpExchange exchange, byte[] body, OptionalInt maxKeys)
     {
         URI uri = exchange.getRequestURI();
-        String pathAndQuery = uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+        String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
+        if (maxKeys.isPresent()) {
+            StringBuilder limited = new StringBuilder();
+            for (String parameter : query.split("&")) {
+                if (!parameter.isEmpty() && !parameter.equals("max-keys") && !parameter.startsWith("max-keys=")) {
+                    limited.append(parameter).append('&');
+                }
+            }
+            query = limited.append("max-keys=").append(maxKeys.getAsInt()).toString();
+        }
+        String pathAndQuery = uri.getRawPath() + (query.isEmpty() ? "" : "?" + query);
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(target.getScheme() + "://" + target.getRawAuthority() + pathAndQuery))
                 .timeout(FORWARD_TIMEOUT)
                 .method(exchange.getRequestMethod(), body.length == 0 ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
@@ -554,15 +579,17 @@ public final class SerializingS3Proxy
         private final Predicate<ProxiedRequest> matching;
         private final Optional<Runnable> before;
         private final boolean dropResponse;
+        private final OptionalInt listLimit;
         private final AtomicBoolean claimed = new AtomicBoolean();
         private final AtomicReference<ProxiedRequest> firedOn = new AtomicReference<>();
         private final AtomicReference<RuntimeException> failure = new AtomicReference<>();
 
-        private Fault(Predicate<ProxiedRequest> matching, Optional<Runnable> before, boolean dropResponse)
+        private Fault(Predicate<ProxiedRequest> matching, Optional<Runnable> before, boolean dropResponse, OptionalInt listLimit)
         {
             this.matching = requireNonNull(matching, "matching is null");
             this.before = before;
             this.dropResponse = dropResponse;
+            this.listLimit = listLimit;
         }
 
         /**
@@ -610,6 +637,11 @@ public final class SerializingS3Proxy
         private boolean dropsResponse()
         {
             return dropResponse;
+        }
+
+        private OptionalInt listLimit()
+        {
+            return listLimit;
         }
     }
 
