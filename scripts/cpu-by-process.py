@@ -7,7 +7,9 @@ A scenario window is a line of the command's output such as WriteLoad prints:
     WINDOW store=s3 scenario=sustained start=1796667361.442 end=1796667373.894
 
 Processes are named from their command line: the load program (WriteLoad), S3Mock (s3mock.jar), a Latchkey server
-(any other -jar), other Java processes. Linux only.
+(any other -jar: run nothing else beside it), other Java processes. A process's total includes the threads that
+ended during the window; its thread groups do not (the JVM stops idle compiler threads), so they are lower bounds.
+Linux only.
 
 Usage, from app-http (see WriteLoad's Javadoc for the class path):
     ../scripts/cpu-by-process.py java -Dlatchkey.jar=target/latchkey.jar -cp ... dev.latchkey.server.it.WriteLoad s3
@@ -48,7 +50,8 @@ def sample(kinds):
     """{pid: (kind, process ticks, {tid: (thread name, ticks)})} for every Java process now."""
     now = {}
     for pid in filter(str.isdigit, os.listdir('/proc')):
-        if pid not in kinds:
+        if kinds.get(pid) is None:
+            # not cached while not Java: a process may exec java after it was first seen
             kinds[pid] = kind_of(pid)
         if kinds[pid] is None:
             continue
@@ -83,7 +86,7 @@ def main():
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
     windows = []
-    process = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors='replace')
     for line in process.stdout:
         sys.stdout.write(line)
         found = re.match(r'WINDOW store=(\S+) scenario=(\S+) start=(\S+) end=(\S+)', line)
@@ -110,7 +113,7 @@ def main():
                 groups[re.sub(r'[-#]?\d+$', '', thread_name)] += ticks - threads0.get(tid, (thread_name, 0))[1]
             busiest = ', '.join(f'{group} {ticks / TICKS / seconds:.2f}' for group, ticks in groups.most_common(4) if ticks / TICKS / seconds >= 0.02)
             print(f'  {kind:12s} (pid {pid}): {(total - total0) / TICKS / seconds:.2f}  [{busiest}]')
-    sys.exit(code)
+    sys.exit(code if code >= 0 else 128 - code)
 
 
 if __name__ == '__main__':

@@ -144,6 +144,7 @@ public final class WriteLoad
             Response deleted = client.tryDeleteAccount(instances.get(0), account);
             if (deleted.status() != 200) {
                 failures.add(store.kind() + " warm-up: deleting " + account + " answered " + deleted.status() + " " + deleted.errorCode());
+                return;
             }
         }
         long began = System.nanoTime();
@@ -430,7 +431,8 @@ public final class WriteLoad
             }
             try (S3Client bucket = s3.get().newClient()) {
                 objectNames().stream()
-                        .filter(name -> !before.contains(name) && (name.startsWith("keys/") || name.contains("/keys/")))
+                        // the servers store at the bucket's root (no prefix)
+                        .filter(name -> !before.contains(name) && name.startsWith("keys/"))
                         .forEach(name -> bucket.deleteObject(request -> request.bucket(BUCKET).key(name)));
             }
             return Optional.empty();
