@@ -349,8 +349,7 @@ public final class WriteLoad
     /**
      * A store of one kind, started for the run: its server settings, a reader of it, and (on S3) a request counter.
      */
-    private record StoreUnderLoad(String kind, Map<String, String> settings, Supplier<IdentityStore> reader, Supplier<Map<String, RequestCounter>> counter,
-                                  Optional<TestingS3> s3, AutoCloseable resource)
+    private record StoreUnderLoad(String kind, Map<String, String> settings, Supplier<IdentityStore> reader, Optional<TestingS3> s3, AutoCloseable resource)
             implements AutoCloseable
     {
         static StoreUnderLoad start(String kind, Path directory)
@@ -360,14 +359,14 @@ public final class WriteLoad
                 case "filesystem" -> {
                     Path store = Files.createDirectories(directory.resolve("store"));
                     yield new StoreUnderLoad(kind, Map.of("LATCHKEY_FS_DIR", store.toString()), () -> FileSystemIdentityStore.open(store, Clock.systemUTC()),
-                            Map::of, Optional.empty(), () -> {});
+                            Optional.empty(), () -> {});
                 }
                 case "postgres" -> {
                     TestingPostgres postgres = TestingPostgres.start(false);
                     String url = postgres.createDatabase();
                     yield new StoreUnderLoad(kind, Map.of("LATCHKEY_STORE", "jdbc", "LATCHKEY_JDBC_URL", url, "LATCHKEY_JDBC_USER", TestingPostgres.SUPERUSER),
                             () -> JdbcIdentityStore.open(JdbcStoreConfig.of(url, Optional.of(TestingPostgres.SUPERUSER), Optional.empty()), Clock.systemUTC()),
-                            Map::of, Optional.empty(), postgres);
+                            Optional.empty(), postgres);
                 }
                 case "s3" -> {
                     TestingS3 s3 = TestingS3.start(BUCKET);
@@ -375,7 +374,7 @@ public final class WriteLoad
                     yield new StoreUnderLoad(kind, settings,
                             () -> S3IdentityStore.open(S3StoreConfig.of(BUCKET).withEndpoint(s3.serializingProxy().endpoint()).withPathStyle(true),
                                     StaticCredentialsProvider.create(AwsBasicCredentials.create(TestingS3.ACCESS_KEY, TestingS3.SECRET_KEY)), Clock.systemUTC()),
-                            () -> countByObject(s3), Optional.of(s3), s3);
+                            Optional.of(s3), s3);
                 }
                 default -> throw new IllegalArgumentException("unknown store " + kind + ": filesystem, postgres or s3");
             };
@@ -391,7 +390,7 @@ public final class WriteLoad
          */
         Map<String, RequestCounter> countRequests()
         {
-            return counter.get();
+            return s3.map(StoreUnderLoad::countByObject).orElse(Map.of());
         }
 
         /**
@@ -403,10 +402,15 @@ public final class WriteLoad
                 return Set.of();
             }
             try (S3Client bucket = s3.get().newClient()) {
-                Set<String> names = new TreeSet<>();
-                bucket.listObjectsV2Paginator(request -> request.bucket(BUCKET)).contents().forEach(object -> names.add(object.key()));
-                return names;
+                return objectNames(bucket);
             }
+        }
+
+        private static Set<String> objectNames(S3Client bucket)
+        {
+            Set<String> names = new TreeSet<>();
+            bucket.listObjectsV2Paginator(request -> request.bucket(BUCKET)).contents().forEach(object -> names.add(object.key()));
+            return names;
         }
 
         /**
@@ -422,15 +426,16 @@ public final class WriteLoad
             if (s3.isEmpty()) {
                 return Optional.empty();
             }
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (objectNames().stream().anyMatch(name -> name.contains("accounts/warm-up-") && name.contains("/users/"))) {
-                if (System.nanoTime() > deadline) {
-                    return Optional.of("the deleted accounts' users are still in the bucket after " + timeout.toSeconds() + " s");
-                }
-                Thread.sleep(200);
-            }
             try (S3Client bucket = s3.get().newClient()) {
-                objectNames().stream()
+                long deadline = System.nanoTime() + timeout.toNanos();
+                // a listing of the whole bucket each time: polled every 200 ms, not to slow the cleanup it waits for
+                while (objectNames(bucket).stream().anyMatch(name -> name.contains("accounts/warm-up-") && name.contains("/users/"))) {
+                    if (System.nanoTime() > deadline) {
+                        return Optional.of("the deleted accounts' users are still in the bucket after " + timeout.toSeconds() + " s");
+                    }
+                    Thread.sleep(200);
+                }
+                objectNames(bucket).stream()
                         // the servers store at the bucket's root (no prefix)
                         .filter(name -> !before.contains(name) && name.startsWith("keys/"))
                         .forEach(name -> bucket.deleteObject(request -> request.bucket(BUCKET).key(name)));
